@@ -1,0 +1,96 @@
+"""Helpers shared by the ``energy-nb`` command modules.
+
+Usage::
+
+    def handler(args):
+        store = open_store(args)
+        emit(args, {"rows": 3}, "3 rows")
+        return 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as ``energy-nb: error: <message>``, exit code 2."""
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--json`` flag every command has.
+
+    Args:
+        parser: the subcommand parser.
+    """
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def open_store(args: argparse.Namespace | None = None):  # -> PriceStore
+    """Open the price store named by ``--db`` or the settings.
+
+    Args:
+        args: parsed arguments; ``args.db`` (a path) overrides the default location.
+
+    Returns:
+        A :class:`energy_nb.data.store.PriceStore`.
+    """
+    from energy_nb.data.store import PriceStore, StoreError
+
+    db = getattr(args, "db", None) if args is not None else None
+    try:
+        return PriceStore(Path(db)) if db else PriceStore.from_settings()
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert pandas/numpy/date values to plain JSON types (NaN becomes ``None``).
+
+    Args:
+        value: any nested structure.
+
+    Returns:
+        A structure ``json.dumps`` accepts.
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (pd.Timestamp, datetime)):
+        if isinstance(value, pd.Timestamp) and value == value.normalize() and value.tz is None:
+            return value.strftime("%Y-%m-%d")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def emit(args: argparse.Namespace, payload: Any, text: str) -> None:
+    """Print the result: JSON when ``--json`` was given, else the human text.
+
+    Args:
+        args: parsed arguments.
+        payload: JSON-able result.
+        text: the human-readable rendering.
+    """
+    if getattr(args, "json", False):
+        json.dump(to_jsonable(payload), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(text)
