@@ -1,0 +1,1 @@
+"""Walk-forward evaluation and forecast accuracy metrics."""
