@@ -1,0 +1,20 @@
+"""Data layer: reading sources, validating them, and the SQLite price store.
+
+Usage::
+
+    from energy_nb.data import PriceStore, read_price_csv
+    store = PriceStore.from_settings()
+    store.import_series(read_price_csv("wti-daily.csv", commodity="WTI"))
+"""
+
+from energy_nb.data.store import ImportReport, PriceStore, StoreError
+from energy_nb.data.validation import DataFileError, PriceSeries, read_price_csv
+
+__all__ = [
+    "DataFileError",
+    "ImportReport",
+    "PriceSeries",
+    "PriceStore",
+    "StoreError",
+    "read_price_csv",
+]

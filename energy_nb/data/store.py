@@ -1,0 +1,476 @@
+"""PriceStore: the embedded SQLite store (one file, WAL mode, versioned schema).
+
+Dashboards, the CLI and the live server read and write the same file concurrently: WAL lets
+readers go on during an import, and each import is one ``BEGIN IMMEDIATE`` transaction, so a
+reader sees all of an import or none of it.
+
+Import semantics: importing the same data twice changes nothing; new dates are appended; a
+different value for a stored date is a conflict, reported and left alone unless
+``replace=True``; any error leaves the store exactly as it was.
+
+Usage::
+
+    >>> store = PriceStore("var/energy_nb.sqlite")                 # doctest: +SKIP
+    >>> report = store.import_series(read_price_csv("wti-daily.csv", commodity="WTI"))  # doctest: +SKIP
+    >>> store.load("wti").tail(1)                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy_nb.commodities import CODES, get_commodity
+from energy_nb.config import Settings
+from energy_nb.data.validation import Flag, PriceSeries, find_flags
+
+#: Schema migrations, applied in order; ``PRAGMA user_version`` holds how many ran.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: prices with their provenance, an import log, and room for the forecasting features.
+    """
+    CREATE TABLE prices (
+        commodity   TEXT NOT NULL,
+        date        TEXT NOT NULL,
+        price       REAL,
+        source      TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        PRIMARY KEY (commodity, date)
+    ) WITHOUT ROWID;
+    CREATE TABLE series_versions (
+        commodity  TEXT PRIMARY KEY,
+        version    INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE imports (
+        id             INTEGER PRIMARY KEY,
+        commodity      TEXT NOT NULL,
+        source         TEXT NOT NULL,
+        imported_at    TEXT NOT NULL,
+        rows_read      INTEGER NOT NULL,
+        rows_added     INTEGER NOT NULL,
+        rows_replaced  INTEGER NOT NULL,
+        rows_unchanged INTEGER NOT NULL,
+        conflicts      INTEGER NOT NULL
+    );
+    CREATE TABLE model_runs (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL,
+        commodity     TEXT NOT NULL,
+        params_json   TEXT NOT NULL,
+        train_start   TEXT,
+        train_end     TEXT,
+        data_version  TEXT,
+        created_at    TEXT NOT NULL,
+        versions_json TEXT,
+        metrics_json  TEXT
+    );
+    CREATE INDEX model_runs_commodity ON model_runs (commodity, name);
+    CREATE TABLE forecasts (
+        id           INTEGER PRIMARY KEY,
+        commodity    TEXT NOT NULL,
+        model        TEXT NOT NULL,
+        origin       TEXT NOT NULL,
+        horizon      INTEGER NOT NULL,
+        levels_json  TEXT NOT NULL,
+        data_version TEXT,
+        created_at   TEXT NOT NULL,
+        inputs_json  TEXT,
+        result_json  TEXT NOT NULL
+    );
+    CREATE INDEX forecasts_topic ON forecasts (commodity, model, origin);
+    CREATE TABLE backtests (
+        id          INTEGER PRIMARY KEY,
+        commodity   TEXT NOT NULL,
+        strategy    TEXT NOT NULL,
+        params_json TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        stats_json  TEXT NOT NULL,
+        trades_json TEXT,
+        equity_json TEXT
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used (e.g. a newer schema, a locked or corrupt file)."""
+
+
+class ImportConflictError(StoreError):
+    """An import would change stored prices; nothing was written.
+
+    Attributes:
+        conflicts: ``(date, stored price, new price, source line)`` per conflicting date.
+    """
+
+    def __init__(self, source: str, conflicts: list[tuple[date, float | None, float | None, int]]):
+        self.conflicts = conflicts
+        shown = "; ".join(
+            f"{d.isoformat()} stored {_fmt(old)} vs {_fmt(new)} (line {line})"
+            for d, old, new, line in conflicts[:5]
+        )
+        more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        super().__init__(
+            f"{source}: {len(conflicts)} date(s) already stored with a different price: {shown}{more}."
+            " Nothing was imported; pass replace=True (CLI: --replace) to overwrite them."
+        )
+
+
+@dataclass
+class ImportReport:
+    """What one import did.
+
+    Attributes:
+        commodity: canonical code.
+        source: file or URL.
+        rows_read: observations in the source.
+        added: new dates stored.
+        replaced: stored dates whose price was overwritten (``replace=True`` only).
+        unchanged: dates already stored with the same price.
+        flags: quirks in the imported data (non-positive, missing, gap).
+    """
+
+    commodity: str
+    source: str
+    rows_read: int = 0
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    flags: list[Flag] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-able dict."""
+        return {
+            "commodity": self.commodity,
+            "source": self.source,
+            "rows_read": self.rows_read,
+            "added": self.added,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "flags": [f.to_dict() for f in self.flags],
+        }
+
+
+class PriceStore:
+    """The SQLite store of prices (and, later, model runs, forecasts and backtests).
+
+    Args:
+        path: the database file; its folder is created when missing.
+        timeout: seconds to wait for a lock held by another process.
+
+    Usage::
+
+        store = PriceStore.from_settings()
+        wti = store.load("WTI", start="2020-01-01")
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.path.parent}: {exc}") from exc
+        self._migrate()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "PriceStore":
+        """Open the store at the configured location (``ENERGY_NB_HOME``).
+
+        Args:
+            settings: settings to use instead of the environment's.
+
+        Returns:
+            The store.
+        """
+        settings = settings or Settings.from_env()
+        return cls(settings.db_path)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = %d" % int(self.timeout * 1000))
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error.
+
+        Yields:
+            The connection to execute statements on.
+        """
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one consistent snapshot.
+
+        Yields:
+            The connection to query.
+        """
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        try:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+            if mode.lower() != "wal":  # pragma: no cover - e.g. a read-only or network file system
+                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this energy_nb "
+                    f"understands ({SCHEMA_VERSION}); upgrade energy_nb")
+            for number in range(version, SCHEMA_VERSION):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Re-read inside the lock: another process may have migrated meanwhile.
+                    if conn.execute("PRAGMA user_version").fetchone()[0] > number:
+                        conn.execute("COMMIT")
+                        continue
+                    for statement in _statements(MIGRATIONS[number]):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number + 1}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        finally:
+            conn.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        with self.read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def import_series(self, series: PriceSeries, *, replace: bool = False) -> ImportReport:
+        """Import one parsed source in one transaction.
+
+        Args:
+            series: observations from :func:`energy_nb.data.validation.read_price_csv` or a
+                download.
+            replace: overwrite stored prices that differ (otherwise that is an error).
+
+        Returns:
+            What was added, replaced and left unchanged, and the data's flags.
+
+        Raises:
+            ImportConflictError: a stored date has a different price and ``replace`` is false.
+        """
+        return self.import_many([series], replace=replace)[0]
+
+    def import_many(self, batch: Sequence[PriceSeries], *, replace: bool = False) -> list[ImportReport]:
+        """Import several sources in ONE transaction: all of them land, or none.
+
+        Args:
+            batch: parsed sources.
+            replace: overwrite stored prices that differ.
+
+        Returns:
+            One report per source.
+
+        Raises:
+            ImportConflictError: on any conflict without ``replace``; nothing is written.
+        """
+        now = _now()
+        reports: list[ImportReport] = []
+        with self.transaction() as conn:
+            for series in batch:
+                code = get_commodity(series.commodity).code
+                stored = dict(conn.execute(
+                    "SELECT date, price FROM prices WHERE commodity = ?", (code,)).fetchall())
+                report = ImportReport(code, series.source, rows_read=len(series))
+                new_rows, changed_rows, conflicts = [], [], []
+                for d, p, line in zip(series.dates, series.prices, series.lines):
+                    key = d.isoformat()
+                    if key not in stored:
+                        new_rows.append((code, key, p, series.source, now))
+                    elif _same(stored[key], p):
+                        report.unchanged += 1
+                    else:
+                        conflicts.append((d, stored[key], p, line))
+                        changed_rows.append((p, series.source, now, code, key))
+                if conflicts and not replace:
+                    raise ImportConflictError(series.source, conflicts)
+                conn.executemany(
+                    "INSERT INTO prices (commodity, date, price, source, ingested_at) "
+                    "VALUES (?, ?, ?, ?, ?)", new_rows)
+                conn.executemany(
+                    "UPDATE prices SET price = ?, source = ?, ingested_at = ? "
+                    "WHERE commodity = ? AND date = ?", changed_rows)
+                report.added, report.replaced = len(new_rows), len(changed_rows)
+                report.flags = series.flags
+                if new_rows or changed_rows:
+                    conn.execute(
+                        "INSERT INTO series_versions (commodity, version, updated_at) VALUES (?, 1, ?) "
+                        "ON CONFLICT (commodity) DO UPDATE SET version = version + 1, "
+                        "updated_at = excluded.updated_at", (code, now))
+                conn.execute(
+                    "INSERT INTO imports (commodity, source, imported_at, rows_read, rows_added, "
+                    "rows_replaced, rows_unchanged, conflicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (code, series.source, now, report.rows_read, report.added, report.replaced,
+                     report.unchanged, len(conflicts)))
+                reports.append(report)
+        return reports
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def load(self, commodity: str, start: Any = None, end: Any = None) -> pd.Series:
+        """Load one commodity's prices.
+
+        Args:
+            commodity: code, case-insensitive.
+            start: first date to include (anything ``pd.Timestamp`` accepts), or ``None``.
+            end: last date to include, or ``None``.
+
+        Returns:
+            Float series named by the code, indexed by a sorted ``DatetimeIndex`` named ``date``;
+            NaN where the source had a blank price. Empty when nothing is stored.
+        """
+        code = get_commodity(commodity).code
+        sql, params = "SELECT date, price FROM prices WHERE commodity = ?", [code]
+        if start is not None:
+            sql += " AND date >= ?"
+            params.append(pd.Timestamp(start).strftime("%Y-%m-%d"))
+        if end is not None:
+            sql += " AND date <= ?"
+            params.append(pd.Timestamp(end).strftime("%Y-%m-%d"))
+        with self.read() as conn:
+            rows = conn.execute(sql + " ORDER BY date", params).fetchall()
+        index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows]), name="date")
+        values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
+        return pd.Series(values, index=index, name=code, dtype=float)
+
+    def load_frame(self, commodities: Sequence[str], start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Load several commodities side by side (outer join on date).
+
+        Args:
+            commodities: codes, case-insensitive.
+            start: first date, or ``None``.
+            end: last date, or ``None``.
+
+        Returns:
+            A DataFrame with one column per commodity code.
+        """
+        series = [self.load(c, start, end) for c in commodities]
+        if not series:
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+        frame = pd.concat(series, axis=1)
+        frame.index.name = "date"
+        return frame
+
+    def data_version(self, commodity: str) -> str:
+        """A token that changes whenever the commodity's stored prices change.
+
+        Args:
+            commodity: code, case-insensitive.
+
+        Returns:
+            ``"<code>@<version>"`` (``"<code>@0"`` when nothing is stored).
+        """
+        code = get_commodity(commodity).code
+        with self.read() as conn:
+            row = conn.execute("SELECT version FROM series_versions WHERE commodity = ?",
+                               (code,)).fetchone()
+        return f"{code}@{row[0] if row else 0}"
+
+    def last_date(self, commodity: str) -> pd.Timestamp | None:
+        """The last stored date of a commodity, or ``None``."""
+        code = get_commodity(commodity).code
+        with self.read() as conn:
+            row = conn.execute("SELECT MAX(date) FROM prices WHERE commodity = ?", (code,)).fetchone()
+        return pd.Timestamp(row[0]) if row and row[0] else None
+
+    def is_empty(self) -> bool:
+        """Whether no price at all is stored."""
+        with self.read() as conn:
+            return conn.execute("SELECT 1 FROM prices LIMIT 1").fetchone() is None
+
+    def status(self) -> list[dict[str, Any]]:
+        """Per commodity: first and last date, rows, sources, and flagged values.
+
+        Returns:
+            One dict per catalogue commodity (``rows`` is 0 when nothing is stored).
+        """
+        out: list[dict[str, Any]] = []
+        with self.read() as conn:
+            for code in CODES:
+                rows = conn.execute(
+                    "SELECT date, price FROM prices WHERE commodity = ? ORDER BY date", (code,)
+                ).fetchall()
+                sources = [r[0] for r in conn.execute(
+                    "SELECT source FROM prices WHERE commodity = ? GROUP BY source ORDER BY source",
+                    (code,))]
+                version = conn.execute("SELECT version, updated_at FROM series_versions "
+                                       "WHERE commodity = ?", (code,)).fetchone()
+                dates = [date.fromisoformat(r[0]) for r in rows]
+                flags = find_flags(dates, [r[1] for r in rows])
+                out.append({
+                    "commodity": code,
+                    "unit": get_commodity(code).unit,
+                    "first": dates[0].isoformat() if dates else None,
+                    "last": dates[-1].isoformat() if dates else None,
+                    "rows": len(rows),
+                    "sources": sources,
+                    "data_version": f"{code}@{version[0] if version else 0}",
+                    "updated_at": version[1] if version else None,
+                    "flags": [f.to_dict() for f in flags],
+                })
+        return out
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+
+
+def _fmt(p: float | None) -> str:
+    return "blank" if p is None else f"{p:g}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
