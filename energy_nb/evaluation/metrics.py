@@ -194,6 +194,10 @@ def relative_mae(actual: ArrayLike, forecast: ArrayLike, baseline: ArrayLike) ->
     return float(np.mean(np.abs(y[ok] - f[ok]))) / base
 
 
+#: Relative size below which a forecast change counts as "no change" (floating-point noise).
+_NO_CHANGE_RTOL = 1e-9
+
+
 def directional_accuracy(actual: ArrayLike, forecast: ArrayLike, last: ArrayLike) -> float:
     """Share of forecasts that call the direction of change from the last observed price right.
 
@@ -212,7 +216,9 @@ def directional_accuracy(actual: ArrayLike, forecast: ArrayLike, last: ArrayLike
     ok = ~(np.isnan(y) | np.isnan(f) | np.isnan(p))
     if not ok.any():
         return float("nan")
-    pred = np.sign(f[ok] - p[ok])
+    tol = _NO_CHANGE_RTOL * np.abs(p[ok])  # a log/exp round trip is still "no change"
+    pred_change = f[ok] - p[ok]
+    pred = np.where(np.abs(pred_change) <= tol, 0.0, np.sign(pred_change))
     real = np.sign(y[ok] - p[ok])
     score = np.where(pred == 0, 0.5, (pred == real).astype(float))
     return float(score.mean())
