@@ -8,7 +8,9 @@ Policies (documented once, applied everywhere):
 
 * **Frequency.** ``daily`` keeps every observation; ``weekly`` and ``monthly`` keep the last
   available price of each week (weeks end on Friday, label = the Friday) and of each calendar
-  month (label = the month's last day). Periods with no price at all are dropped.
+  month (label = its last day), so several commodities share the same dates. The last,
+  unfinished period is labelled with the last date of the data instead of a future date.
+  Periods with no price at all are dropped.
 * **Rebase.** ``rebase_to_100`` divides by the first valid value of the shown window and
   multiplies by 100. A window whose first valid value is not positive cannot be rebased
   (:class:`AnalyticsError`).
@@ -96,21 +98,29 @@ def clip_dates(
     return series.loc[lo:hi].copy()
 
 
-def resample_prices(series: pd.Series, freq: str) -> pd.Series:
-    """Resample prices to the page's frequency (last price of each period).
+def resample_prices(
+    series: pd.Series, freq: str, cap: pd.Timestamp | str | None = None
+) -> pd.Series:
+    """Resample prices to the page's frequency (last available price of each period).
 
     Args:
         series: daily price series (NaN = missing price).
-        freq: ``"daily"``, ``"weekly"`` or ``"monthly"``.
+        freq: ``"daily"``, ``"weekly"`` (weeks ending Friday) or ``"monthly"``.
+        cap: latest label allowed (default: the series' last date); the last, unfinished period
+            is labelled ``cap`` instead of a period end in the future.
 
     Returns:
         For ``daily`` the series unchanged; otherwise one value per period labelled by the period
-        end (Friday / month end), periods without any price dropped. Name and index name kept.
+        end (Friday / last day of the month), periods without any price dropped. Name and index
+        name kept.
     """
     rule = FREQUENCIES[check_frequency(freq)]
     if rule is None:
         return series.copy()
     out = series.resample(rule).last().dropna()
+    limit = pd.Timestamp(cap) if cap is not None else (series.index[-1] if len(series) else None)
+    if limit is not None and len(out) and out.index[-1] > limit:
+        out.index = out.index.where(out.index <= limit, limit)
     out.index.name = series.index.name or "date"
     out.name = series.name
     return out
@@ -433,9 +443,11 @@ def build_history_view(
     stats: dict[str, PriceStats] = {}
     hidden: dict[str, list[pd.Timestamp]] = {}
     daily: dict[str, pd.Series] = {}
-    for code, full in series_by_code.items():
-        window = clip_dates(full, start, end)
-        shown = resample_prices(window, freq)
+    windows = {code: clip_dates(full, start, end) for code, full in series_by_code.items()}
+    lasts = [w.index[-1] for w in windows.values() if len(w)]
+    cap = max(lasts) if lasts else None
+    for code, window in windows.items():
+        shown = resample_prices(window, freq, cap=cap)
         if shown.dropna().empty:
             lo = pd.Timestamp(start).date() if start is not None else "the beginning"
             hi = pd.Timestamp(end).date() if end is not None else "the end"

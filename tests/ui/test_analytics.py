@@ -41,11 +41,14 @@ def test_weekly_and_monthly_take_last_price_of_period_and_drop_empty_periods():
     s = make_series(range(1, 31))  # 30 business days from Mon 2024-01-01
     s.iloc[4] = np.nan  # Friday 2024-01-05 missing: the week's last valid price is Thursday's
     weekly = resample_prices(s, "weekly")
-    assert weekly.index[0] == pd.Timestamp("2024-01-05")
-    assert weekly.iloc[0] == 4.0
+    assert weekly.index[0] == pd.Timestamp("2024-01-05")  # week ending Friday
+    assert weekly.iloc[0] == 4.0  # Thursday's price, Friday's missing
     assert weekly.iloc[1] == 10.0  # Friday 2024-01-12
     monthly = resample_prices(s, "Monthly")
-    assert list(monthly.index) == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-29")]
+    # the unfinished last month is labelled with the last data date, not 2024-02-29
+    assert list(monthly.index) == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-09")]
+    capped = resample_prices(s, "monthly", cap="2024-02-20")
+    assert capped.index[-1] == pd.Timestamp("2024-02-20")
     assert monthly.iloc[0] == 23.0  # 23 business days in January 2024
     assert monthly.iloc[1] == 30.0
     assert monthly.index.name == "date" and monthly.name == "WTI"

@@ -1,0 +1,257 @@
+"""Controls shared by the dashboard pages.
+
+* :func:`commodity_picker` — one or several commodities;
+* :class:`DateRange` — start / end date pickers;
+* :class:`MessageArea` — errors and notes shown in the page (never a traceback);
+* :class:`CsvDownloadLink` — a download link carrying the CSV in a ``data:`` URL, so it works
+  in Voilà and in JupyterLab alike (no server round trip, no JavaScript execution);
+* :func:`freshness_text` / :class:`FreshnessLine` — "data through YYYY-MM-DD, source ...".
+
+Usage::
+
+    picker = commodity_picker(("WTI",))
+    dates = DateRange(first=date(1986, 1, 2), last=date(2026, 8, 18))
+    msg = MessageArea(); msg.show("start is after end", "error")
+    link = CsvDownloadLink(); link.set_csv("date,WTI\\n...", "wti.csv")
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import ipywidgets as widgets
+
+from energy_nb.commodities import CODES, get_commodity
+
+_LEVELS = ("error", "warning", "info")
+
+
+def commodity_picker(
+    default: Sequence[str] = ("WTI",), *, multiple: bool = True, description: str = "Commodity"
+) -> widgets.ValueWidget:
+    """A commodity chooser listing every catalogue commodity.
+
+    Args:
+        default: initially selected codes.
+        multiple: allow several (``SelectMultiple``, value is a tuple) or one (``Dropdown``).
+        description: label.
+
+    Returns:
+        The widget; its value holds canonical codes.
+    """
+    options = [(f"{c} — {get_commodity(c).name}", c) for c in CODES]
+    layout = widgets.Layout(width="330px")
+    if multiple:
+        return widgets.SelectMultiple(
+            options=options, value=tuple(get_commodity(c).code for c in default),
+            rows=len(options), description=description, layout=layout,
+            style={"description_width": "initial"},
+        )
+    return widgets.Dropdown(
+        options=options, value=get_commodity(default[0]).code if default else CODES[0],
+        description=description, layout=layout, style={"description_width": "initial"},
+    )
+
+
+class DateRange:
+    """Start and end date pickers.
+
+    Args:
+        first: initial start date (``None`` = empty).
+        last: initial end date (``None`` = empty).
+
+    Attributes:
+        start, end: the ``DatePicker`` widgets (value ``datetime.date`` or ``None``).
+        widget: the row showing both.
+    """
+
+    def __init__(self, first: date | None = None, last: date | None = None) -> None:
+        self.start = widgets.DatePicker(value=first, description="From",
+                                        style={"description_width": "initial"})
+        self.end = widgets.DatePicker(value=last, description="To",
+                                      style={"description_width": "initial"})
+        self.start.add_class("enb-start")
+        self.end.add_class("enb-end")
+        self.widget = widgets.HBox([self.start, self.end])
+
+    @property
+    def value(self) -> tuple[date | None, date | None]:
+        """``(start, end)``."""
+        return self.start.value, self.end.value
+
+    def observe(self, handler: Any) -> None:
+        """Call ``handler(change)`` when either date changes."""
+        self.start.observe(handler, names="value")
+        self.end.observe(handler, names="value")
+
+
+class MessageArea:
+    """An HTML area for messages to the user.
+
+    Attributes:
+        widget: the ``HTML`` widget (empty when there is no message).
+        level, text: the current message (``None``/``""`` when cleared).
+    """
+
+    def __init__(self) -> None:
+        self.widget = widgets.HTML(value="")
+        self.widget.add_class("enb-messages")
+        self.level: str | None = None
+        self.text = ""
+
+    def show(self, text: str, level: str = "error") -> None:
+        """Show a message (replacing the previous one).
+
+        Args:
+            text: plain text (escaped; back-quoted parts rendered as code).
+            level: ``error``, ``warning`` or ``info``.
+        """
+        if level not in _LEVELS:
+            raise ValueError(f"level must be one of {_LEVELS}, got {level!r}")
+        self.level, self.text = level, text
+        body = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+        self.widget.value = f'<div class="enb-msg enb-msg-{level}" data-level="{level}">{body}</div>'
+
+    def show_many(self, items: Sequence[tuple[str, str]]) -> None:
+        """Show several ``(text, level)`` messages, most severe level recorded."""
+        if not items:
+            self.clear()
+            return
+        parts = []
+        for text, level in items:
+            body = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+            parts.append(f'<div class="enb-msg enb-msg-{level}" data-level="{level}">{body}</div>')
+        self.level = min((lvl for _, lvl in items), key=_LEVELS.index)
+        self.text = "\n".join(t for t, _ in items)
+        self.widget.value = "".join(parts)
+
+    def clear(self) -> None:
+        """Remove the message."""
+        self.level, self.text = None, ""
+        self.widget.value = ""
+
+
+class CsvDownloadLink:
+    """A "Download CSV" link whose target is the CSV itself (``data:text/csv;base64,...``).
+
+    Attributes:
+        widget: the ``HTML`` widget holding the ``<a download=...>`` anchor.
+        csv_text, filename: what the link currently downloads (``None`` when disabled).
+    """
+
+    def __init__(self, label: str = "Download CSV") -> None:
+        self.label = label
+        self.widget = widgets.HTML(value="")
+        self.widget.add_class("enb-download")
+        self.csv_text: str | None = None
+        self.filename: str | None = None
+        self.disable("nothing to download yet")
+
+    def set_csv(self, csv_text: str, filename: str) -> None:
+        """Point the link at new CSV content.
+
+        Args:
+            csv_text: the CSV.
+            filename: the suggested file name (``.csv``).
+        """
+        self.csv_text, self.filename = csv_text, filename
+        payload = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
+        self.widget.value = (
+            f'<a class="enb-csv-link" download="{html.escape(filename)}" '
+            f'href="data:text/csv;base64,{payload}" '
+            'style="padding:4px 10px;border:1px solid #888;border-radius:4px;'
+            f'text-decoration:none">&#x2B73; {html.escape(self.label)}</a>'
+            f' <span style="color:#666">{html.escape(filename)}</span>'
+        )
+
+    def disable(self, reason: str) -> None:
+        """Show the link greyed out with the reason, downloading nothing."""
+        self.csv_text, self.filename = None, None
+        self.widget.value = (
+            f'<span class="enb-csv-disabled" style="color:#999">{html.escape(self.label)} '
+            f"({html.escape(reason)})</span>"
+        )
+
+
+def freshness_text(status_rows: Sequence[dict[str, Any]], codes: Sequence[str] | None = None) -> str:
+    """The data-freshness line of a page.
+
+    Args:
+        status_rows: dicts with ``commodity``, ``last`` (ISO date or ``None``) and ``sources``
+            (list of str), as :meth:`PriceStore.status` / :func:`store_freshness` return them.
+        codes: restrict to these commodities (default: all with data).
+
+    Returns:
+        e.g. ``"WTI: data through 2026-08-18 (source wti-daily.csv) · NG: no data"``.
+    """
+    wanted = [get_commodity(c).code for c in codes] if codes else None
+    parts = []
+    for row in status_rows:
+        code = row["commodity"]
+        if wanted is not None and code not in wanted:
+            continue
+        if not row.get("last"):
+            if wanted is not None:
+                parts.append(f"{code}: no data")
+            continue
+        sources = ", ".join(_short_source(s) for s in row.get("sources") or []) or "unknown"
+        parts.append(f"{code}: data through {row['last']} (source {sources})")
+    return " · ".join(parts) if parts else "no data in the store"
+
+
+def _short_source(source: str) -> str:
+    """Shorten a file path source to its file name; keep other source labels."""
+    text = str(source)
+    if "/" in text and "://" not in text:
+        return text.rsplit("/", 1)[-1]
+    return text
+
+
+def store_freshness(store: Any) -> list[dict[str, Any]]:
+    """Last date and sources per commodity, read cheaply with one SQL query.
+
+    Args:
+        store: a :class:`energy_nb.data.store.PriceStore`.
+
+    Returns:
+        ``[{"commodity", "first", "last", "rows", "sources"}]`` for the commodities with data.
+    """
+    with store.read() as conn:
+        rows = conn.execute(
+            "SELECT commodity, MIN(date), MAX(date), COUNT(*) FROM prices GROUP BY commodity"
+        ).fetchall()
+        sources = conn.execute(
+            "SELECT DISTINCT commodity, source FROM prices ORDER BY commodity, source"
+        ).fetchall()
+    by_code: dict[str, list[str]] = {}
+    for code, src in sources:
+        by_code.setdefault(code, []).append(src)
+    order = {c: i for i, c in enumerate(CODES)}
+    out = [
+        {"commodity": c, "first": first, "last": last, "rows": n, "sources": by_code.get(c, [])}
+        for c, first, last, n in rows
+    ]
+    return sorted(out, key=lambda r: order.get(r["commodity"], len(order)))
+
+
+class FreshnessLine:
+    """The "data through ..." line at the top of every page.
+
+    Attributes:
+        widget: an ``HTML`` widget; ``text`` the plain line.
+    """
+
+    def __init__(self) -> None:
+        self.widget = widgets.HTML(value="")
+        self.widget.add_class("enb-freshness")
+        self.text = ""
+
+    def update(self, status_rows: Sequence[dict[str, Any]], codes: Sequence[str] | None = None) -> None:
+        """Refresh the line (see :func:`freshness_text`)."""
+        self.text = freshness_text(status_rows, codes)
+        self.widget.value = f'<div class="enb-fresh">{html.escape(self.text)}</div>'

@@ -1,0 +1,354 @@
+"""The History dashboard: explore stored prices of one or several commodities.
+
+The page is a thin widget shell around :func:`energy_nb.analytics.build_history_view`: every
+change of a control recomputes the view, redraws the chart, the statistics panel, and the CSV
+link (which always carries exactly the plotted values). Invalid choices (no commodity, start after
+end, a window without prices) show a message in the page and clear the chart; nothing raises into
+the notebook.
+
+Usage (the whole of ``notebooks/history.ipynb``)::
+
+    from energy_nb.ui.history import build_history_page
+    build_history_page()
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from energy_nb.analytics import (
+    FREQUENCIES,
+    ROLLING_VOL_WINDOW,
+    AnalyticsError,
+    HistoryView,
+    PriceStats,
+    build_history_view,
+    returns_histogram,
+    rolling_volatility,
+)
+from energy_nb.commodities import get_commodity
+from energy_nb.ui.charts import (
+    price_history_figure,
+    replace_figure,
+    returns_histogram_figure,
+    rolling_volatility_figure,
+    to_widget,
+)
+from energy_nb.ui.controls import (
+    CsvDownloadLink,
+    DateRange,
+    FreshnessLine,
+    MessageArea,
+    commodity_picker,
+    store_freshness,
+)
+from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+
+log = logging.getLogger(__name__)
+
+EMPTY_STORE_MESSAGE = (
+    "The price store is empty ({path}). Import data first, e.g. "
+    "`energy-nb data import ../shared/data/eia/wti-daily.csv --commodity WTI` "
+    "or `energy-nb data update`, then reload this page."
+)
+
+
+class HistoryPage:
+    """The History page: controls, price chart, statistics panel and CSV download.
+
+    Args:
+        store: a :class:`energy_nb.data.store.PriceStore`; default
+            ``PriceStore.from_settings()`` (``ENERGY_NB_HOME``).
+        commodities: initially selected codes.
+        freq: initial frequency.
+
+    Attributes:
+        commodities, dates, freq, rebase, log_scale: the controls.
+        chart, histogram_chart, volatility_chart: ``go.FigureWidget``.
+        stats_table: ``HTML`` with one column per commodity.
+        messages, download, freshness: see :mod:`energy_nb.ui.controls`.
+        view: the last valid :class:`HistoryView` (``None`` while the choices are invalid).
+        widget: the whole page.
+
+    Usage::
+
+        page = HistoryPage(store)
+        page.commodities.value = ("WTI", "BRENT")
+        page.view.frame.tail()
+    """
+
+    def __init__(
+        self,
+        store: Any = None,
+        *,
+        commodities: Sequence[str] = ("WTI",),
+        freq: str = "daily",
+    ) -> None:
+        self._series: dict[str, tuple[str, pd.Series]] = {}
+        self.view: HistoryView | None = None
+        self.messages = MessageArea()
+        self.freshness = FreshnessLine()
+        self.download = CsvDownloadLink()
+        self.store = store
+        self._status: list[dict[str, Any]] = []
+        store_problem = self._open_store()
+
+        first, last = self._store_span()
+        self.commodities = commodity_picker(commodities)
+        self.dates = DateRange(first, last)
+        self.freq = widgets.ToggleButtons(
+            options=[(k.capitalize(), k) for k in FREQUENCIES], value=freq,
+            description="Frequency", style={"description_width": "initial", "button_width": "80px"},
+        )
+        self.rebase = widgets.Checkbox(value=False, description="Rebase to 100", indent=False)
+        self.log_scale = widgets.Checkbox(value=False, description="Log scale", indent=False)
+        self.rebase.add_class("enb-rebase")
+        self.log_scale.add_class("enb-log")
+
+        self.chart = to_widget(price_history_figure(pd.DataFrame()))
+        self.histogram_chart = to_widget(returns_histogram_figure({}))
+        self.volatility_chart = to_widget(rolling_volatility_figure({}, ROLLING_VOL_WINDOW))
+        self.stats_table = widgets.HTML(value="")
+        self.stats_table.add_class("enb-stats")
+
+        controls = widgets.HBox(
+            [
+                self.commodities,
+                widgets.VBox([self.dates.widget, self.freq,
+                              widgets.HBox([self.rebase, self.log_scale])]),
+            ]
+        )
+        stats_panel = widgets.VBox(
+            [
+                widgets.HTML("<b>Statistics of the selected window (daily prices)</b>"),
+                self.stats_table,
+                widgets.HBox([self.histogram_chart, self.volatility_chart],
+                             layout=widgets.Layout(width="100%")),
+            ]
+        )
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(page_header(
+                    "Price history",
+                    "WTI, Brent and Henry Hub spot prices from the local store",
+                )),
+                self.freshness.widget,
+                controls,
+                self.messages.widget,
+                self.chart,
+                self.download.widget,
+                stats_panel,
+            ]
+        )
+        self.widget.add_class("enb-history-page")
+
+        if store_problem:
+            self.messages.show(store_problem, "error")
+            self.download.disable("no data")
+            return
+        self.freshness.update(self._status)
+        for w in (self.commodities, self.freq, self.rebase, self.log_scale):
+            w.observe(self._on_change, names="value")
+        self.dates.observe(self._on_change)
+        self.refresh()
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def _open_store(self) -> str | None:
+        """Open the store and read its freshness; return a message if it cannot be used."""
+        try:
+            if self.store is None:
+                from energy_nb.data.store import PriceStore
+
+                self.store = PriceStore.from_settings()
+            self._status = store_freshness(self.store)
+        except Exception as exc:  # a broken store must not become a traceback in the page
+            log.exception("cannot open the price store")
+            return f"Cannot open the price store: {exc}"
+        if not self._status:
+            return EMPTY_STORE_MESSAGE.format(path=getattr(self.store, "path", "?"))
+        return None
+
+    def _store_span(self) -> tuple[date | None, date | None]:
+        firsts = [r["first"] for r in self._status if r.get("first")]
+        lasts = [r["last"] for r in self._status if r.get("last")]
+        if not firsts:
+            return None, None
+        return date.fromisoformat(min(firsts)), date.fromisoformat(max(lasts))
+
+    def _load(self, code: str) -> pd.Series:
+        """The full stored series of a commodity, cached per data version."""
+        version = self.store.data_version(code)
+        cached = self._series.get(code)
+        if cached is None or cached[0] != version:
+            cached = (version, self.store.load(code))
+            self._series[code] = cached
+        return cached[1]
+
+    # -- updates -------------------------------------------------------------------------------
+
+    def _on_change(self, _change: dict) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute and redraw everything from the current control values."""
+        try:
+            self._refresh()
+        except Exception as exc:  # last resort: show it in the page, log the traceback
+            log.exception("History page update failed")
+            self._show_invalid(f"Unexpected error while updating the page: {exc}")
+
+    def _refresh(self) -> None:
+        codes = list(self.commodities.value)
+        start, end = self.dates.value
+        try:
+            if not codes:
+                raise AnalyticsError("Choose at least one commodity.")
+            if start is not None and end is not None and start > end:
+                raise AnalyticsError(f"The start date {start} is after the end date {end}.")
+            self._status = store_freshness(self.store)
+            series = {c: self._load(c) for c in codes}
+            for code, s in series.items():
+                if s.empty:
+                    raise AnalyticsError(
+                        f"No {code} prices in the store. Import them with "
+                        f"`energy-nb data import PATH --commodity {code}`."
+                    )
+            view = build_history_view(
+                series, start=start, end=end, freq=self.freq.value,
+                rebase=self.rebase.value, log_scale=self.log_scale.value,
+            )
+        except AnalyticsError as exc:
+            text = str(exc)
+            self._show_invalid(text[:1].upper() + text[1:])
+            return
+        self._show(view)
+
+    def _show_invalid(self, text: str) -> None:
+        self.view = None
+        self.messages.show(text, "error")
+        replace_figure(self.chart, price_history_figure(pd.DataFrame()))
+        replace_figure(self.histogram_chart, returns_histogram_figure({}))
+        replace_figure(self.volatility_chart, rolling_volatility_figure({}, ROLLING_VOL_WINDOW))
+        self.stats_table.value = ""
+        self.download.disable("fix the selection first")
+
+    def _show(self, view: HistoryView) -> None:
+        self.view = view
+        notes = []
+        for code, hidden in view.hidden_on_log.items():
+            if hidden:
+                days = ", ".join(str(d.date()) for d in hidden[:5])
+                more = f" and {len(hidden) - 5} more" if len(hidden) > 5 else ""
+                notes.append(
+                    (f"Log scale: {len(hidden)} non-positive {code} value(s) not plotted "
+                     f"({days}{more}); they are blank in the CSV.", "warning")
+                )
+        self.messages.show_many(notes)
+        codes = list(view.frame.columns)
+        replace_figure(
+            self.chart,
+            price_history_figure(view.frame, rebased=view.rebased, log_scale=view.log_scale),
+        )
+        replace_figure(
+            self.histogram_chart,
+            returns_histogram_figure({c: returns_histogram(view.daily[c]) for c in codes}),
+        )
+        replace_figure(
+            self.volatility_chart,
+            rolling_volatility_figure(
+                {c: rolling_volatility(view.daily[c]) for c in codes}, ROLLING_VOL_WINDOW
+            ),
+        )
+        self.stats_table.value = stats_table_html(view.stats)
+        self.download.set_csv(view.to_csv(), csv_filename(view))
+        self.freshness.update(self._status, codes)
+
+
+def csv_filename(view: HistoryView) -> str:
+    """File name of the CSV of a view, e.g. ``history_WTI-BRENT_weekly_2020-01-03_2026-08-14.csv``.
+
+    Args:
+        view: the shown view.
+
+    Returns:
+        The name.
+    """
+    codes = "-".join(view.frame.columns)
+    idx = view.frame.index
+    span = f"{idx[0]:%Y-%m-%d}_{idx[-1]:%Y-%m-%d}" if len(idx) else "empty"
+    extra = ("_rebased" if view.rebased else "") + ("_log" if view.log_scale else "")
+    return f"history_{codes}_{view.freq}{extra}_{span}.csv"
+
+
+def stats_table_html(stats: dict[str, PriceStats]) -> str:
+    """The statistics panel as an HTML table (metrics in rows, one column per commodity).
+
+    Args:
+        stats: per code, :class:`PriceStats`.
+
+    Returns:
+        HTML text.
+    """
+    codes = list(stats)
+
+    def row(label: str, cells: list[str]) -> str:
+        return "<tr><td>" + html.escape(label) + "</td>" + "".join(
+            f"<td>{c}</td>" for c in cells) + "</tr>"
+
+    def change(st: PriceStats, attr: str) -> str:
+        ch = getattr(st, attr)
+        if ch.ref_date is None:
+            return "—"
+        return f"{fmt_num(ch.abs)} ({fmt_pct(ch.pct)})"
+
+    def with_date(value: float, when: pd.Timestamp | None) -> str:
+        return f"{fmt_num(value)} <small>({when:%Y-%m-%d})</small>" if when is not None else "—"
+
+    rows = [
+        row("Unit", [get_commodity(c).unit for c in codes]),
+        row("Window", [f"{s.first_date:%Y-%m-%d} – {s.last_date:%Y-%m-%d}" for s in stats.values()]),
+        row("Observations", [f"{s.observations:,}" for s in stats.values()]),
+        row("Last price", [with_date(s.last, s.last_date) for s in stats.values()]),
+        row("Change 1 day", [change(s, "change_1d") for s in stats.values()]),
+        row("Change 1 month", [change(s, "change_1m") for s in stats.values()]),
+        row("Change 1 year", [change(s, "change_1y") for s in stats.values()]),
+        row("Mean", [fmt_num(s.mean) for s in stats.values()]),
+        row("Std deviation", [fmt_num(s.std) for s in stats.values()]),
+        row("Minimum", [with_date(s.min, s.min_date) for s in stats.values()]),
+        row("Maximum", [with_date(s.max, s.max_date) for s in stats.values()]),
+        row("Annualised volatility", [fmt_pct(s.ann_volatility * 100, signed=False)
+                                      for s in stats.values()]),
+        row("Max drawdown", [
+            (f"{fmt_pct(s.drawdown.value * 100)} <small>({s.drawdown.peak_date:%Y-%m-%d} → "
+             f"{s.drawdown.trough_date:%Y-%m-%d})</small>") if s.drawdown.trough_date is not None
+            else fmt_pct(0.0 if s.drawdown.value == 0 else s.drawdown.value)
+            for s in stats.values()
+        ]),
+        row("Non-positive / missing prices",
+            [f"{s.non_positive} / {s.missing}" for s in stats.values()]),
+    ]
+    head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in codes) + "</tr>"
+    return f'<table class="enb-stats">{head}{"".join(rows)}</table>'
+
+
+def build_history_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
+    """Build the History page widget (what ``notebooks/history.ipynb`` displays).
+
+    Args:
+        store: a PriceStore; default ``PriceStore.from_settings()``.
+        **kwargs: passed to :class:`HistoryPage` (``commodities``, ``freq``).
+
+    Returns:
+        The page's root widget (the :class:`HistoryPage` is at ``widget.page``).
+    """
+    page = HistoryPage(store, **kwargs)
+    page.widget.page = page  # keep the page object reachable (and alive) from the widget
+    return page.widget
