@@ -1,0 +1,593 @@
+"""The forecast service: fitted models cached per (commodity, model, origin, data version).
+
+Dashboards, the CLI and the live server ask it for forecasts. Fitting is the expensive part, so a
+fitted model is kept in an LRU cache keyed by ``(commodity, model, origin, data_version)``; a new
+horizon or new interval levels only call ``predict`` on the cached model. When the stored prices
+change, the data version changes and the next request refits.
+
+Every forecast served with ``record=True`` is stored in the ``forecasts`` table together with its
+inputs (model parameters, origin, horizon, levels, data version, training window), so
+:meth:`ForecastService.reproduce` can recompute it later; every fit is recorded in the model
+registry.
+
+Usage::
+
+    from energy_nb.data.store import PriceStore
+    from energy_nb.forecasting import ForecastService
+    service = ForecastService(PriceStore.from_settings())
+    run = service.forecast("WTI", model="drift", horizon=7, levels=(80, 95))
+    run.forecast.to_frame()
+    service.forecast("WTI", model="drift", horizon=30)   # cached: no refit
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from energy_nb.commodities import UnknownCommodityError, get_commodity
+from energy_nb.registry import ModelRegistry, _dumps, library_versions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from energy_nb.data.store import PriceStore
+    from energy_nb.models import Forecast, ForecastModel
+
+#: Horizons the app offers (trading days).
+MIN_HORIZON, MAX_HORIZON = 1, 30
+
+
+class ForecastRequestError(ValueError):
+    """A forecast request is invalid (commodity, model, origin, horizon or levels)."""
+
+
+class ForecastFitError(RuntimeError):
+    """The model could not be fitted or could not forecast from the requested origin."""
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """Counters of the fitted-model cache.
+
+    Attributes:
+        hits: requests answered by a cached fitted model.
+        misses: requests that needed a fit.
+        fits: models fitted (equals misses unless a fit failed).
+        size: fitted models currently cached.
+    """
+
+    hits: int
+    misses: int
+    fits: int
+    size: int
+
+
+@dataclass(frozen=True)
+class ForecastRun:
+    """A forecast as served, with what is needed to show and reproduce it.
+
+    Attributes:
+        forecast: the :class:`~energy_nb.models.Forecast`.
+        commodity: commodity code.
+        model: the requested model name (``forecast.model`` is the one actually used).
+        origin: the origin used (last trading day of the training data).
+        horizon: steps.
+        levels: interval levels.
+        data_version: the store's data version used.
+        cached: whether the fitted model came from the cache.
+        fit_seconds: time the fit took (0 when cached).
+        record_id: id in the ``forecasts`` table, or ``None`` when not recorded.
+        model_run_id: id of the fit in ``model_runs``.
+        actuals: prices observed after the origin (up to ``horizon`` trading days; empty for
+            the latest origin).
+    """
+
+    forecast: Forecast
+    commodity: str
+    model: str
+    origin: pd.Timestamp
+    horizon: int
+    levels: tuple[int, ...]
+    data_version: str
+    cached: bool
+    fit_seconds: float
+    record_id: int | None = None
+    model_run_id: int | None = None
+    actuals: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+
+    def errors(self) -> pd.DataFrame:
+        """Forecast against the actuals observed so far (see :func:`compare_with_actuals`)."""
+        return compare_with_actuals(self.forecast, self.actuals)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: request, forecast, actuals and cache information."""
+        return {
+            "commodity": self.commodity,
+            "model": self.model,
+            "model_used": self.forecast.model,
+            "origin": self.origin.strftime("%Y-%m-%d"),
+            "horizon": self.horizon,
+            "levels": list(self.levels),
+            "data_version": self.data_version,
+            "cached": self.cached,
+            "fit_seconds": round(self.fit_seconds, 4),
+            "record_id": self.record_id,
+            "model_run_id": self.model_run_id,
+            "forecast": self.forecast.to_dict(),
+            "actuals": [
+                {"date": d.strftime("%Y-%m-%d"), "price": None if np.isnan(v) else float(v)}
+                for d, v in self.actuals.items()
+            ],
+        }
+
+
+@dataclass
+class _Fitted:
+    model: Any
+    params: dict[str, Any]
+    train_start: pd.Timestamp
+    seconds: float
+    run_id: int | None
+
+
+class ForecastService:
+    """Serve forecasts from a price store, caching fitted models.
+
+    Args:
+        store: the :class:`~energy_nb.data.store.PriceStore`.
+        cache_size: fitted models kept (least recently used are dropped).
+        model_params: optional per-model constructor parameters, ``{"arima": {"max_p": 2}}``.
+        registry: where fits are recorded (default: a :class:`ModelRegistry` on ``store``).
+
+    Usage::
+
+        service = ForecastService(store)
+        run = service.forecast("NG", "auto", origin="2025-03-03", horizon=10)
+        run.errors()   # forecast vs actual prices after the origin
+    """
+
+    def __init__(
+        self,
+        store: PriceStore,
+        cache_size: int = 32,
+        model_params: dict[str, dict[str, Any]] | None = None,
+        registry: ModelRegistry | None = None,
+    ) -> None:
+        if not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"cache_size must be a positive integer, got {cache_size!r}")
+        self.store = store
+        self.cache_size = cache_size
+        self.model_params = {k: dict(v) for k, v in (model_params or {}).items()}
+        self.registry = registry or ModelRegistry(store)
+        self._cache: OrderedDict[tuple[str, str, pd.Timestamp, str], _Fitted] = OrderedDict()
+        self._series: dict[str, tuple[str, pd.Series]] = {}
+        self._lock = threading.RLock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self._hits = self._misses = self._fits = 0
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def series(self, commodity: str) -> tuple[pd.Series, str]:
+        """The stored prices of a commodity and their data version (cached per version).
+
+        Args:
+            commodity: code, case-insensitive.
+
+        Returns:
+            ``(series, data_version)``.
+
+        Raises:
+            ForecastRequestError: unknown commodity or no stored prices.
+        """
+        code = _commodity(commodity)
+        version = self.store.data_version(code)
+        with self._lock:
+            cached = self._series.get(code)
+            if cached is not None and cached[0] == version:
+                return cached[1], version
+        series = self.store.load(code)
+        if series.dropna().empty:
+            raise ForecastRequestError(
+                f"no {code} prices stored; import them first (energy-nb data import / init)"
+            )
+        with self._lock:
+            self._series[code] = (version, series)
+        return series, version
+
+    def resolve_origin(self, commodity: str, origin: Any = None) -> pd.Timestamp:
+        """The trading day a forecast starts from.
+
+        Args:
+            commodity: code.
+            origin: a date; ``None`` means the latest stored price. A non-trading day resolves to
+                the last trading day before it.
+
+        Returns:
+            The origin date.
+
+        Raises:
+            ForecastRequestError: not a date, before the data, or after the last stored date.
+        """
+        series, _ = self.series(commodity)
+        valid = series.dropna()
+        if origin is None:
+            return pd.Timestamp(valid.index[-1])
+        ts = _date(origin, "start date")
+        first, last = valid.index[0], valid.index[-1]
+        if ts < first:
+            raise ForecastRequestError(
+                f"start date {ts.date()} is before the first {series.name} price ({first.date()})"
+            )
+        if ts > last:
+            raise ForecastRequestError(
+                f"start date {ts.date()} is after the last stored {series.name} price "
+                f"({last.date()})"
+            )
+        return pd.Timestamp(valid.index[valid.index.searchsorted(ts, "right") - 1])
+
+    # -- the cache -----------------------------------------------------------------------------
+
+    def fitted_model(self, commodity: str, model: str, origin: Any = None) -> tuple[Any, bool]:
+        """The model fitted on prices up to ``origin``, from the cache when possible.
+
+        Args:
+            commodity: code.
+            model: model name.
+            origin: see :meth:`resolve_origin`.
+
+        Returns:
+            ``(fitted model, cached)``.
+        """
+        fitted, cached, *_ = self._fitted(commodity, model, origin)
+        return fitted.model, cached
+
+    def _fitted(self, commodity: str, model: str, origin: Any) -> tuple[
+            _Fitted, bool, str, pd.Timestamp, str, pd.Series]:
+        code = _commodity(commodity)
+        name = _model_name(model)
+        series, version = self.series(code)
+        origin_ts = self.resolve_origin(code, origin)
+        key = (code, name, origin_ts, version)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self._hits += 1
+                return hit, True, code, origin_ts, version, series
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one fit per key even when two threads ask at once
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    self._hits += 1
+                    return hit, True, code, origin_ts, version, series
+                self._misses += 1
+            fitted = self._fit(code, name, series.loc[:origin_ts], version)
+            with self._lock:
+                self._fits += 1
+                self._cache[key] = fitted
+                self._cache.move_to_end(key)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+                self._key_locks.pop(key, None)
+        return fitted, False, code, origin_ts, version, series
+
+    def _fit(self, code: str, name: str, train: pd.Series, version: str) -> _Fitted:
+        from energy_nb.models import make_model
+
+        params = self.model_params.get(name, {})
+        began = time.perf_counter()
+        try:
+            model = make_model(name, **params).fit(train.copy())
+        except Exception as exc:
+            raise ForecastFitError(
+                f"cannot fit {name} on {code} up to {train.index[-1].date()}: {exc}"
+            ) from exc
+        seconds = time.perf_counter() - began
+        full_params = _params(model)
+        run_id = self.registry.record(
+            name, code, params=full_params, train_start=train.index[0],
+            train_end=train.index[-1], data_version=version,
+            metrics={"kind": "fit", "fit_seconds": round(seconds, 4), "n_obs": int(len(train))},
+            reuse=True,
+        )
+        return _Fitted(model, full_params, pd.Timestamp(train.index[0]), seconds, run_id)
+
+    def cache_stats(self) -> CacheStats:
+        """Current cache counters."""
+        with self._lock:
+            return CacheStats(self._hits, self._misses, self._fits, len(self._cache))
+
+    def clear_cache(self) -> None:
+        """Drop every cached fitted model and loaded series."""
+        with self._lock:
+            self._cache.clear()
+            self._series.clear()
+
+    # -- forecasting ---------------------------------------------------------------------------
+
+    def forecast(
+        self,
+        commodity: str,
+        model: str = "auto",
+        origin: Any = None,
+        horizon: int = 7,
+        levels: Sequence[int] = (80, 95),
+        *,
+        record: bool = True,
+    ) -> ForecastRun:
+        """Forecast ``horizon`` trading days after ``origin``.
+
+        Args:
+            commodity: ``WTI``, ``BRENT`` or ``NG`` (case-insensitive).
+            model: a model name (default ``auto``).
+            origin: start date of the forecast (default: latest data).
+            horizon: 1..30 trading days.
+            levels: interval levels, ints in (0, 100).
+            record: store the forecast with its inputs in the ``forecasts`` table.
+
+        Returns:
+            A :class:`ForecastRun` (with the actual prices after a past origin).
+
+        Raises:
+            ForecastRequestError: invalid input. ForecastFitError: the model failed.
+        """
+        horizon = check_horizon(horizon)
+        levels = check_levels(levels)
+        fitted, cached, code, origin_ts, version, series = self._fitted(commodity, model, origin)
+        try:
+            fc = fitted.model.predict(horizon=horizon, levels=levels)
+        except Exception as exc:
+            raise ForecastFitError(f"{model} could not forecast {code}: {exc}") from exc
+        name = _model_name(model)
+        run = ForecastRun(
+            forecast=fc,
+            commodity=code,
+            model=name,
+            origin=origin_ts,
+            horizon=horizon,
+            levels=levels,
+            data_version=version,
+            cached=cached,
+            fit_seconds=0.0 if cached else fitted.seconds,
+            model_run_id=fitted.run_id,
+            actuals=_after(series, origin_ts, horizon),
+        )
+        if record:
+            run = _replace(run, record_id=self._record(run, fitted))
+        return run
+
+    def actuals_after(self, commodity: str, origin: Any, horizon: int) -> pd.Series:
+        """The prices observed on the ``horizon`` trading days after ``origin``.
+
+        Args:
+            commodity: code.
+            origin: a past date (resolved like :meth:`resolve_origin`).
+            horizon: how many trading days.
+
+        Returns:
+            Series indexed by date (shorter than ``horizon``, or empty, near the latest data).
+        """
+        series, _ = self.series(commodity)
+        return _after(series, self.resolve_origin(commodity, origin), check_horizon(horizon))
+
+    def history(self, commodity: str, origin: Any = None, lookback: int = 250) -> pd.Series:
+        """The last ``lookback`` prices up to and including the origin (for charts).
+
+        Args:
+            commodity: code.
+            origin: see :meth:`resolve_origin`.
+            lookback: number of trading days.
+
+        Returns:
+            The price series.
+        """
+        series, _ = self.series(commodity)
+        origin_ts = self.resolve_origin(commodity, origin)
+        return series.loc[:origin_ts].iloc[-int(lookback):]
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _record(self, run: ForecastRun, fitted: _Fitted) -> int:
+        inputs = {
+            "commodity": run.commodity,
+            "model": run.model,
+            "params": fitted.params,
+            "origin": run.origin.strftime("%Y-%m-%d"),
+            "horizon": run.horizon,
+            "levels": list(run.levels),
+            "data_version": run.data_version,
+            "train_start": fitted.train_start.strftime("%Y-%m-%d"),
+            "train_end": run.origin.strftime("%Y-%m-%d"),
+            "model_run_id": fitted.run_id,
+            "versions": library_versions(),
+        }
+        with self.store.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO forecasts (commodity, model, origin, horizon, levels_json, "
+                "data_version, created_at, inputs_json, result_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.commodity, run.model, inputs["origin"], run.horizon, _dumps(list(run.levels)),
+                 run.data_version, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 _dumps(inputs), _dumps(run.forecast.to_dict())),
+            )
+            return int(cursor.lastrowid)
+
+    def recorded(self, record_id: int) -> dict[str, Any]:
+        """A stored forecast: its inputs and result.
+
+        Args:
+            record_id: id in the ``forecasts`` table.
+
+        Returns:
+            ``{"id", "created_at", "inputs": {...}, "forecast": Forecast}``.
+
+        Raises:
+            ForecastRequestError: no such record.
+        """
+        import json
+
+        from energy_nb.models import Forecast
+
+        with self.store.read() as conn:
+            row = conn.execute("SELECT id, created_at, inputs_json, result_json FROM forecasts "
+                               "WHERE id = ?", (int(record_id),)).fetchone()
+        if row is None:
+            raise ForecastRequestError(f"no stored forecast with id {record_id}")
+        return {"id": row[0], "created_at": row[1], "inputs": json.loads(row[2] or "{}"),
+                "forecast": Forecast.from_dict(json.loads(row[3]))}
+
+    def reproduce(self, record_id: int) -> Forecast:
+        """Recompute a stored forecast from its recorded inputs.
+
+        The training data is loaded from the store up to the recorded origin, starting at the
+        recorded training start; the result equals the stored one as long as those prices have
+        not changed since (compare ``data_version``).
+
+        Args:
+            record_id: id in the ``forecasts`` table.
+
+        Returns:
+            The recomputed forecast.
+        """
+        from energy_nb.models import make_model
+
+        inputs = self.recorded(record_id)["inputs"]
+        train = self.store.load(inputs["commodity"], start=inputs["train_start"],
+                                end=inputs["train_end"])
+        model = make_model(inputs["model"], **self.model_params.get(inputs["model"], {}))
+        return model.fit(train).predict(horizon=int(inputs["horizon"]),
+                                        levels=tuple(inputs["levels"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# validation and helpers
+
+
+def check_horizon(horizon: Any) -> int:
+    """Validate a horizon of 1..30 trading days.
+
+    Args:
+        horizon: the value.
+
+    Returns:
+        It as ``int``.
+
+    Raises:
+        ForecastRequestError: naming the bad value.
+    """
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+        raise ForecastRequestError(f"horizon must be an integer number of trading days, "
+                                   f"got {horizon!r}")
+    if not MIN_HORIZON <= int(horizon) <= MAX_HORIZON:
+        raise ForecastRequestError(
+            f"horizon must be between {MIN_HORIZON} and {MAX_HORIZON} trading days, got {horizon}"
+        )
+    return int(horizon)
+
+
+def check_levels(levels: Any) -> tuple[int, ...]:
+    """Validate interval levels: ints strictly between 0 and 100.
+
+    Args:
+        levels: a sequence of levels.
+
+    Returns:
+        Sorted unique levels.
+
+    Raises:
+        ForecastRequestError: naming the bad value.
+    """
+    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+        raise ForecastRequestError(f"levels must be a list of integers in (0, 100), got {levels!r}")
+    out = set()
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+            raise ForecastRequestError(f"interval level must be an integer, got {level!r}")
+        if not 0 < int(level) < 100:
+            raise ForecastRequestError(f"interval level must be between 0 and 100 (exclusive), "
+                                       f"got {level}")
+        out.add(int(level))
+    return tuple(sorted(out))
+
+
+def compare_with_actuals(forecast: Forecast, actuals: pd.Series) -> pd.DataFrame:
+    """Forecast and actual price per step, with errors and whether each band held.
+
+    Steps are matched by position (step ``h`` is the ``h``-th trading day after the origin).
+
+    Args:
+        forecast: the forecast.
+        actuals: prices after the origin (from :meth:`ForecastService.actuals_after`).
+
+    Returns:
+        DataFrame with ``step, date, actual, mean, error, abs_error`` and ``inside_<L>`` per level
+        (only the steps that have an actual).
+    """
+    n = min(len(actuals), forecast.horizon)
+    frame = pd.DataFrame({
+        "step": np.arange(1, n + 1),
+        "date": actuals.index[:n],
+        "actual": actuals.to_numpy(dtype=float)[:n],
+        "mean": np.asarray(forecast.mean, dtype=float)[:n],
+    })
+    frame["error"] = frame["actual"] - frame["mean"]
+    frame["abs_error"] = frame["error"].abs()
+    for level in forecast.levels:
+        lo = np.asarray(forecast.lower[level], dtype=float)[:n]
+        hi = np.asarray(forecast.upper[level], dtype=float)[:n]
+        inside = (frame["actual"] >= lo) & (frame["actual"] <= hi)
+        frame[f"inside_{level}"] = inside.where(frame["actual"].notna())
+    return frame
+
+
+def _after(series: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:
+    pos = int(series.index.searchsorted(origin, "right"))
+    return series.iloc[pos: pos + horizon]
+
+
+def _commodity(name: Any) -> str:
+    try:
+        return get_commodity(name).code
+    except UnknownCommodityError as exc:
+        raise ForecastRequestError(str(exc)) from None
+
+
+def _model_name(name: Any) -> str:
+    from energy_nb.models import MODEL_NAMES
+
+    if not isinstance(name, str) or name.strip().lower().replace("-", "_") not in MODEL_NAMES:
+        raise ForecastRequestError(
+            f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}"
+        )
+    return name.strip().lower().replace("-", "_")
+
+
+def _date(value: Any, what: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ForecastRequestError(f"{what} is not a valid date: {value!r} (use YYYY-MM-DD)") \
+            from None
+    if ts is pd.NaT:
+        raise ForecastRequestError(f"{what} is not a valid date: {value!r} (use YYYY-MM-DD)")
+    return ts.tz_localize(None).normalize() if ts.tz is not None else ts.normalize()
+
+
+def _params(model: Any) -> dict[str, Any]:
+    get = getattr(model, "get_params", None)
+    return dict(get()) if callable(get) else {}
+
+
+def _replace(run: ForecastRun, **changes: Any) -> ForecastRun:
+    from dataclasses import replace
+
+    return replace(run, **changes)

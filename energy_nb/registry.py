@@ -1,0 +1,346 @@
+"""The model registry: every evaluated or fitted model, recorded in the store's ``model_runs``.
+
+A run records the model name, its constructor parameters, the commodity, the training window,
+the data version, when it was created, the library versions, and its metrics. ``metrics`` always
+holds a ``"kind"``: ``"fit"`` for a model fitted to make a forecast (with ``fit_seconds``) or
+``"walk_forward"`` for an evaluation (settings, origins and per-step metrics; see
+:meth:`ModelRegistry.record_evaluation`).
+
+Usage::
+
+    from energy_nb.registry import ModelRegistry
+    registry = ModelRegistry(store)
+    run_id = registry.record("drift", "WTI", params={}, train_start="2020-01-02",
+                             train_end="2025-06-30", data_version="WTI@3",
+                             metrics={"kind": "fit"})
+    registry.list(commodity="WTI")[0].name
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from energy_nb.commodities import get_commodity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from energy_nb.data.store import PriceStore
+    from energy_nb.evaluation import WalkForwardResult
+
+#: Libraries whose versions every run records.
+TRACKED_LIBRARIES: tuple[str, ...] = ("energy_nb", "pandas", "numpy", "statsmodels",
+                                      "scikit-learn")
+
+
+class RegistryError(LookupError):
+    """Raised when a model run does not exist or a filter is invalid."""
+
+
+def library_versions() -> dict[str, str]:
+    """The installed versions of the libraries that shape a model's results.
+
+    Returns:
+        ``{"energy_nb": "0.1.0", "pandas": "2.3.3", ...}`` (``"not installed"`` when missing).
+    """
+    out: dict[str, str] = {}
+    for name in TRACKED_LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One row of ``model_runs``.
+
+    Attributes:
+        id: row id.
+        name: model name (``make_model`` key).
+        commodity: commodity code.
+        params: constructor parameters.
+        train_start: first training date (ISO) or ``None``.
+        train_end: last training date, i.e. the origin (ISO) or ``None``.
+        data_version: the store's data version of the commodity at the time.
+        created_at: ISO timestamp (UTC).
+        versions: library versions.
+        metrics: ``{"kind": "fit" | "walk_forward", ...}``.
+    """
+
+    id: int
+    name: str
+    commodity: str
+    params: dict[str, Any]
+    train_start: str | None
+    train_end: str | None
+    data_version: str | None
+    created_at: str
+    versions: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """``"fit"``, ``"walk_forward"`` or ``""`` when unknown."""
+        return str(self.metrics.get("kind", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of every field plus ``kind``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "commodity": self.commodity,
+            "kind": self.kind,
+            "params": self.params,
+            "train_start": self.train_start,
+            "train_end": self.train_end,
+            "data_version": self.data_version,
+            "created_at": self.created_at,
+            "versions": self.versions,
+            "metrics": self.metrics,
+        }
+
+    def step_metrics(self) -> pd.DataFrame:
+        """Per-step metrics of a walk-forward run as a DataFrame indexed by ``step``.
+
+        Returns:
+            One row per step, one column per metric (empty for fit runs).
+        """
+        steps = self.metrics.get("steps") or {}
+        if not steps:
+            return pd.DataFrame(index=pd.Index([], name="step"))
+        frame = pd.DataFrame.from_dict(steps, orient="index").astype(float)
+        frame.index = frame.index.astype(int)
+        frame.index.name = "step"
+        return frame.sort_index()
+
+
+class ModelRegistry:
+    """Record, list and read model runs in a :class:`~energy_nb.data.store.PriceStore`.
+
+    Args:
+        store: the store whose ``model_runs`` table to use.
+    """
+
+    _COLUMNS = ("id, name, commodity, params_json, train_start, train_end, data_version, "
+                "created_at, versions_json, metrics_json")
+
+    def __init__(self, store: PriceStore) -> None:
+        self.store = store
+
+    def record(
+        self,
+        name: str,
+        commodity: str,
+        params: dict[str, Any] | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        data_version: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        *,
+        reuse: bool = False,
+    ) -> int:
+        """Insert a run (or, with ``reuse``, return an identical earlier run's id).
+
+        Args:
+            name: model name.
+            commodity: commodity code, case-insensitive.
+            params: constructor parameters (JSON-safe after conversion).
+            train_start: first training date.
+            train_end: last training date (the origin).
+            data_version: the store's data version the model was trained on.
+            metrics: ``{"kind": ..., ...}``.
+            reuse: if a run with the same name, commodity, parameters, training window, data
+                version and kind exists, return its id instead of inserting (used for fits, which
+                are deterministic given these inputs).
+
+        Returns:
+            The run id.
+        """
+        code = get_commodity(commodity).code
+        params_json = _dumps(params or {})
+        metrics = dict(metrics or {})
+        start, end = _iso_date(train_start), _iso_date(train_end)
+        with self.store.transaction() as conn:
+            if reuse:
+                rows = conn.execute(
+                    "SELECT id, metrics_json FROM model_runs WHERE name = ? AND commodity = ? "
+                    "AND params_json = ? AND train_start IS ? AND train_end IS ? "
+                    "AND data_version IS ? ORDER BY id DESC",
+                    (name, code, params_json, start, end, data_version),
+                ).fetchall()
+                for run_id, mjson in rows:
+                    if json.loads(mjson or "{}").get("kind") == metrics.get("kind"):
+                        return int(run_id)
+            cursor = conn.execute(
+                "INSERT INTO model_runs (name, commodity, params_json, train_start, train_end, "
+                "data_version, created_at, versions_json, metrics_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, code, params_json, start, end, data_version, _now(),
+                 _dumps(library_versions()), _dumps(metrics)),
+            )
+            return int(cursor.lastrowid)
+
+    def record_evaluation(
+        self, result: WalkForwardResult, series: pd.Series, data_version: str | None
+    ) -> dict[str, int]:
+        """Record one ``walk_forward`` run per evaluated model.
+
+        Args:
+            result: the evaluation result.
+            series: the series evaluated (its first date is the training start).
+            data_version: the store's data version of that series.
+
+        Returns:
+            ``{model name: run id}``.
+        """
+        summary = result.to_dict()
+        commodity = result.commodity or str(series.name)
+        ids: dict[str, int] = {}
+        settings = {k: summary[k] for k in ("horizon", "levels", "start", "end", "step",
+                                            "refit_every", "n_origins", "origins")}
+        for name, entry in summary["models"].items():
+            steps = entry["steps"]
+            overall = {}
+            for metric in next(iter(steps.values()), {}):
+                values = [s[metric] for s in steps.values() if s[metric] is not None]
+                overall[metric] = float(np.mean(values)) if values else None
+            metrics = {
+                "kind": "walk_forward",
+                **settings,
+                "seconds": entry["seconds"],
+                "fits": entry["fits"],
+                "failures": entry["failures"],
+                "mean_over_steps": overall,
+                "steps": steps,
+            }
+            ids[name] = self.record(
+                name, commodity, params=entry["params"], train_start=series.index[0],
+                train_end=result.origins[-1], data_version=data_version, metrics=metrics,
+            )
+        return ids
+
+    def list(
+        self,
+        commodity: str | None = None,
+        name: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[ModelRun]:
+        """Runs, newest first, optionally filtered.
+
+        Args:
+            commodity: only this commodity (case-insensitive).
+            name: only this model name.
+            kind: only ``"fit"`` or ``"walk_forward"`` runs.
+            limit: at most this many.
+
+        Returns:
+            The runs.
+
+        Raises:
+            RegistryError: on an invalid ``kind`` or ``limit``.
+        """
+        sql = f"SELECT {self._COLUMNS} FROM model_runs WHERE 1 = 1"
+        args: list[Any] = []
+        if commodity is not None:
+            sql += " AND commodity = ?"
+            args.append(get_commodity(commodity).code)
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        if kind is not None and kind not in ("fit", "walk_forward"):
+            raise RegistryError(f"kind must be 'fit' or 'walk_forward', got {kind!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise RegistryError(f"limit must be a positive integer, got {limit!r}")
+        with self.store.read() as conn:
+            rows = conn.execute(sql + " ORDER BY id DESC", args).fetchall()
+        runs = [_row_to_run(r) for r in rows]
+        if kind is not None:
+            runs = [r for r in runs if r.kind == kind]
+        return runs[:limit] if limit is not None else runs
+
+    def get(self, run_id: int) -> ModelRun:
+        """One run by id.
+
+        Args:
+            run_id: the id.
+
+        Returns:
+            The run.
+
+        Raises:
+            RegistryError: no such run.
+        """
+        with self.store.read() as conn:
+            row = conn.execute(f"SELECT {self._COLUMNS} FROM model_runs WHERE id = ?",
+                               (int(run_id),)).fetchone()
+        if row is None:
+            raise RegistryError(f"no model run with id {run_id}")
+        return _row_to_run(row)
+
+    def latest_evaluations(self, commodity: str) -> dict[str, ModelRun]:
+        """The newest walk-forward run of each model for a commodity.
+
+        Args:
+            commodity: commodity code.
+
+        Returns:
+            ``{model name: run}``.
+        """
+        out: dict[str, ModelRun] = {}
+        for run in self.list(commodity=commodity, kind="walk_forward"):
+            out.setdefault(run.name, run)
+        return out
+
+
+def _row_to_run(row: tuple) -> ModelRun:
+    return ModelRun(
+        id=int(row[0]),
+        name=row[1],
+        commodity=row[2],
+        params=json.loads(row[3] or "{}"),
+        train_start=row[4],
+        train_end=row[5],
+        data_version=row[6],
+        created_at=row[7],
+        versions=json.loads(row[8] or "{}"),
+        metrics=json.loads(row[9] or "{}"),
+    )
+
+
+def _iso_date(value: Any) -> str | None:
+    if value is None:
+        return None
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_jsonable(value), sort_keys=True, allow_nan=False)

@@ -1,0 +1,133 @@
+"""ForecastService on a real SQLite store: cache, records, reproduction, actuals, validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_nb.data.store import PriceStore
+from energy_nb.forecasting import (
+    ForecastRequestError,
+    ForecastService,
+    compare_with_actuals,
+)
+from energy_nb.registry import ModelRegistry
+
+from .conftest import import_prices, synthetic_prices
+
+
+def test_new_horizon_and_levels_reuse_the_fitted_model(store: PriceStore) -> None:
+    service = ForecastService(store)
+    first = service.forecast("WTI", "drift", horizon=7, levels=(80, 95))
+    assert not first.cached
+    assert service.cache_stats().fits == 1
+    second = service.forecast("wti", "drift", horizon=30, levels=(50, 90))
+    third = service.forecast("WTI", "drift", horizon=3, levels=(80,))
+    stats = service.cache_stats()
+    assert (stats.fits, stats.hits, stats.misses) == (1, 2, 1)
+    assert second.cached and third.cached and second.fit_seconds == 0.0
+    assert second.forecast.horizon == 30 and second.forecast.levels == (50, 90)
+    # same fitted state: the first 3 steps agree whatever the horizon
+    np.testing.assert_allclose(third.forecast.mean, first.forecast.mean[:3])
+    # another origin or model is a new fit
+    service.forecast("WTI", "drift", origin="2023-06-01", horizon=5)
+    service.forecast("WTI", "random_walk", horizon=5)
+    assert service.cache_stats().fits == 3
+
+
+def test_lru_drops_the_least_recently_used(store: PriceStore) -> None:
+    service = ForecastService(store, cache_size=2)
+    for origin in ("2023-05-01", "2023-06-01", "2023-05-01", "2023-07-03"):
+        service.forecast("WTI", "random_walk", origin=origin, horizon=2, record=False)
+    assert service.cache_stats().size == 2
+    assert service.cache_stats().fits == 3  # 05-01 was reused before 07-03 evicted 06-01
+    service.forecast("WTI", "random_walk", origin="2023-05-01", horizon=2, record=False)
+    assert service.cache_stats().fits == 3
+    service.forecast("WTI", "random_walk", origin="2023-06-01", horizon=2, record=False)
+    assert service.cache_stats().fits == 4
+
+
+def test_changed_prices_change_the_data_version_and_refit(store: PriceStore) -> None:
+    service = ForecastService(store)
+    before = service.forecast("WTI", "random_walk", horizon=5)
+    last = store.load("WTI").index[-1]
+    more = synthetic_prices(5, seed=9, start=str((last + pd.offsets.BDay(1)).date()))
+    import_prices(store, "WTI", more)
+    after = service.forecast("WTI", "random_walk", horizon=5)
+    assert after.data_version != before.data_version
+    assert not after.cached and service.cache_stats().fits == 2
+    assert after.origin == more.index[-1]
+    assert after.forecast.mean[0] == pytest.approx(more.iloc[-1])
+
+
+def test_forecast_is_recorded_with_inputs_and_reproducible(store: PriceStore) -> None:
+    service = ForecastService(store)
+    run = service.forecast("NG", "drift", origin="2023-09-15", horizon=10, levels=(80, 95))
+    assert run.record_id is not None
+    with store.read() as conn:
+        row = conn.execute("SELECT commodity, model, origin, horizon, levels_json, data_version, "
+                           "inputs_json FROM forecasts WHERE id = ?", (run.record_id,)).fetchone()
+    assert row[:4] == ("NG", "drift", "2023-09-15", 10)
+    assert json.loads(row[4]) == [80, 95] and row[5] == store.data_version("NG")
+    inputs = json.loads(row[6])
+    assert inputs["train_end"] == "2023-09-15" and inputs["train_start"] == "2023-01-02"
+    assert "pandas" in inputs["versions"] and inputs["params"] == run.forecast.info["params"]
+    stored = service.recorded(run.record_id)["forecast"]
+    again = ForecastService(store).reproduce(run.record_id)
+    np.testing.assert_allclose(again.mean, stored.mean)
+    np.testing.assert_allclose(again.upper[95], stored.upper[95])
+    np.testing.assert_allclose(stored.lower[80], run.forecast.lower[80])
+    # a fit is in the registry, once, however often it is served
+    service.forecast("NG", "drift", origin="2023-09-15", horizon=3)
+    service.clear_cache()
+    service.forecast("NG", "drift", origin="2023-09-15", horizon=3)
+    fits = ModelRegistry(store).list(commodity="NG", kind="fit")
+    assert len(fits) == 1 and fits[0].train_end == "2023-09-15"
+    assert fits[0].id == run.model_run_id
+
+
+def test_past_origin_returns_actuals_and_errors(store: PriceStore) -> None:
+    service = ForecastService(store)
+    prices = store.load("WTI")
+    run = service.forecast("WTI", "random_walk", origin="2023-03-04", horizon=4, record=False)
+    assert run.origin == pd.Timestamp("2023-03-03")  # Saturday -> Friday
+    expected = prices.loc["2023-03-06":].iloc[:4]
+    pd.testing.assert_series_equal(run.actuals, expected)
+    errors = compare_with_actuals(run.forecast, run.actuals)
+    np.testing.assert_allclose(errors["error"], expected.to_numpy() - prices.loc["2023-03-03"])
+    assert set(errors.columns) >= {"step", "date", "actual", "mean", "abs_error", "inside_80"}
+    # near the end only what exists; at the latest origin nothing
+    tail = service.actuals_after("WTI", prices.index[-3], 10)
+    assert list(tail.index) == list(prices.index[-2:])
+    assert service.forecast("WTI", "random_walk", horizon=4).actuals.empty
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"commodity": "GOLD"}, "unknown commodity"),
+        ({"model": "prophet"}, "unknown model"),
+        ({"horizon": 31}, "between 1 and 30"),
+        ({"horizon": 0}, "between 1 and 30"),
+        ({"horizon": 2.5}, "integer"),
+        ({"levels": (80, 100)}, "between 0 and 100"),
+        ({"levels": (80.5,)}, "integer"),
+        ({"origin": "2020-01-01"}, "before the first"),
+        ({"origin": "2031-01-01"}, "after the last"),
+        ({"origin": "31/02/2024"}, "not a valid date"),
+    ],
+)
+def test_invalid_requests_name_the_problem(store: PriceStore, kwargs: dict, message: str) -> None:
+    args = {"commodity": "WTI", "model": "drift", "horizon": 5}
+    args.update(kwargs)
+    with pytest.raises(ForecastRequestError, match=message):
+        ForecastService(store).forecast(**args)
+
+
+def test_empty_store_is_a_clear_error(tmp_path) -> None:
+    service = ForecastService(PriceStore(tmp_path / "empty.sqlite"))
+    with pytest.raises(ForecastRequestError, match="no BRENT prices stored"):
+        service.forecast("BRENT", "drift")
