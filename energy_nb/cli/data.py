@@ -177,6 +177,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if start is not None and end is not None and start > end:
         raise CliError(f"--start {args.start} is after --end {args.end}")
+    _check_output(args.path)
     series = resample_prices(open_store(args).load(code, start, end), freq)
     if series.empty:
         raise CliError(f"no {code} prices stored in that range")
@@ -214,12 +215,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path = Path(path)
+def _check_output(path: Path) -> None:
     if path.is_dir():
         raise CliError(f"{path} is a folder; give a file name")
     if not path.parent.exists():
         raise CliError(f"folder {path.parent} does not exist")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    _check_output(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
