@@ -19,15 +19,19 @@ Orders:
     ``equity = cash + units * price`` holds every day.
 
 Missing and non-positive prices:
-    * A NaN price (a gap kept from the source) is marked at the last valid price, and no order
-      fills on that day: a pending order fills at the next day with a valid price, using the latest
-      target at that time.
-    * A zero or negative price (WTI closed at -36.98 on 2020-04-20) is a real price, so an open
-      position is marked at it (a long position loses more than its value). No order fills at a
-      price <= 0 because a fraction of equity cannot be converted into units at such a price; the
-      order waits for the next positive price.
-    * If equity falls to zero or below, the account is ruined: the position is closed at the next
-      fillable price and no new position is opened afterwards.
+    * A NaN price (a gap kept from the source, e.g. NG on 2018-01-05) is marked at the last valid
+      price, and no order fills on that day: a pending order fills at the next day with a valid
+      price, using the latest target at that time.
+    * A zero or negative price (WTI settled at -36.98 on 2020-04-20, a one-day expiry dislocation
+      of the front-month futures contract) is treated exactly like a missing price: positions
+      are marked at the last positive price and no order fills that day. This is the same policy
+      as the forecasting models (:mod:`energy_nb.models.transforms`); marking a spot position at
+      the print would wipe out any long account on a single artefact, and a fraction of equity
+      cannot be turned into units at a price <= 0. The raw price stays visible in
+      :attr:`EngineResult.price`; :attr:`EngineResult.mark` is the price actually used.
+    * If equity falls to zero or below (possible with a short position when the price more than
+      doubles, or with fixed fees on a tiny account), the account is ruined: the position is
+      closed at the next fillable price and no new position is opened afterwards.
 
 Round trips:
     A trade is a maximal run of days holding a position of one sign. Adding to or reducing a
@@ -153,8 +157,8 @@ class EngineResult:
     """Daily state and trades of one simulation.
 
     Attributes:
-        price: the input prices (NaN kept).
-        mark: the price used to mark to market (NaN forward-filled).
+        price: the input prices (NaN and non-positive values kept).
+        mark: the price used to mark to market (the last positive price; NaN before the first).
         target: the target fraction decided on each day (executes the next day).
         units: units held at each day's close (negative = short).
         cash: cash at each day's close.
@@ -209,8 +213,8 @@ def _validate_prices(prices: pd.Series) -> pd.Series:
     values = pd.to_numeric(prices, errors="coerce").astype(float)
     if np.isinf(values.to_numpy()).any():
         raise EngineError("prices contain infinite values")
-    if values.notna().sum() == 0:
-        raise EngineError("prices contain no valid value")
+    if not (values > 0).any():
+        raise EngineError("prices contain no positive value")
     return values
 
 
@@ -310,7 +314,7 @@ class _TradeBook:
         exit_bar = np.array(arr[9], dtype=int)
         entry_time = index[entry_bar]
         exit_time = index[exit_bar]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             frame = pd.DataFrame(
                 {
                     "Side": np.where(side > 0, "long", "short"),
@@ -395,7 +399,7 @@ def simulate(
 
     Args:
         prices: daily prices with a sorted, unique DatetimeIndex; NaN and values <= 0 allowed
-            (see the module docstring).
+            (see the module docstring); at least one price must be positive.
         targets: target fraction of equity for each day, in ``[-1, 1]``, decided with data up to
             that day and executed at the next day's price.
         config: money settings (default: ``EngineConfig()``).
@@ -415,8 +419,8 @@ def simulate(
     index = values.index
     target = _validate_targets(targets, index, cfg.allow_short)
     price = values.to_numpy(dtype=float)
-    mark = values.ffill().to_numpy(dtype=float)
     fillable = np.isfinite(price) & (price > 0)
+    mark = values.where(fillable).ffill().to_numpy(dtype=float)
     desired = np.concatenate(([0.0], target[:-1]))
 
     units, cash, book, comm, slip, orders = _run(price, mark, desired, fillable, cfg)
@@ -433,8 +437,8 @@ def simulate(
         held_value = np.where(units != 0.0, units * np.nan_to_num(mark), 0.0)
         equity = cash + held_value
 
-    last_valid = int(np.flatnonzero(np.isfinite(price))[-1])
-    book.finish(len(price) - 1, float(mark[last_valid]))
+    if book.open is not None:
+        book.finish(len(price) - 1, float(mark[-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         position = np.where(units != 0.0, held_value / equity, 0.0)
     name = values.name

@@ -50,7 +50,7 @@ def simulate_loop(
     out_equity = np.empty(n)
     for i in range(n):
         p = price[i]
-        if not math.isnan(p):
+        if not math.isnan(p) and p > 0:
             mark = p
         want = 0.0 if (i == 0 or ruined) else target[i - 1]
         if not math.isnan(p) and p > 0 and want != held:

@@ -145,7 +145,7 @@ def _safe_ratio(num: float, den: float) -> float:
 
 
 def _first_last_valid(price: pd.Series) -> tuple[float, float]:
-    valid = price.dropna()
+    valid = price[price > 0]
     return float(valid.iloc[0]), float(valid.iloc[-1])
 
 

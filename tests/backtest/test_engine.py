@@ -86,21 +86,31 @@ def test_orders_wait_for_a_valid_positive_price() -> None:
     assert r.trades["EntryPrice"].iloc[0] == 40 and r.trades["ExitPrice"].iloc[0] == 44
 
 
-def test_nan_is_marked_at_last_price_and_negative_price_marked_as_is() -> None:
-    prices = series([10, 10, np.nan, 20, -5, 10, 10])
-    r = simulate(prices, [1, 1, 1, 1, 1, 0, 0], EngineConfig(capital=1000))
-    # 100 units from day 1; NaN day keeps 10; day 4 at -5 takes equity to -500: ruined
-    assert r.equity.iloc[:4].tolist() == pytest.approx([1000, 1000, 1000, 2000])
-    assert r.equity.iloc[4] == pytest.approx(-500)
-    assert r.ruined_at == prices.index[4]
-    # liquidated at the next fillable price (day 5, 10.0) and no position afterwards
-    assert r.units.iloc[5:].tolist() == [0, 0]
-    assert r.equity.iloc[-1] == pytest.approx(1000)
+def test_nan_and_non_positive_prices_are_marked_at_the_last_positive_price() -> None:
+    prices = series([10, 10, np.nan, 20, -36.98, 0, 10, 10])
+    r = simulate(prices, [1, 1, 1, 1, 1, 1, 0, 0], EngineConfig(capital=1000))
+    # 100 units from day 1; the NaN day keeps 10; -36.98 and 0 keep 20; sold on day 7 at 10
+    assert r.mark.tolist() == [10, 10, 10, 20, 20, 20, 10, 10]
+    assert r.equity.tolist() == pytest.approx([1000, 1000, 1000, 2000, 2000, 2000, 1000, 1000])
+    assert r.ruined_at is None
+    assert r.price.iloc[4] == -36.98  # the raw print stays visible
+
+
+def test_short_losing_all_equity_is_ruined_and_closed() -> None:
+    # short 100 units at 10 (cash 2000); at 25 equity is 2000 - 2500 = -500: ruined
+    prices = series([10, 10, 15, 25, 30, 20, 20])
+    r = simulate(prices, [-1, -1, -1, -1, -1, -1, -1], EngineConfig(capital=1000))
+    assert r.ruined_at == prices.index[3]
+    assert r.equity.iloc[3] == pytest.approx(-500)
+    # closed at the next fillable price (30): equity 2000 - 3000 = -1000, no position afterwards
+    assert r.units.iloc[4:].tolist() == [0, 0, 0]
+    assert r.equity.iloc[4:].tolist() == pytest.approx([-1000, -1000, -1000])
+    assert len(r.trades) == 1 and r.trades["ExitPrice"].iloc[0] == 30
 
 
 def test_ruin_stops_new_positions() -> None:
-    prices = series([10, 10, -1, 10, 10, 12])
-    r = simulate(prices, [1, 1, 1, 1, 1, 1], EngineConfig(capital=1000))
+    prices = series([10, 10, 21, 10, 10, 12])
+    r = simulate(prices, [-1, -1, 1, 1, 1, 1], EngineConfig(capital=1000))
     assert r.ruined_at == prices.index[2]
     assert (r.units.iloc[3:] == 0).all()
     assert len(r.trades) == 1
@@ -147,6 +157,8 @@ def test_target_errors() -> None:
         simulate(prices, [0, np.nan, 0])
     with pytest.raises(EngineError, match="DatetimeIndex"):
         simulate(pd.Series([1.0, 2.0]), [0, 0])
+    with pytest.raises(EngineError, match="no positive value"):
+        simulate(series([np.nan, -1.0]), [0, 0])
 
 
 price_values = st.one_of(
@@ -161,7 +173,7 @@ def scenarios(draw: st.DrawFn) -> tuple[pd.Series, np.ndarray, EngineConfig]:
     n = draw(st.integers(min_value=2, max_value=60))
     values = draw(st.lists(st.one_of(st.floats(1.0, 200.0), st.floats(1.0, 200.0), price_values),
                            min_size=n, max_size=n))
-    if all(np.isnan(v) for v in values):
+    if not any(v > 0 for v in values):
         values[0] = 10.0
     targets = draw(st.lists(st.sampled_from([-1.0, -0.5, 0.0, 0.3, 1.0]) | st.floats(-1, 1),
                             min_size=n, max_size=n))
@@ -203,6 +215,8 @@ def test_accounting_invariants(case) -> None:
     assert r.units.iloc[0] == 0
     changed = np.flatnonzero(np.diff(r.units.to_numpy()) != 0) + 1
     assert (prices.iloc[changed] > 0).all()
+    # positions are marked at the last positive price only
+    assert (r.mark.dropna() > 0).all()
     # trades do not overlap and alternate in time
     if len(r.trades) > 1:
         assert (r.trades["EntryBar"].to_numpy()[1:] >= r.trades["ExitBar"].to_numpy()[:-1]).all()
