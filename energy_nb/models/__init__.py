@@ -33,6 +33,12 @@ from energy_nb.models.errors import (
 _REGISTRY: dict[str, str] = {
     "random_walk": "energy_nb.models.baselines:RandomWalk",
     "drift": "energy_nb.models.baselines:Drift",
+    "arima": "energy_nb.models.statistical:Arima",
+    "ets": "energy_nb.models.statistical:Ets",
+    "theta": "energy_nb.models.statistical:Theta",
+    "gbm": "energy_nb.models.learned:GradientBoosted",
+    "ensemble": "energy_nb.models.combine:Ensemble",
+    "auto": "energy_nb.models.combine:Auto",
 }
 
 #: Every model name ``make_model`` accepts, in display order.

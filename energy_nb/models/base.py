@@ -38,8 +38,10 @@ import pandas as pd
 from energy_nb.models.intervals import (
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
+    LONG_HALFLIFE,
     conformal_offsets,
     ewma_volatility,
+    horizon_scale,
     scaled_residuals,
 )
 from energy_nb.models.errors import (
@@ -318,13 +320,25 @@ class ForecastModel(ABC):
             ModelInputError: malformed ``y``; InsufficientDataError: too short.
         """
         self._validate_params()
-        series = prepare_series(y, min_observations=max(self.min_observations, 2))
+        return self._fit_prepared(prepare_series(y, min_observations=self.min_observations))
+
+    def _fit_prepared(self, series: PreparedSeries) -> ForecastModel:
+        """Fit on an already prepared series (used by composite models)."""
+        if len(series) < self.min_observations:
+            raise InsufficientDataError(
+                f"{self.name} needs at least {self.min_observations} prices, got {len(series)}"
+            )
         self._set_series(series)
         self._fit(series)
         return self
 
     def update(self, y: pd.Series) -> ForecastModel:
-        """Refresh the fitted model with a longer series (default: refit from scratch).
+        """Refresh the fitted model with a longer series.
+
+        If ``y`` extends the training series (same start, same earlier prices) and the model
+        supports it, the estimated parameters are kept and only the state (filtered levels,
+        residuals, features) is recomputed on ``y`` — much cheaper than :meth:`fit`. Otherwise
+        (revised history, shorter series, or a model without cheap update) this refits.
 
         Args:
             y: the price series, typically the previous training series plus newer prices.
@@ -333,12 +347,39 @@ class ForecastModel(ABC):
             ``self``.
         """
         self._check_fitted()
-        return self.fit(y)
+        self._validate_params()
+        return self._update_prepared(prepare_series(y, min_observations=self.min_observations))
+
+    def _update_prepared(self, series: PreparedSeries) -> ForecastModel:
+        """:meth:`update` on an already prepared series (used by composite models)."""
+        self._check_fitted()
+        if self._supports_refilter and self._extends(series):
+            self._set_series(series)
+            self._refilter(series)
+            return self
+        return self._fit_prepared(series)
+
+    #: Whether :meth:`_refilter` keeps parameters and only recomputes state.
+    _supports_refilter: ClassVar[bool] = False
+
+    def _refilter(self, series: PreparedSeries) -> None:
+        """Recompute the state for ``series`` with the fitted parameters (override)."""
+        self._fit(series)
+
+    def _extends(self, series: PreparedSeries) -> bool:
+        old = self.series_
+        n_old = len(old)
+        if len(series) < n_old or series.index[0] != old.index[0]:
+            return False
+        if not series.index[:n_old].equals(old.index):
+            return False
+        return bool(np.allclose(series.log_values[:n_old], old.log_values, rtol=0, atol=1e-12))
 
     def _set_series(self, series: PreparedSeries) -> None:
         self.series_ = series
         halflife = float(getattr(self, "vol_halflife", DEFAULT_HALFLIFE))
         self.sigma_ = ewma_volatility(series.log_values, halflife)
+        self.sigma_long_ = ewma_volatility(series.log_values, max(LONG_HALFLIFE, halflife))
         self._residual_cache_: dict[int, np.ndarray] = {}
 
     @abstractmethod
@@ -391,7 +432,8 @@ class ForecastModel(ABC):
             z = np.full((0, horizon_c), np.nan)
         else:
             paths = self._paths(origins, horizon_c)
-            z = scaled_residuals(self.series_.log_values, origins, paths, self.sigma_)
+            scale = horizon_scale(self.sigma_, self.sigma_long_, origins, horizon_c)
+            z = scaled_residuals(self.series_.log_values, origins, paths, scale)
         self._residual_cache_ = {horizon_c: z}
         return z[:, :horizon]
 
@@ -425,7 +467,8 @@ class ForecastModel(ABC):
         path = self.predict_paths(horizon)
         path = np.where(np.isfinite(path), path, 0.0)
         last_log = series.log_values[-1]
-        scale = self.sigma_[-1] * np.sqrt(np.arange(1, horizon + 1))
+        scale = horizon_scale(self.sigma_, self.sigma_long_, np.array([len(series) - 1]),
+                              horizon)[0]
         mean = np.exp(last_log + path)
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}

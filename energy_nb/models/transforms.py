@@ -73,6 +73,17 @@ class PreparedSeries:
     def __len__(self) -> int:
         return len(self.log_values)
 
+    def head(self, n: int) -> PreparedSeries:
+        """The first ``n`` positions (an earlier origin), counts recomputed as unknown (0)."""
+        return PreparedSeries(
+            index=self.index[:n],
+            prices=self.prices[:n],
+            log_values=self.log_values[:n],
+            name=self.name,
+            filled_missing=0,
+            replaced_nonpositive=0,
+        )
+
 
 def validate_series(y: object) -> pd.Series:
     """Check that ``y`` is a price series a model can use.

@@ -1,0 +1,113 @@
+"""Calibrated intervals: conformal offsets, nesting/ordering (property based), coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from model_series import make_prices
+
+from energy_nb.models import make_model
+from energy_nb.models.intervals import conformal_offsets, ewma_volatility, scaled_residuals
+
+
+def test_conformal_offsets_are_order_statistics() -> None:
+    z = np.arange(1, 100, dtype=float)[:, None] - 50.0  # -49..49, n = 99
+    out = conformal_offsets(z, levels=(80,))
+    lo, hi = out[80]
+    # beta = 0.1: k_lo = floor(100 * 0.1) = 10 -> 10th smallest (-40); k_hi = ceil(90) = 90th (40)
+    assert lo[0] == -40.0 and hi[0] == 40.0
+
+
+def test_conformal_falls_back_to_gaussian_with_few_residuals() -> None:
+    z = np.full((10, 2), np.nan)
+    lo, hi = conformal_offsets(z, levels=(95,))[95]
+    np.testing.assert_allclose(hi, 1.959964, atol=1e-5)
+    np.testing.assert_allclose(lo, -1.959964, atol=1e-5)
+
+
+def test_ewma_volatility_is_causal_and_positive() -> None:
+    y = np.log(make_prices(n=200).to_numpy())
+    sigma = ewma_volatility(y, halflife=10)
+    changed = y.copy()
+    changed[150:] += 0.5
+    np.testing.assert_array_equal(sigma[:150], ewma_volatility(changed, 10)[:150])
+    assert (sigma > 0).all()
+
+
+def test_scaled_residuals_mark_targets_beyond_data() -> None:
+    y = np.log(np.array([10.0, 11.0, 12.0, 13.0]))
+    z = scaled_residuals(y, np.array([1, 2]), np.zeros((2, 2)), np.ones((2, 2)))
+    assert np.isnan(z[1, 1]) and np.isfinite(z[0, 1])
+    assert z[0, 0] == pytest.approx(np.log(12.0 / 11.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.lists(st.floats(-8, 8, allow_nan=False), min_size=0, max_size=120),
+    levels=st.lists(st.integers(1, 99), min_size=1, max_size=5),
+    width=st.integers(1, 4),
+)
+def test_offsets_nested_and_ordered_for_any_residuals(
+    data: list[float], levels: list[int], width: int
+) -> None:
+    z = np.array(data + [np.nan] * ((-len(data)) % width), dtype=float).reshape(-1, width)
+    out = conformal_offsets(z, levels)
+    ordered = sorted(set(levels))
+    for level in ordered:
+        lo, hi = out[level]
+        assert (lo <= 0).all() and (hi >= 0).all()
+    for small, big in zip(ordered, ordered[1:]):
+        assert (out[big][0] <= out[small][0]).all()
+        assert (out[big][1] >= out[small][1]).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    levels=st.lists(st.integers(1, 99), min_size=1, max_size=4, unique=True),
+    horizon=st.integers(1, 40),
+    name=st.sampled_from(["random_walk", "drift", "theta", "arima"]),
+)
+def test_model_bands_nested_and_ordered(
+    seed: int, levels: list[int], horizon: int, name: str
+) -> None:
+    y = make_prices(n=260, seed=seed, vol=0.03)
+    fc = make_model(name).fit(y).predict(horizon=horizon, levels=levels)
+    ordered = sorted(levels)
+    for level in ordered:
+        assert (fc.lower[level] > 0).all()
+        assert (fc.lower[level] <= fc.mean * (1 + 1e-12)).all()
+        assert (fc.upper[level] >= fc.mean * (1 - 1e-12)).all()
+    for small, big in zip(ordered, ordered[1:]):
+        assert (fc.lower[big] <= fc.lower[small]).all()
+        assert (fc.upper[big] >= fc.upper[small]).all()
+
+
+def test_out_of_sample_coverage_close_to_nominal_on_a_random_walk() -> None:
+    """Coverage of the random walk's 80% band over fresh synthetic futures is near 80%."""
+    rng = np.random.default_rng(0)
+    hits_80, hits_95, total = 0, 0, 0
+    for seed in range(40):
+        y = make_prices(n=900, seed=100 + seed, vol=0.02)
+        fc = make_model("random_walk").fit(y.iloc[:880]).predict(horizon=5)
+        actual = y.iloc[880:885].to_numpy()
+        hits_80 += int(((fc.lower[80] <= actual) & (actual <= fc.upper[80])).sum())
+        hits_95 += int(((fc.lower[95] <= actual) & (actual <= fc.upper[95])).sum())
+        total += len(actual)
+    del rng
+    assert 0.72 <= hits_80 / total <= 0.88
+    assert 0.90 <= hits_95 / total <= 0.99
+
+
+def test_horizon_scale_reverts_from_short_to_long_volatility() -> None:
+    from energy_nb.models.intervals import horizon_scale
+
+    sigma, long = np.array([0.04]), np.array([0.02])
+    plain = horizon_scale(sigma, long, np.array([0]), 4, persistence=1.0)[0]
+    np.testing.assert_allclose(plain, 0.04 * np.sqrt([1, 2, 3, 4]))
+    reverting = horizon_scale(sigma, long, np.array([0]), 200, persistence=0.9)[0]
+    assert reverting[0] == pytest.approx(0.04)
+    assert (reverting[1:] < 0.04 * np.sqrt(np.arange(2, 201))).all()
+    assert reverting[-1] / np.sqrt(200) == pytest.approx(0.02, rel=0.1)
