@@ -1,0 +1,233 @@
+"""``energy-nb backtest``: run a strategy on one commodity's stored prices and store the run.
+
+Usage::
+
+    energy-nb backtest --commodity BRENT --strategy sma-cross --fast 10 --slow 40 \\
+        --capital 100000 --commission 0.001 --slippage-bps 2 --start 2015-01-01 --json run.json
+    energy-nb backtest --commodity WTI --strategy forecast --model drift --horizon 5 \\
+        --threshold 0.01 --refit-every 20 --start 2015-01-01 --progress
+
+The JSON (``--json`` for stdout, ``--json PATH`` for a file) holds ``stats`` (backtesting.py names
+as keys), ``trades`` and ``equity``, plus the parameters and the stored run's ``id``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from energy_nb.cli._common import CliError, open_store
+from energy_nb.cli._forecast_args import add_json_output, commodity_arg, date_arg, output_json
+
+#: CLI option -> strategy parameter (only options the user gives are passed on).
+STRATEGY_OPTIONS: dict[str, str] = {
+    "fast": "fast",
+    "slow": "slow",
+    "window": "window",
+    "entry_z": "entry_z",
+    "exit_z": "exit_z",
+    "model": "model",
+    "horizon": "horizon",
+    "threshold": "threshold",
+    "refit_every": "refit_every",
+    "rebalance_every": "rebalance_every",
+    "min_history": "min_history",
+    "train_window": "train_window",
+    "level": "level",
+    "short": "short",
+    "model_params": "model_params",
+}
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+
+
+def _model_param(value: str) -> tuple[str, Any]:
+    key, sep, raw = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        parsed = raw
+    return key.strip(), parsed
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``backtest`` command."""
+    from energy_nb.backtest.strategies import STRATEGY_NAMES
+
+    p = subparsers.add_parser(
+        "backtest",
+        help="backtest a strategy on one commodity (signal at t, trade at t+1's price)",
+        description="Backtest a strategy on stored prices. A position decided with data up to "
+                    "day t is executed at day t+1's price. Each run is stored in the store.",
+    )
+    p.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
+    p.add_argument("--strategy", default="buy-and-hold", type=str.lower,
+                   choices=STRATEGY_NAMES, help="strategy (default: buy-and-hold)")
+    money = p.add_argument_group("money")
+    money.add_argument("--capital", type=_float, default=100_000.0, help="initial cash ($)")
+    money.add_argument("--commission", type=_float, default=0.0,
+                       help="commission as a fraction of traded value (0.001 = 0.1 %%)")
+    money.add_argument("--fixed-commission", type=_float, default=0.0,
+                       help="fixed commission per order ($)")
+    money.add_argument("--slippage-bps", type=_float, default=0.0, help="slippage (basis points)")
+    p.add_argument("--start", type=date_arg, help="first day simulated (earlier data = history)")
+    p.add_argument("--end", type=date_arg, help="last day simulated")
+    strat = p.add_argument_group("strategy parameters (defaults: the strategy's own)")
+    strat.add_argument("--fast", type=_int, help="sma-cross: fast window")
+    strat.add_argument("--slow", type=_int, help="sma-cross: slow window")
+    strat.add_argument("--window", type=_int, help="mean-reversion: z-score window")
+    strat.add_argument("--entry-z", type=_float, help="mean-reversion: entry |z|")
+    strat.add_argument("--exit-z", type=_float, help="mean-reversion: exit |z|")
+    strat.add_argument("--model", help="forecast strategies: model name")
+    strat.add_argument("--horizon", type=_int, help="forecast strategies: horizon (days)")
+    strat.add_argument("--threshold", type=_float,
+                       help="forecast: minimum forecast return to trade (0.01 = 1 %%)")
+    strat.add_argument("--refit-every", type=_int, help="forecast strategies: refit every N days")
+    strat.add_argument("--rebalance-every", type=_int,
+                       help="forecast strategies: forecast every N days")
+    strat.add_argument("--min-history", type=_int,
+                       help="forecast strategies: prices before the first forecast")
+    strat.add_argument("--train-window", type=_int,
+                       help="forecast strategies: fit on the last N prices only")
+    strat.add_argument("--level", type=_int, help="forecast-band: interval level (%%)")
+    strat.add_argument("--model-param", type=_model_param, action="append", dest="model_param",
+                       metavar="KEY=VALUE", help="forecast strategies: model parameter "
+                       "(repeatable; VALUE is JSON, e.g. window=250)")
+    short = strat.add_mutually_exclusive_group()
+    short.add_argument("--short", dest="short", action="store_true", default=None,
+                       help="go short on sell signals (default for every strategy but buy-and-hold)")
+    short.add_argument("--no-short", dest="short", action="store_false",
+                       help="flat instead of short")
+    p.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    p.add_argument("--no-save", action="store_true", help="do not store the run")
+    p.add_argument("--progress", action="store_true",
+                   help="show a progress bar on stderr for walk-forward strategies")
+    add_json_output(p)
+    p.set_defaults(func=cmd_backtest)
+
+
+def strategy_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The strategy parameters given on the command line, checked against the strategy.
+
+    Args:
+        args: parsed arguments.
+
+    Returns:
+        ``{param: value}`` for the options given.
+
+    Raises:
+        CliError: an option does not apply to the chosen strategy.
+    """
+    from energy_nb.backtest.strategies import STRATEGIES
+
+    if args.model_param:
+        args.model_params = dict(args.model_param)
+    else:
+        args.model_params = None
+    cls = STRATEGIES[args.strategy]
+    valid = {spec.name for spec in cls.param_specs}
+    params: dict[str, Any] = {}
+    for option, name in STRATEGY_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        if name not in valid:
+            flag = "--model-param" if option == "model_params" else (
+                "--no-short" if option == "short" and value is False else
+                "--" + option.replace("_", "-"))
+            raise CliError(
+                f"{flag} does not apply to strategy {args.strategy} "
+                f"(its parameters: {', '.join(sorted(valid)) or 'none'})"
+            )
+        params[name] = value
+    return params
+
+
+def _text(result: Any) -> str:
+    lines = [f"{result.strategy} on {result.commodity}, {result.start.date()} to "
+             f"{result.end.date()}  params: {json.dumps(result.params)}"]
+    width = max(len(k) for k in result.stats)
+    for key, value in result.stats.items():
+        if isinstance(value, float):
+            shown = f"{value:,.4f}" if abs(value) < 1e15 else str(value)
+        else:
+            shown = str(value)
+        lines.append(f"  {key:<{width}}  {shown}")
+    lines.append(f"run id: {result.run_id}" if result.run_id is not None else "run not stored")
+    return "\n".join(lines)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run the backtest and print or write the result.
+
+    Args:
+        args: parsed arguments.
+
+    Returns:
+        0 on success.
+
+    Raises:
+        CliError: bad parameters, no data, or an unwritable output path.
+    """
+    from energy_nb.backtest import BacktestError, StrategyError, run_backtest
+
+    params = strategy_params(args)
+    if args.json not in (None, "-"):
+        folder = Path(args.json).expanduser().parent
+        if not folder.is_dir():
+            raise CliError(f"cannot write {args.json}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise CliError(f"cannot write {args.json}: folder {folder} is not writable")
+    store = open_store(args)
+    prices = store.load(args.commodity)
+    if prices.empty:
+        raise CliError(
+            f"no prices stored for {args.commodity}; import them first with "
+            f"'energy-nb data import FILE --commodity {args.commodity}'"
+        )
+    bar = None
+    progress = None
+    if args.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, desc=f"{args.strategy} {args.commodity}", unit="forecast",
+                   file=sys.stderr, mininterval=0.5)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    try:
+        result = run_backtest(
+            prices, args.strategy, params, capital=args.capital, commission=args.commission,
+            fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
+            start=args.start, end=args.end, progress=progress,
+            store=None if args.no_save else store,
+        )
+    except (BacktestError, StrategyError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    to_stdout = output_json(args.json, result.to_dict())
+    if not to_stdout:
+        print(_text(result))
+    return 0

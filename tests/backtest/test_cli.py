@@ -1,0 +1,98 @@
+"""``energy-nb backtest`` end to end through the installed console script and a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from energy_nb.backtest import STAT_NAMES, list_backtests, run_backtest
+from energy_nb.data.store import PriceStore
+
+SCRIPT = Path(sys.executable).parent / "energy-nb"
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, eia_dir: Path) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    res = run(home, "data", "import", str(eia_dir / "brent-daily.csv"), "--commodity", "BRENT")
+    assert res.returncode == 0, res.stderr
+    return home
+
+
+def test_sma_cross_json_file_matches_the_library_and_is_stored(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    res = run(home, "backtest", "--commodity", "BRENT", "--strategy", "sma-cross", "--fast", "10",
+              "--slow", "40", "--capital", "100000", "--commission", "0.001",
+              "--slippage-bps", "2", "--start", "2015-01-01", "--end", "2020-12-31",
+              "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "Sharpe Ratio" in res.stdout and "run id:" in res.stdout
+    payload = json.loads(out.read_text())
+    assert list(payload["stats"]) == list(STAT_NAMES)
+    assert payload["stats"]["Start"] == "2015-01-02" and payload["stats"]["End"] == "2020-12-31"
+    assert payload["params"] == {"fast": 10, "slow": 40, "short": True}
+    assert payload["config"]["commission"] == 0.001 and payload["config"]["slippage_bps"] == 2
+    assert len(payload["trades"]) == payload["stats"]["# Trades"] > 10
+    assert payload["equity"][0]["Equity"] == 100000
+    # the same run through the library on the same store gives the same numbers
+    store = PriceStore(home / "energy_nb.sqlite")
+    lib = run_backtest(store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
+                       capital=100_000, commission=0.001, slippage_bps=2,
+                       start="2015-01-01", end="2020-12-31")
+    assert payload["stats"]["Equity Final [$]"] == pytest.approx(lib.stats["Equity Final [$]"])
+    assert payload["stats"]["Sharpe Ratio"] == pytest.approx(lib.stats["Sharpe Ratio"])
+    stored = list_backtests(store, commodity="BRENT")
+    assert any(r["id"] == payload["id"] and r["strategy"] == "sma-cross" for r in stored)
+
+
+def test_forecast_strategy_json_on_stdout(home: Path) -> None:
+    res = run(home, "backtest", "--commodity", "brent", "--strategy", "forecast", "--model",
+              "drift", "--horizon", "5", "--threshold", "0.002", "--refit-every", "20",
+              "--model-param", "window=250", "--no-short", "--start", "2025-06-01", "--json",
+              "--no-save")
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout)
+    assert payload["id"] is None
+    assert payload["params"]["model"] == "drift" and payload["params"]["short"] is False
+    assert payload["params"]["model_params"] == {"window": 250}
+    assert all(t["Side"] == "long" for t in payload["trades"])
+    assert payload["info"]["strategy"]["forecasts"] == len(payload["equity"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "forecast", "--fast", "3"], "--fast does not apply to strategy forecast"),
+        (["--strategy", "sma-cross", "--fast", "40", "--slow", "10"], "must be smaller than slow"),
+        (["--strategy", "forecast", "--model", "nope"], "unknown model 'nope'"),
+        (["--commission", "-1"], "commission must be in"),
+        (["--start", "2031-01-01"], "fewer than 2 prices"),
+        (["--start", "2020-13-45"], "not a valid date"),
+        (["--json", "/nonexistent/dir/out.json"], "folder /nonexistent/dir does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(home: Path, args: list[str], message: str) -> None:
+    store = PriceStore(home / "energy_nb.sqlite")
+    before = len(list_backtests(store, limit=1000))
+    res = run(home, "backtest", "--commodity", "BRENT", *args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert res.stdout == ""
+    assert len(list_backtests(store, limit=1000)) == before  # nothing stored
+
+
+def test_no_data_for_the_commodity(home: Path) -> None:
+    res = run(home, "backtest", "--commodity", "NG")
+    assert res.returncode == 2
+    assert "no prices stored for NG; import them first" in res.stderr
