@@ -1,0 +1,368 @@
+"""Fan-out of forecast updates between server instances, with resumable sequence ids.
+
+Two implementations behind one interface, chosen by URL (:func:`make_broker`):
+
+* ``memory://`` — :class:`MemoryBroker`, in-process (one server instance).
+* ``redis://host:port/db`` — :class:`RedisBroker`, Redis Streams: one stream per topic
+  (``energy_nb:forecast:WTI:7``), trimmed to ``maxlen`` entries; the entry id is the update's
+  ``seq``. Every instance reads every topic stream, so an update published by any instance
+  reaches subscribers on all instances, and a reconnecting client can resume from ``last_seq``
+  on any instance.
+
+Both use Redis-style ids ``"<unix ms>-<n>"``, strictly increasing per topic.
+
+Usage::
+
+    broker = make_broker("memory://")
+    broker.add_listener(lambda topic, seq, message: print(topic, seq))
+    await broker.start()
+    seq = await broker.publish(Topic("WTI", 7), {"type": "forecast_update", ...})
+    backlog = await broker.since(Topic("WTI", 7), last_seq)   # None: gap, send a resync
+    await broker.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from energy_nb.commodities import CODES
+from energy_nb.live.protocol import HORIZON_MAX, HORIZON_MIN, Topic, seq_key
+
+logger = logging.getLogger(__name__)
+
+#: Callback receiving every update: ``(topic, seq, message_without_seq)``.
+Listener = Callable[[Topic, str, dict[str, Any]], None]
+#: One stored update: ``(seq, message_without_seq)``.
+Entry = tuple[str, dict[str, Any]]
+
+DEFAULT_MAXLEN = 1000
+STREAM_PREFIX = "energy_nb:forecast:"
+TOPICS_PREFIX = "energy_nb:live:topics:"
+
+
+class BrokerError(Exception):
+    """The broker cannot publish or read (e.g. Redis is down)."""
+
+
+def all_topics() -> list[Topic]:
+    """Every valid topic (3 commodities x 30 horizons)."""
+    return [Topic(c, h) for c in CODES for h in range(HORIZON_MIN, HORIZON_MAX + 1)]
+
+
+class Broker(ABC):
+    """Publishes updates per topic, delivers them to listeners, and replays missed ones."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._local_topics: set[Topic] = set()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Register a callback called (in the event loop) once per update on any topic."""
+        self._listeners.append(listener)
+
+    def _deliver(self, topic: Topic, seq: str, message: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(topic, seq, message)
+            except Exception:  # a listener bug must not stop fan-out
+                logger.exception("broker listener failed for %s", topic.key)
+
+    def set_local_topics(self, topics: Iterable[Topic]) -> None:
+        """Tell the broker which topics this instance has subscribers for (see ``active_topics``)."""
+        self._local_topics = set(topics)
+
+    async def active_topics(self) -> set[Topic]:
+        """Topics with subscribers on any instance (feeds recompute only these)."""
+        return set(self._local_topics)
+
+    async def start(self) -> None:
+        """Start background work (no-op for memory)."""
+
+    async def close(self) -> None:
+        """Stop background work and release connections."""
+
+    @abstractmethod
+    async def publish(self, topic: Topic, message: dict[str, Any]) -> str:
+        """Store and fan out one update.
+
+        Args:
+            topic: the topic.
+            message: the ``forecast_update`` dict without ``seq``.
+
+        Returns:
+            The assigned ``seq``.
+
+        Raises:
+            BrokerError: when the backend is unreachable.
+        """
+
+    @abstractmethod
+    async def latest(self, topic: Topic) -> Entry | None:
+        """The newest stored update of a topic, or None."""
+
+    @abstractmethod
+    async def since(self, topic: Topic, last_seq: str) -> list[Entry] | None:
+        """Updates after ``last_seq`` (exclusive), oldest first.
+
+        Returns:
+            The list (empty when up to date), or None when the range cannot be replayed in full
+            (trimmed, or ``last_seq`` unknown to this broker): the caller sends a ``resync``.
+        """
+
+
+class MemoryBroker(Broker):
+    """In-process broker: a bounded deque per topic, listeners called synchronously.
+
+    Args:
+        maxlen: entries kept per topic.
+    """
+
+    def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+        self._entries: dict[Topic, deque[Entry]] = {}
+        self._last: dict[Topic, str] = {}
+        self._max_deleted: dict[Topic, str] = {}
+        # ids at or before this belong to an earlier process: they cannot be replayed
+        self._epoch = (int(time.time() * 1000), 0)
+
+    def _next_id(self, topic: Topic) -> str:
+        ms = int(time.time() * 1000)
+        last = self._last.get(topic)
+        if last is not None:
+            last_ms, last_n = seq_key(last)
+            if ms <= last_ms:
+                return f"{last_ms}-{last_n + 1}"
+        return f"{ms}-0"
+
+    async def publish(self, topic: Topic, message: dict[str, Any]) -> str:
+        seq = self._next_id(topic)
+        entries = self._entries.setdefault(topic, deque())
+        entries.append((seq, message))
+        while len(entries) > self.maxlen:
+            self._max_deleted[topic] = entries.popleft()[0]
+        self._last[topic] = seq
+        self._deliver(topic, seq, message)
+        return seq
+
+    async def latest(self, topic: Topic) -> Entry | None:
+        entries = self._entries.get(topic)
+        return entries[-1] if entries else None
+
+    async def since(self, topic: Topic, last_seq: str) -> list[Entry] | None:
+        key = seq_key(last_seq)
+        last = self._last.get(topic)
+        if last is not None and key > seq_key(last):
+            return None  # from the future: not ours
+        if key < self._epoch:
+            return None  # issued before this process started
+        deleted = self._max_deleted.get(topic)
+        if deleted is not None and key < seq_key(deleted):
+            return None
+        return [e for e in self._entries.get(topic, ()) if seq_key(e[0]) > key]
+
+
+class RedisBroker(Broker):
+    """Redis Streams broker (``redis.asyncio``).
+
+    Args:
+        url: ``redis://host:port/db``.
+        maxlen: entries kept per topic stream (exact ``MAXLEN`` trimming).
+        block_ms: how long one ``XREAD`` blocks before looping.
+        retry_interval: first wait after a Redis error; doubles up to ``retry_max``.
+    """
+
+    def __init__(self, url: str, maxlen: int = DEFAULT_MAXLEN, block_ms: int = 1000,
+                 retry_interval: float = 0.2, retry_max: float = 5.0) -> None:
+        super().__init__()
+        import redis.asyncio as aioredis
+
+        self.url = url
+        self.maxlen = maxlen
+        self.block_ms = block_ms
+        self.retry_interval = retry_interval
+        self.retry_max = retry_max
+        self.instance_id = uuid.uuid4().hex[:12]
+        self._redis = aioredis.Redis.from_url(url, decode_responses=True,
+                                              socket_connect_timeout=2.0)
+        # the reader blocks in XREAD: give it its own connection
+        self._reader_redis = aioredis.Redis.from_url(url, decode_responses=True,
+                                                     socket_connect_timeout=2.0)
+        self._cursor: dict[str, str] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connected = False
+
+    @staticmethod
+    def stream_key(topic: Topic) -> str:
+        """The stream name of a topic."""
+        return f"{STREAM_PREFIX}{topic.key}"
+
+    async def start(self) -> None:
+        """Start the stream reader and the active-topic heartbeat."""
+        self._tasks = [asyncio.ensure_future(self._read_loop()),
+                       asyncio.ensure_future(self._topics_loop())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        for client in (self._redis, self._reader_redis):
+            try:
+                await client.aclose()
+            except Exception:  # pragma: no cover - best effort
+                pass
+
+    async def _init_cursors(self) -> None:
+        pipe = self._reader_redis.pipeline(transaction=False)
+        keys = [self.stream_key(t) for t in all_topics()]
+        for key in keys:
+            pipe.xrevrange(key, count=1)
+        results = await pipe.execute()
+        for key, rows in zip(keys, results):
+            if key not in self._cursor:
+                self._cursor[key] = rows[0][0] if rows else "0-0"
+
+    async def _read_loop(self) -> None:
+        delay = self.retry_interval
+        while True:
+            try:
+                if not self._cursor:
+                    await self._init_cursors()
+                response = await self._reader_redis.xread(self._cursor, block=self.block_ms)
+                self.connected = True
+                delay = self.retry_interval
+                for key, entries in response or []:
+                    topic = _topic_of(key)
+                    for seq, fields in entries:
+                        self._cursor[key] = seq
+                        try:
+                            message = json.loads(fields["data"])
+                        except (KeyError, ValueError):
+                            logger.warning("skipping malformed entry %s in %s", seq, key)
+                            continue
+                        if topic is not None:
+                            self._deliver(topic, seq, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connected = False
+                logger.warning("redis reader error (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+
+    async def _topics_loop(self, period: float = 20.0) -> None:
+        while True:
+            try:
+                key = TOPICS_PREFIX + self.instance_id
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.delete(key)
+                if self._local_topics:
+                    pipe.sadd(key, *[t.key for t in self._local_topics])
+                    pipe.expire(key, int(period * 3))
+                await pipe.execute()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.debug("topic heartbeat failed: %s", exc)
+            await asyncio.sleep(period)
+
+    def set_local_topics(self, topics: Iterable[Topic]) -> None:
+        super().set_local_topics(topics)
+
+    async def active_topics(self) -> set[Topic]:
+        topics = set(self._local_topics)
+        try:
+            keys = [k async for k in self._redis.scan_iter(match=TOPICS_PREFIX + "*")]
+            keys = [k for k in keys if not k.endswith(self.instance_id)]
+            if keys:
+                for member in await self._redis.sunion(keys):
+                    commodity, _, horizon = member.partition(":")
+                    try:
+                        topics.add(Topic.parse(commodity, int(horizon)))
+                    except Exception:
+                        continue
+        except Exception as exc:
+            logger.warning("cannot read active topics from redis: %s", exc)
+        return topics
+
+    async def publish(self, topic: Topic, message: dict[str, Any]) -> str:
+        data = json.dumps(message, separators=(",", ":"))
+        try:
+            return await self._redis.xadd(self.stream_key(topic), {"data": data},
+                                          maxlen=self.maxlen, approximate=False)
+        except Exception as exc:
+            raise BrokerError(f"cannot publish {topic.key} to {self.url}: {exc}") from exc
+
+    async def latest(self, topic: Topic) -> Entry | None:
+        try:
+            rows = await self._redis.xrevrange(self.stream_key(topic), count=1)
+        except Exception as exc:
+            raise BrokerError(f"cannot read {topic.key} from {self.url}: {exc}") from exc
+        if not rows:
+            return None
+        seq, fields = rows[0]
+        return seq, json.loads(fields["data"])
+
+    async def since(self, topic: Topic, last_seq: str) -> list[Entry] | None:
+        import redis
+
+        key = self.stream_key(topic)
+        try:
+            info = await self._redis.xinfo_stream(key)
+        except redis.ResponseError:
+            return None  # no such stream: nothing we can replay
+        except Exception as exc:
+            raise BrokerError(f"cannot read {topic.key} from {self.url}: {exc}") from exc
+        want = seq_key(last_seq)
+        last_generated = info.get("last-generated-id") or "0-0"
+        if want > seq_key(last_generated):
+            return None
+        max_deleted = info.get("max-deleted-entry-id") or "0-0"
+        if want < seq_key(max_deleted):
+            return None
+        try:
+            rows = await self._redis.xrange(key, min=f"({last_seq}", max="+")
+        except Exception as exc:
+            raise BrokerError(f"cannot read {topic.key} from {self.url}: {exc}") from exc
+        return [(seq, json.loads(fields["data"])) for seq, fields in rows]
+
+
+def _topic_of(stream_key: str) -> Topic | None:
+    commodity, _, horizon = stream_key[len(STREAM_PREFIX):].partition(":")
+    try:
+        return Topic(commodity, int(horizon))
+    except ValueError:
+        return None
+
+
+def make_broker(url: str | None, **options: Any) -> Broker:
+    """Create the broker named by a URL.
+
+    Args:
+        url: ``memory://`` (default when None/empty) or ``redis://...``/``rediss://...``.
+        **options: passed to the broker (e.g. ``maxlen``).
+
+    Returns:
+        The broker (not started).
+
+    Raises:
+        ValueError: for any other scheme.
+    """
+    if not url or url.startswith("memory:"):
+        return MemoryBroker(**options)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBroker(url, **options)
+    raise ValueError(f"unsupported broadcast URL {url!r}; use memory:// or redis://HOST:PORT/DB")

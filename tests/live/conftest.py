@@ -1,0 +1,141 @@
+"""Fixtures for the live server tests: a price book, a real forecaster, servers, real Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import pytest_asyncio
+
+from energy_nb.live.broker import make_broker
+from energy_nb.live.forecasting import ModelForecaster
+from energy_nb.live.server import LiveConfig, LiveServer
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class PriceBook:
+    """Mutable in-memory prices per commodity; ``add`` appends the next business day's price."""
+
+    def __init__(self, days: int = 120) -> None:
+        rng = np.random.default_rng(7)
+        index = pd.bdate_range("2024-06-03", periods=days, name="date")
+        self.series = {
+            code: pd.Series(base * np.exp(np.cumsum(rng.normal(0, 0.01, days))), index=index,
+                            name=code, dtype=float)
+            for code, base in (("WTI", 75.0), ("BRENT", 80.0), ("NG", 3.0))
+        }
+
+    def __call__(self, commodity: str) -> pd.Series:
+        return self.series[commodity]
+
+    def add(self, commodity: str, price: float) -> pd.Timestamp:
+        s = self.series[commodity]
+        day = s.index[-1] + pd.offsets.BDay(1)
+        self.series[commodity] = pd.concat(
+            [s, pd.Series([price], index=pd.DatetimeIndex([day], name="date"), name=commodity)])
+        return day
+
+
+@pytest.fixture
+def book() -> PriceBook:
+    return PriceBook()
+
+
+@pytest.fixture
+def forecaster(book: PriceBook) -> ModelForecaster:
+    return ModelForecaster(book, model="random_walk", history_days=None)
+
+
+ServerFactory = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def make_server(forecaster: ModelForecaster) -> AsyncIterator[ServerFactory]:
+    """Factory: ``await make_server(broker_url=None, forecast_fn=None, **config)`` -> started server."""
+    servers: list[LiveServer] = []
+
+    async def factory(broker_url: str | None = None, forecast_fn: Any = None,
+                      **config: Any) -> LiveServer:
+        config.setdefault("port", 0)
+        server = LiveServer(forecast_fn or forecaster, LiveConfig(**config),
+                            make_broker(broker_url) if broker_url else None)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        await server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisProcess:
+    """A real ``redis-server`` on a free port with its data (AOF) in a temp dir."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.workdir), "--appendonly", "yes", "--save", "", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING within 10 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A fresh redis-server; under CI=true a failure to start fails the test (never skips)."""
+    if not Path(REDIS_SERVER).exists():
+        if IN_CI:
+            pytest.fail(f"redis-server not found at {REDIS_SERVER}")
+        pytest.skip("redis-server not installed")
+    redis = RedisProcess(tmp_path / "redis")
+    redis.workdir.mkdir()
+    try:
+        redis.start()
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"cannot start redis-server: {exc}")
+        pytest.skip(f"cannot start redis-server: {exc}")
+    yield redis
+    redis.stop()
