@@ -131,3 +131,15 @@ def test_empty_store_is_a_clear_error(tmp_path) -> None:
     service = ForecastService(PriceStore(tmp_path / "empty.sqlite"))
     with pytest.raises(ForecastRequestError, match="no BRENT prices stored"):
         service.forecast("BRENT", "drift")
+
+
+def test_prices_after_a_past_origin_do_not_change_its_forecast(store: PriceStore) -> None:
+    service = ForecastService(store)
+    before = service.forecast("WTI", "drift", origin="2023-08-01", horizon=10, record=False)
+    later = store.load("WTI").loc["2023-08-02":] * 1.5
+    import_prices(store, "WTI", later, replace=True)
+    after = service.forecast("WTI", "drift", origin="2023-08-01", horizon=10, record=False)
+    assert after.data_version != before.data_version and not after.cached
+    np.testing.assert_array_equal(after.forecast.mean, before.forecast.mean)
+    np.testing.assert_array_equal(after.forecast.upper[95], before.forecast.upper[95])
+    assert not np.allclose(after.actuals.to_numpy(), before.actuals.to_numpy())
