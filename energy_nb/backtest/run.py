@@ -34,6 +34,7 @@ from energy_nb.backtest.strategies import (
 
 __all__ = [
     "BacktestError",
+    "backtest_targets",
     "BacktestResult",
     "EQUITY_COLUMNS",
     "equity_frame_from_records",
@@ -263,25 +264,59 @@ def run_backtest(
     targets = strat.positions(history, start=start_ts, progress=progress)
     if start_ts is not None:
         history, targets = history.loc[start_ts:], targets.loc[start_ts:]
+    return backtest_targets(history, targets, strategy=strat.name, params=dict(strat.params),
+                            config=config, info={"strategy": dict(strat.info)}, store=store)
+
+
+def backtest_targets(
+    prices: pd.Series,
+    targets: pd.Series,
+    *,
+    strategy: str,
+    params: dict[str, Any],
+    config: EngineConfig,
+    info: dict[str, Any] | None = None,
+    store: Any = None,
+) -> BacktestResult:
+    """Simulate given targets on the whole of ``prices`` and package the result.
+
+    Args:
+        prices: the simulated window's prices (named by the commodity code).
+        targets: target per day of ``prices`` (decided with data up to that day).
+        strategy: name recorded with the result.
+        params: parameters recorded with the result.
+        config: money settings.
+        info: extra details to record.
+        store: store to save the run in, or ``None``.
+
+    Returns:
+        The :class:`BacktestResult`.
+
+    Raises:
+        BacktestError: the engine rejected the input.
+    """
     try:
-        sim = simulate(history, targets, config)
+        sim = simulate(prices, targets, config)
     except EngineError as exc:
         raise BacktestError(str(exc)) from None
     stats = compute_stats(sim)
     equity = _equity_frame(sim)
     commodity = str(prices.name or "")
-    info = {"strategy": dict(strat.info), "orders": sim.orders,
-            "slippage_cost": sim.slippage_cost,
-            "ruined_at": sim.ruined_at.strftime("%Y-%m-%d") if sim.ruined_at is not None else None}
+    details = dict(info or {})
+    details.update({
+        "orders": sim.orders,
+        "slippage_cost": sim.slippage_cost,
+        "ruined_at": sim.ruined_at.strftime("%Y-%m-%d") if sim.ruined_at is not None else None,
+    })
     result = BacktestResult(
         commodity=commodity,
-        strategy=strat.name,
-        params=dict(strat.params),
+        strategy=strategy,
+        params=params,
         config=config,
         stats=stats,
         trades=sim.trades.reset_index(drop=True),
         equity=equity,
-        info=info,
+        info=details,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     if store is not None:
