@@ -206,7 +206,15 @@ class RedisBroker(Broker):
         return f"{STREAM_PREFIX}{topic.key}"
 
     async def start(self) -> None:
-        """Start the stream reader and the active-topic heartbeat."""
+        """Start the stream reader and the active-topic heartbeat.
+
+        The reader's starting positions are read first, so an update published right after
+        ``start`` returns is delivered. If Redis is down, the reader keeps retrying.
+        """
+        try:
+            await self._init_cursors()
+        except Exception as exc:
+            logger.warning("redis not reachable at start (%s); will retry", exc)
         self._tasks = [asyncio.ensure_future(self._read_loop()),
                        asyncio.ensure_future(self._topics_loop())]
 
@@ -263,16 +271,20 @@ class RedisBroker(Broker):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
 
+    async def sync_topics(self, period: float = 20.0) -> None:
+        """Write this instance's subscribed topics to Redis now (expires after 3 periods)."""
+        key = TOPICS_PREFIX + self.instance_id
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(key)
+        if self._local_topics:
+            pipe.sadd(key, *[t.key for t in self._local_topics])
+            pipe.expire(key, int(period * 3))
+        await pipe.execute()
+
     async def _topics_loop(self, period: float = 20.0) -> None:
         while True:
             try:
-                key = TOPICS_PREFIX + self.instance_id
-                pipe = self._redis.pipeline(transaction=True)
-                pipe.delete(key)
-                if self._local_topics:
-                    pipe.sadd(key, *[t.key for t in self._local_topics])
-                    pipe.expire(key, int(period * 3))
-                await pipe.execute()
+                await self.sync_topics(period)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -281,6 +293,9 @@ class RedisBroker(Broker):
 
     def set_local_topics(self, topics: Iterable[Topic]) -> None:
         super().set_local_topics(topics)
+        if self._tasks:  # started: publish the change now rather than at the next heartbeat
+            task = asyncio.ensure_future(self.sync_topics())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def active_topics(self) -> set[Topic]:
         topics = set(self._local_topics)
@@ -330,8 +345,14 @@ class RedisBroker(Broker):
         last_generated = info.get("last-generated-id") or "0-0"
         if want > seq_key(last_generated):
             return None
-        max_deleted = info.get("max-deleted-entry-id") or "0-0"
-        if want < seq_key(max_deleted):
+        # MAXLEN trimming removes from the head (and Redis 7.0 does not record it in
+        # max-deleted-entry-id): if anything was ever removed and last_seq is older than the
+        # first kept entry, the range may have a hole -> resync.
+        first = info.get("first-entry")
+        removed = int(info.get("entries-added") or 0) - int(info.get("length") or 0)
+        if first and want < seq_key(first[0]) and removed > 0:
+            return None
+        if want < seq_key(info.get("max-deleted-entry-id") or "0-0"):
             return None
         try:
             rows = await self._redis.xrange(key, min=f"({last_seq}", max="+")

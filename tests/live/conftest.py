@@ -66,10 +66,10 @@ async def make_server(forecaster: ModelForecaster) -> AsyncIterator[ServerFactor
     servers: list[LiveServer] = []
 
     async def factory(broker_url: str | None = None, forecast_fn: Any = None,
-                      **config: Any) -> LiveServer:
+                      broker_options: dict[str, Any] | None = None, **config: Any) -> LiveServer:
         config.setdefault("port", 0)
-        server = LiveServer(forecast_fn or forecaster, LiveConfig(**config),
-                            make_broker(broker_url) if broker_url else None)
+        broker = make_broker(broker_url, **(broker_options or {})) if broker_url else None
+        server = LiveServer(forecast_fn or forecaster, LiveConfig(**config), broker)
         await server.start()
         servers.append(server)
         return server
