@@ -191,3 +191,340 @@ def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
         widget.data = []
         widget.add_traces(list(fig.data))
         widget.layout = fig.layout
+
+
+#: Colours of the backtest charts: the strategy and its buy & hold benchmark.
+STRATEGY_COLOR = "#2ca02c"
+BENCHMARK_COLOR = "#7f7f7f"
+
+
+def equity_curve_figure(equity: pd.DataFrame, *, title: str = "", height: int = 380) -> go.Figure:
+    """Equity of a backtest against buy & hold of the same commodity.
+
+    Args:
+        equity: daily frame indexed by date with column ``Equity`` and optionally ``BuyHold``
+            (as :attr:`energy_nb.backtest.BacktestResult.equity`); empty = an empty chart.
+        title: chart title.
+        height: pixels.
+
+    Returns:
+        The figure; traces named ``Strategy`` and ``Buy & hold`` (y in dollars).
+
+    Usage::
+
+        >>> fig = equity_curve_figure(result.equity, title="sma-cross BRENT")
+    """
+    traces = []
+    for column, name, color, dash in (("Equity", "Strategy", STRATEGY_COLOR, None),
+                                      ("BuyHold", "Buy & hold", BENCHMARK_COLOR, "dot")):
+        if column not in equity.columns:
+            continue
+        col = equity[column].dropna()
+        traces.append(go.Scatter(
+            x=col.index, y=col.to_numpy(dtype=float), name=name, mode="lines",
+            line={"color": color, "width": 1.4, "dash": dash},
+            hovertemplate="%{x|%Y-%m-%d}<br>$%{y:,.0f}<extra>%{fullData.name}</extra>",
+        ))
+    return go.Figure(data=traces, layout={
+        "template": PLOTLY_TEMPLATE,
+        "height": height,
+        "title": {"text": title or "Equity"},
+        "margin": {"l": 70, "r": 20, "t": 40, "b": 30},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": 1.1, "x": 0},
+        "xaxis": {"type": "date"},
+        "yaxis": {"title": {"text": "equity ($)"}, "tickformat": ",.0f"},
+    })
+
+
+def drawdown_figure(equity: pd.DataFrame, *, height: int = 260) -> go.Figure:
+    """Drawdown (percent below the running peak) of a backtest and of buy & hold.
+
+    Args:
+        equity: daily frame with ``DrawdownPct`` and optionally ``BuyHoldDrawdownPct`` as
+            fractions ``1 - E / max E`` (as :attr:`energy_nb.backtest.BacktestResult.equity`).
+        height: pixels.
+
+    Returns:
+        The figure; traces ``Strategy`` (filled) and ``Buy & hold``, y in percent (<= 0).
+    """
+    traces = []
+    for column, name, color, fill in (("DrawdownPct", "Strategy", STRATEGY_COLOR, "tozeroy"),
+                                      ("BuyHoldDrawdownPct", "Buy & hold", BENCHMARK_COLOR, None)):
+        if column not in equity.columns:
+            continue
+        col = equity[column].dropna()
+        traces.append(go.Scatter(
+            x=col.index, y=-100.0 * col.to_numpy(dtype=float), name=name, mode="lines",
+            fill=fill, line={"color": color, "width": 1.1},
+            hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} %<extra>%{fullData.name}</extra>",
+        ))
+    return go.Figure(data=traces, layout={
+        "template": PLOTLY_TEMPLATE,
+        "height": height,
+        "title": {"text": "Drawdown"},
+        "margin": {"l": 70, "r": 20, "t": 40, "b": 30},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": 1.15, "x": 0},
+        "xaxis": {"type": "date"},
+        "yaxis": {"title": {"text": "drawdown (%)"}, "ticksuffix": " %"},
+    })
+
+
+# ----------------------------------------------------------------------------------------------
+# forecasts and model diagnostics (Forecast and Models pages, reports)
+
+#: Name of the history, forecast and actual traces of :func:`forecast_figure`.
+HISTORY_TRACE, FORECAST_TRACE, ACTUAL_TRACE = "history", "forecast", "actual"
+
+
+def band_trace_name(level: int) -> str:
+    """Name of the shaded band trace of an interval level, e.g. ``"95% interval"``."""
+    return f"{int(level)}% interval"
+
+
+def _rgba(color: str, alpha: float) -> str:
+    """``#rrggbb`` -> ``rgba(r,g,b,alpha)`` (other colour strings are returned unchanged)."""
+    text = color.strip()
+    if text.startswith("#") and len(text) == 7:
+        r, g, b = (int(text[i:i + 2], 16) for i in (1, 3, 5))
+        return f"rgba({r},{g},{b},{alpha})"
+    return text
+
+
+def forecast_figure(
+    history: pd.Series,
+    forecast: pd.DataFrame,
+    *,
+    commodity: str,
+    actuals: pd.Series | None = None,
+    model_label: str = "",
+    title: str = "",
+    height: int = 460,
+) -> go.Figure:
+    """Recent prices, the forecast mean, one shaded band per interval level, and actual prices.
+
+    Bands are drawn widest first (each a closed polygon ``upper`` forward, ``lower`` back), so the
+    narrower, higher-confidence centre looks darker. Forecast and bands start at the last price of
+    ``history`` so the fan opens from the origin.
+
+    Args:
+        history: prices up to the origin (index ``date``); NaN prices are skipped.
+        forecast: ``date, mean, lower_<L>, upper_<L>`` (``Forecast.to_frame()``); may be empty.
+        commodity: code (colour and unit).
+        actuals: prices observed after the origin, plotted as markers (``None``/empty: none).
+        model_label: shown in the forecast trace's legend entry.
+        title: chart title.
+        height: pixels.
+
+    Returns:
+        The figure; traces named ``history``, ``95% interval``..., ``forecast``, ``actual``
+        (band traces carry ``meta = {"level": L}``); a dotted vertical line marks the origin.
+    """
+    color = commodity_color(commodity)
+    unit = commodity_unit(commodity)
+    hist = history.dropna()
+    traces: list = []
+    if len(hist):
+        traces.append(go.Scatter(
+            x=hist.index, y=hist.to_numpy(dtype=float), name=HISTORY_TRACE, mode="lines",
+            line={"color": color, "width": 1.4},
+            hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} " + unit + "<extra>history</extra>",
+        ))
+    shapes = []
+    if len(forecast):
+        dates = pd.DatetimeIndex(pd.to_datetime(forecast["date"]))
+        anchor_x: list = []
+        anchor_y: list[float] = []
+        if len(hist) and hist.index[-1] < dates[0]:
+            anchor_x, anchor_y = [hist.index[-1]], [float(hist.iloc[-1])]
+        levels = sorted(
+            (int(c.split("_", 1)[1]) for c in forecast.columns
+             if c.startswith("lower_") and f"upper_{c.split('_', 1)[1]}" in forecast.columns),
+            reverse=True,
+        )
+        for level in levels:
+            upper = forecast[f"upper_{level}"].to_numpy(dtype=float)
+            lower = forecast[f"lower_{level}"].to_numpy(dtype=float)
+            xs = anchor_x + list(dates) + list(dates[::-1]) + anchor_x
+            ys = anchor_y + list(upper) + list(lower[::-1]) + anchor_y
+            traces.append(go.Scatter(
+                x=xs, y=ys, name=band_trace_name(level), mode="lines", fill="toself",
+                fillcolor=_rgba(color, 0.16), line={"width": 0, "color": _rgba(color, 0.0)},
+                hoverinfo="skip", meta={"level": level}, legendgroup=f"band{level}",
+            ))
+        label = FORECAST_TRACE + (f" ({model_label})" if model_label else "")
+        traces.append(go.Scatter(
+            x=anchor_x + list(dates), y=anchor_y + list(forecast["mean"].to_numpy(dtype=float)),
+            name=FORECAST_TRACE, legendgroup="forecast", mode="lines+markers",
+            line={"color": color, "width": 2, "dash": "dash"}, marker={"size": 4},
+            hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} " + unit + f"<extra>{label}</extra>",
+        ))
+        if anchor_x:
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": anchor_x[0],
+                           "x1": anchor_x[0], "y0": 0, "y1": 1,
+                           "line": {"color": "#888", "width": 1, "dash": "dot"}})
+    if actuals is not None and len(actuals.dropna()):
+        act = actuals.dropna()
+        traces.append(go.Scatter(
+            x=act.index, y=act.to_numpy(dtype=float), name=ACTUAL_TRACE, mode="lines+markers",
+            line={"color": "#222", "width": 1.2}, marker={"size": 6, "symbol": "circle-open"},
+            hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} " + unit + "<extra>actual</extra>",
+        ))
+    return go.Figure(
+        data=traces,
+        layout={
+            "template": PLOTLY_TEMPLATE,
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 40 if title else 20, "b": 30},
+            "title": {"text": title} if title else None,
+            "hovermode": "x",
+            "legend": {"orientation": "h", "y": 1.08, "x": 0},
+            "xaxis": {"type": "date"},
+            "yaxis": {"title": {"text": unit}},
+            "shapes": shapes,
+        },
+    )
+
+
+def metric_by_step_figure(
+    frame: pd.DataFrame,
+    *,
+    metric_label: str,
+    reference: float | None = None,
+    reference_label: str = "",
+    percent: bool = False,
+    title: str = "",
+    height: int = 320,
+) -> go.Figure:
+    """One line per model of a metric against the forecast step.
+
+    Args:
+        frame: index ``step``, one column per model (:func:`energy_nb.diagnostics.metric_by_step`).
+        metric_label: y axis title.
+        reference: a horizontal reference line (e.g. 1.0 for rMAE, the nominal coverage).
+        reference_label: its annotation.
+        percent: values are fractions shown as percent.
+        title: chart title.
+        height: pixels.
+
+    Returns:
+        The figure; one trace per model named after it.
+    """
+    scale = 100.0 if percent else 1.0
+    traces = [
+        go.Scatter(x=frame.index.to_numpy(), y=frame[name].to_numpy(dtype=float) * scale,
+                   name=str(name), mode="lines+markers", marker={"size": 4})
+        for name in frame.columns
+    ]
+    shapes, annotations = [], []
+    if reference is not None:
+        y = reference * scale
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+                       "line": {"color": "#444", "width": 1, "dash": "dash"}})
+        if reference_label:
+            annotations.append({"xref": "paper", "x": 1, "y": y, "text": reference_label,
+                                "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+                                "font": {"size": 10, "color": "#444"}})
+    return go.Figure(
+        data=traces,
+        layout={
+            "template": PLOTLY_TEMPLATE,
+            "height": height,
+            "title": {"text": title} if title else None,
+            "margin": {"l": 55, "r": 20, "t": 40 if title else 20, "b": 40},
+            "xaxis": {"title": {"text": "horizon step (trading days)"}, "dtick": 5},
+            "yaxis": {"title": {"text": metric_label + (" (%)" if percent else "")}},
+            "shapes": shapes,
+            "annotations": annotations,
+            "legend": {"orientation": "h", "y": -0.25, "x": 0},
+        },
+    )
+
+
+def residuals_figure(residuals: pd.Series, *, title: str = "Scaled one-step residuals",
+                     height: int = 280) -> go.Figure:
+    """Residuals over time with the ±1.96 band of a standard normal.
+
+    Args:
+        residuals: indexed by date.
+        title: chart title.
+        height: pixels.
+
+    Returns:
+        The figure (trace ``residual``).
+    """
+    shapes = [
+        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+         "line": {"color": "#999", "width": 1, "dash": "dot" if y else "solid"}}
+        for y in (-1.96, 0.0, 1.96)
+    ]
+    return go.Figure(
+        data=[go.Scatter(x=residuals.index, y=residuals.to_numpy(dtype=float), name="residual",
+                         mode="markers", marker={"size": 3, "color": "#1f77b4"})],
+        layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
+                "margin": {"l": 50, "r": 20, "t": 40, "b": 30}, "shapes": shapes,
+                "yaxis": {"title": {"text": "residual / volatility"}}},
+    )
+
+
+def acf_figure(acf: pd.Series, band: float, *, title: str = "Autocorrelation of residuals",
+               height: int = 280) -> go.Figure:
+    """Bar chart of autocorrelations by lag with the white-noise band.
+
+    Args:
+        acf: indexed by lag.
+        band: half width of the ±band (e.g. 1.96/sqrt(n)).
+        title: chart title.
+        height: pixels.
+
+    Returns:
+        The figure (trace ``acf``; the band as two dashed lines).
+    """
+    shapes = [
+        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+         "line": {"color": "#c0392b", "width": 1, "dash": "dash"}}
+        for y in (-band, band)
+    ]
+    return go.Figure(
+        data=[go.Bar(x=acf.index.to_numpy(), y=acf.to_numpy(dtype=float), name="acf",
+                     marker={"color": "#1f77b4"}, width=0.4)],
+        layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
+                "margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "shapes": shapes,
+                "xaxis": {"title": {"text": "lag (trading days)"}},
+                "yaxis": {"title": {"text": "autocorrelation"}}},
+    )
+
+
+def residual_histogram_figure(histogram: pd.DataFrame, *, title: str = "Residual distribution",
+                              height: int = 280) -> go.Figure:
+    """Histogram of residuals with the standard normal density scaled to the counts.
+
+    Args:
+        histogram: ``left, right, center, count``.
+        title: chart title.
+        height: pixels.
+
+    Returns:
+        The figure (traces ``residuals`` and ``normal``).
+    """
+    import numpy as np
+
+    traces = []
+    if len(histogram):
+        width = (histogram["right"] - histogram["left"]).to_numpy(dtype=float)
+        total = float(histogram["count"].sum())
+        traces.append(go.Bar(x=histogram["center"].to_numpy(), y=histogram["count"].to_numpy(),
+                             width=width, name="residuals", marker={"color": "#1f77b4"},
+                             opacity=0.7))
+        xs = np.linspace(float(histogram["left"].iloc[0]), float(histogram["right"].iloc[-1]), 200)
+        density = np.exp(-xs ** 2 / 2) / np.sqrt(2 * np.pi) * total * float(width.mean())
+        traces.append(go.Scatter(x=xs, y=density, name="normal", mode="lines",
+                                 line={"color": "#c0392b", "width": 1.5}))
+    return go.Figure(
+        data=traces,
+        layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
+                "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
+                "xaxis": {"title": {"text": "residual / volatility"}},
+                "yaxis": {"title": {"text": "count"}}, "bargap": 0},
+    )

@@ -1,0 +1,901 @@
+"""The Backtest dashboard: run a trading strategy on stored prices and judge it after costs.
+
+The page is a widget shell around :func:`energy_nb.backtest.run_backtest`. The controls for a
+strategy's parameters are generated from the strategy's own :class:`ParamSpec` list, and the
+values are validated by the strategy itself (``make_strategy``) and the engine's settings
+(``EngineConfig``): an invalid choice shows the strategy's message in the page, never a
+traceback. A run happens in a background thread (walk-forward forecast strategies take seconds
+to minutes), reporting progress through the strategy's ``progress(done, total)`` callback to a
+progress bar; the Run button is disabled meanwhile and a Cancel button stops the run. Every run
+is stored in the ``backtests`` table, and the last runs are shown side by side.
+
+Shown after a run: equity against buy & hold, drawdown, the statistics (backtesting.py names),
+the trades, and data-URL CSV links to the trades and the daily equity.
+
+Usage (the whole of ``notebooks/backtest.ipynb``)::
+
+    from energy_nb.ui.backtest import build_backtest_page
+    build_backtest_page()
+
+From Python (tests, scripts)::
+
+    page = BacktestPage(store, background=False)
+    page.strategy.value = "mean-reversion"
+    page.param_widgets["mean-reversion"]["window"].value = 30
+    result = page.run()
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from energy_nb.backtest import (
+    STAT_NAMES,
+    STRATEGIES,
+    STRATEGY_NAMES,
+    BacktestError,
+    BacktestResult,
+    EngineConfig,
+    EngineError,
+    StrategyError,
+    list_backtests,
+    make_strategy,
+    run_backtest,
+)
+from energy_nb.backtest.strategies import ParamSpec
+from energy_nb.ui.charts import drawdown_figure, equity_curve_figure, replace_figure, to_widget
+from energy_nb.ui.controls import (
+    CsvDownloadLink,
+    DateRange,
+    FreshnessLine,
+    MessageArea,
+    commodity_picker,
+    store_freshness,
+)
+from energy_nb.ui.theme import fmt_num, page_header
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BacktestInputError",
+    "BacktestPage",
+    "BacktestRequest",
+    "COMPARISON_COLUMNS",
+    "DEFAULT_START",
+    "build_backtest_page",
+    "comparison_frame",
+    "comparison_html",
+    "format_stat",
+    "params_summary",
+    "stats_table_html",
+    "trades_csv",
+    "trades_table_html",
+]
+
+#: Default first day of the simulated window (fast default: BRENT sma-cross 10/40 from 2015).
+DEFAULT_START = date(2015, 1, 1)
+
+#: Parameters of the forecast strategies shown in the "Forecast model" group.
+MODEL_PARAMS = ("model", "horizon", "model_params")
+
+#: Key statistics of the comparison table of the last runs.
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "Return [%]",
+    "Buy & Hold Return [%]",
+    "CAGR [%]",
+    "Sharpe Ratio",
+    "Max. Drawdown [%]",
+    "# Trades",
+    "Win Rate [%]",
+    "Commissions [$]",
+)
+
+#: Rows of the trades table shown in the page (the CSV always has every trade).
+MAX_TRADE_ROWS = 200
+
+EMPTY_STORE_MESSAGE = (
+    "The price store is empty ({path}). Import data first, e.g. "
+    "`energy-nb data import ../shared/data/eia/brent-daily.csv --commodity BRENT` "
+    "or `energy-nb data init`, then reload this page."
+)
+
+
+class BacktestInputError(ValueError):
+    """A control holds a value that cannot be read (e.g. malformed JSON, a non-integer)."""
+
+
+class _Cancelled(Exception):
+    """Raised from the progress callback to stop a run the user cancelled."""
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """Everything one run needs, read from the controls and validated.
+
+    Attributes:
+        commodity: commodity code.
+        strategy: strategy name.
+        params: the strategy's validated parameters.
+        config: validated money settings.
+        start, end: the simulated window (``None`` = from the first / to the last price).
+    """
+
+    commodity: str
+    strategy: str
+    params: dict[str, Any] = field(default_factory=dict)
+    config: EngineConfig = field(default_factory=EngineConfig)
+    start: date | None = None
+    end: date | None = None
+
+
+# -- pure helpers (no widgets) -------------------------------------------------------------------
+
+
+def format_stat(name: str, value: Any) -> str:
+    """Display text of one statistic.
+
+    Args:
+        name: a name from :data:`~energy_nb.backtest.STAT_NAMES`.
+        value: its value (Timestamp, Timedelta, number, NaN/NaT/None).
+
+    Returns:
+        e.g. ``"2015-01-02"``, ``"37 days"``, ``"153.17"``, ``"112,345.68"``, ``"84"``, ``"—"``.
+    """
+    if value is None or value is pd.NaT:
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, pd.Timedelta):
+        days = value / pd.Timedelta(days=1)
+        return f"{days:,.0f} days" if float(days).is_integer() else f"{days:,.1f} days"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(value.dtype)):
+        return f"{int(value):,}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    if not math.isfinite(number):
+        return "—"
+    return fmt_num(number, 2)
+
+
+def stats_table_html(stats: dict[str, Any]) -> str:
+    """The statistics panel: one row per backtesting.py statistic.
+
+    Args:
+        stats: output of :func:`energy_nb.backtest.compute_stats`.
+
+    Returns:
+        HTML text of a two-column table (``<td data-stat="Return [%]">``-tagged values).
+    """
+    names = [n for n in STAT_NAMES if n in stats] + [n for n in stats if n not in STAT_NAMES]
+    rows = "".join(
+        f'<tr><td>{html.escape(n)}</td><td data-stat="{html.escape(n)}">'
+        f"{format_stat(n, stats[n])}</td></tr>"
+        for n in names
+    )
+    return f'<table class="enb-stats enb-bt-stats-table">{rows}</table>'
+
+
+def trades_csv(trades: pd.DataFrame) -> str:
+    """The trades as CSV: dates ``YYYY-MM-DD``, ``Duration`` in days, every engine column.
+
+    Args:
+        trades: :attr:`BacktestResult.trades`.
+
+    Returns:
+        CSV text with a header row (header only when there were no trades).
+    """
+    frame = trades.copy()
+    for col in ("EntryTime", "ExitTime"):
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
+    if "Duration" in frame.columns:
+        frame["Duration"] = pd.to_timedelta(frame["Duration"]) / pd.Timedelta(days=1)
+    return frame.to_csv(index=False)
+
+
+def equity_csv(equity: pd.DataFrame) -> str:
+    """The daily equity frame as CSV (``date`` first, then the equity columns)."""
+    return equity.to_csv(date_format="%Y-%m-%d", index_label="date")
+
+
+def trades_table_html(trades: pd.DataFrame, max_rows: int = MAX_TRADE_ROWS) -> str:
+    """The trades table of the page (the first ``max_rows`` round trips).
+
+    Args:
+        trades: :attr:`BacktestResult.trades`.
+        max_rows: rows shown; a note says how many more the CSV holds.
+
+    Returns:
+        HTML text.
+    """
+    if trades.empty:
+        return '<div class="enb-bt-no-trades">No trades in this window.</div>'
+    head = ("<tr><th>#</th><th>Side</th><th>Entry</th><th>Exit</th><th>Entry price</th>"
+            "<th>Exit price</th><th>Size</th><th>P&amp;L [$]</th><th>Return [%]</th>"
+            "<th>Days</th><th>Costs [$]</th></tr>")
+    rows = []
+    for i, t in enumerate(trades.head(max_rows).itertuples(index=False), start=1):
+        exit_time = "open" if bool(t.IsOpen) else f"{pd.Timestamp(t.ExitTime):%Y-%m-%d}"
+        days = pd.Timedelta(t.Duration) / pd.Timedelta(days=1) if pd.notna(t.Duration) else math.nan
+        rows.append(
+            f'<tr class="enb-trade"><td>{i}</td><td>{html.escape(str(t.Side))}</td>'
+            f"<td>{pd.Timestamp(t.EntryTime):%Y-%m-%d}</td><td>{exit_time}</td>"
+            f"<td>{fmt_num(float(t.EntryPrice))}</td><td>{fmt_num(float(t.ExitPrice))}</td>"
+            f"<td>{fmt_num(float(t.Size), 1)}</td><td>{fmt_num(float(t.PnL))}</td>"
+            f"<td>{fmt_num(100.0 * float(t.ReturnPct))}</td><td>{fmt_num(days, 0)}</td>"
+            f"<td>{fmt_num(float(t.Costs))}</td></tr>"
+        )
+    more = ""
+    if len(trades) > max_rows:
+        more = (f'<div class="enb-bt-more">Showing the first {max_rows} of {len(trades)} trades; '
+                "the trades CSV has all of them.</div>")
+    return f'<table class="enb-stats enb-bt-trades-table">{head}{"".join(rows)}</table>{more}'
+
+
+def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
+    """Compact text of a strategy's parameters, e.g. ``"fast=10, slow=40, short"``.
+
+    Args:
+        params: parameter values.
+        strategy: strategy name; parameters equal to its defaults are then left out, except
+            the ones that define it (model, horizon, windows).
+
+    Returns:
+        The text (``"—"`` when empty).
+    """
+    specs = {s.name: s for s in STRATEGIES[strategy].param_specs} if strategy in STRATEGIES else {}
+    keep = {"model", "horizon", "fast", "slow", "window", "entry_z", "exit_z", "threshold",
+            "level"}
+    parts = []
+    for key, value in params.items():
+        spec = specs.get(key)
+        if spec is not None and key not in keep and value == spec.default:
+            continue
+        if value is None or value == {}:
+            continue
+        if isinstance(value, bool):
+            parts.append(key if value else f"no {key}")
+        elif isinstance(value, dict):
+            parts.append(f"{key}={json.dumps(value, sort_keys=True)}")
+        else:
+            parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+    return ", ".join(parts) or "—"
+
+
+def comparison_frame(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The last runs side by side: one row per stored run with its key statistics.
+
+    Args:
+        runs: dicts from :func:`energy_nb.backtest.list_backtests` (newest first).
+
+    Returns:
+        DataFrame indexed by run id with ``Commodity``, ``Strategy``, ``Parameters``, ``Window``,
+        ``Costs`` and the :data:`COMPARISON_COLUMNS` (NaN where a statistic is undefined).
+    """
+    records = []
+    for run in runs:
+        stats = run.get("stats") or {}
+        config = run.get("config") or {}
+        record = {
+            "Run": int(run["id"]),
+            "Commodity": run.get("commodity", ""),
+            "Strategy": run.get("strategy", ""),
+            "Parameters": params_summary(run.get("params") or {}, run.get("strategy")),
+            "Window": f"{run.get('start')} – {run.get('end')}",
+            "Costs": (f"{100 * float(config.get('commission', 0.0)):g} % + "
+                      f"${float(config.get('fixed_commission', 0.0)):g} + "
+                      f"{float(config.get('slippage_bps', 0.0)):g} bp"),
+        }
+        for name in COMPARISON_COLUMNS:
+            value = stats.get(name)
+            record[name] = math.nan if value is None else float(value)
+        records.append(record)
+    columns = ["Run", "Commodity", "Strategy", "Parameters", "Window", "Costs",
+               *COMPARISON_COLUMNS]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    return frame.set_index("Run")
+
+
+def comparison_html(frame: pd.DataFrame, highlight: int | None = None) -> str:
+    """HTML of :func:`comparison_frame`, the row of run ``highlight`` in bold.
+
+    Args:
+        frame: the comparison frame.
+        highlight: run id to emphasise (the one on display).
+
+    Returns:
+        HTML text (a note when there are no stored runs).
+    """
+    if frame.empty:
+        return '<div class="enb-bt-no-runs">No stored backtests yet: press Run.</div>'
+    text_cols = ["Commodity", "Strategy", "Parameters", "Window", "Costs"]
+    head = "<tr><th>Run</th>" + "".join(
+        f"<th>{html.escape(c)}</th>" for c in [*text_cols, *COMPARISON_COLUMNS]) + "</tr>"
+    rows = []
+    for run_id, row in frame.iterrows():
+        style = ' style="font-weight:600;background:#f3f9f1"' if run_id == highlight else ""
+        cells = [f"<td>#{run_id}</td>"]
+        cells += [f"<td>{html.escape(str(row[c]))}</td>" for c in text_cols]
+        cells += [f"<td>{format_stat(c, row[c]) if c != '# Trades' or pd.isna(row[c]) else int(row[c])}</td>"
+                  for c in COMPARISON_COLUMNS]
+        rows.append(f'<tr class="enb-bt-run" data-run="{run_id}"{style}>{"".join(cells)}</tr>')
+    return f'<table class="enb-stats enb-bt-compare-table">{head}{"".join(rows)}</table>'
+
+
+def csv_basename(result: BacktestResult) -> str:
+    """Base file name of a run's downloads, e.g. ``backtest_12_BRENT_sma-cross_2015-01-02_2026-08-18``."""
+    run = f"{result.run_id}_" if result.run_id is not None else ""
+    return (f"backtest_{run}{result.commodity}_{result.strategy}_"
+            f"{result.start:%Y-%m-%d}_{result.end:%Y-%m-%d}")
+
+
+# -- parameter controls ----------------------------------------------------------------------------
+
+
+def _model_names() -> tuple[str, ...]:
+    from energy_nb.models import MODEL_NAMES
+
+    return tuple(MODEL_NAMES)
+
+
+def param_widget(spec: ParamSpec) -> widgets.ValueWidget:
+    """The input widget of one strategy parameter.
+
+    Numbers use unbounded ``IntText`` / ``FloatText`` so that out-of-range values reach the
+    strategy's own validation (and its message); an optional number is a ``Text`` (blank = none);
+    ``model`` is a dropdown of the registered models; a mapping is JSON text.
+
+    Args:
+        spec: the parameter's spec.
+
+    Returns:
+        The widget (``description`` = parameter name, ``tooltip`` = its help).
+    """
+    common = {"description": spec.name, "style": {"description_width": "110px"},
+              "layout": widgets.Layout(width="260px")}
+    if spec.name == "model":
+        names = _model_names()
+        widget: widgets.ValueWidget = widgets.Dropdown(
+            options=names, value=spec.default if spec.default in names else names[0], **common)
+    elif spec.kind == "bool":
+        widget = widgets.Checkbox(value=bool(spec.default), description=spec.name, indent=False)
+    elif spec.kind == "dict":
+        widget = widgets.Text(value=json.dumps(spec.default or {}), placeholder="{}", **common)
+    elif spec.optional:
+        widget = widgets.Text(value="" if spec.default is None else str(spec.default),
+                              placeholder="all", **common)
+    elif spec.kind == "int":
+        widget = widgets.IntText(value=int(spec.default), **common)
+    elif spec.kind == "float":
+        widget = widgets.FloatText(value=float(spec.default), **common)
+    elif spec.choices:
+        widget = widgets.Dropdown(options=list(spec.choices), value=spec.default, **common)
+    else:
+        widget = widgets.Text(value=str(spec.default), **common)
+    widget.tooltip = spec.help
+    widget.add_class(f"enb-param-{spec.name.replace('_', '-')}")
+    return widget
+
+
+def read_param(spec: ParamSpec, widget: widgets.ValueWidget, strategy: str) -> Any:
+    """The raw value of a parameter widget, ready for ``make_strategy``.
+
+    Args:
+        spec: the parameter's spec.
+        widget: its widget.
+        strategy: strategy name, for messages.
+
+    Returns:
+        The value (range and type checks are left to the strategy).
+
+    Raises:
+        BacktestInputError: text that is not JSON / not a number.
+    """
+    value = widget.value
+    where = f"{strategy}: parameter {spec.name!r}"
+    if spec.kind == "dict":
+        text = (value or "").strip() or "{}"
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BacktestInputError(f"{where} must be a JSON object like "
+                                     f'{{"order": [1, 1, 1]}}: {exc.msg}') from None
+        if not isinstance(parsed, dict):
+            raise BacktestInputError(f"{where} must be a JSON object, got {text!r}")
+        return parsed
+    if spec.optional and isinstance(value, str):
+        text = value.strip()
+        if text == "" or text.lower() in ("all", "none"):
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise BacktestInputError(
+                f"{where} must be a number or blank (= {spec.help}), got {text!r}") from None
+        return int(number) if spec.kind == "int" and number.is_integer() else number
+    return value
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+
+class BacktestPage:
+    """The Backtest page: controls, Run with progress, charts, statistics, trades, comparison.
+
+    Args:
+        store: a :class:`energy_nb.data.store.PriceStore`; default
+            ``PriceStore.from_settings()`` (``ENERGY_NB_HOME``).
+        commodity: initial commodity.
+        strategy: initial strategy.
+        start: initial first day of the window.
+        compare_last: how many stored runs the comparison table shows.
+        background: run backtests in a thread (the page stays responsive); ``False`` runs them
+            in the caller's thread (tests, scripts).
+
+    Attributes:
+        commodity, strategy, dates, capital, commission, fixed_commission, slippage: controls.
+        param_widgets: per strategy, ``{parameter: widget}``.
+        run_button, cancel_button, progress, status: running.
+        equity_chart, drawdown_chart: ``go.FigureWidget``.
+        stats_table, trades_table, comparison_table: ``HTML``.
+        trades_download, equity_download: :class:`CsvDownloadLink`.
+        messages, freshness: see :mod:`energy_nb.ui.controls`.
+        result: the :class:`BacktestResult` on display (``None`` before the first run).
+        widget: the whole page.
+    """
+
+    def __init__(
+        self,
+        store: Any = None,
+        *,
+        commodity: str = "BRENT",
+        strategy: str = "sma-cross",
+        start: date | None = DEFAULT_START,
+        compare_last: int = 8,
+        background: bool = True,
+    ) -> None:
+        self.store = store
+        self.background = background
+        self.compare_last = compare_last
+        self.result: BacktestResult | None = None
+        self._series: dict[str, tuple[str, pd.Series]] = {}
+        self._status: list[dict[str, Any]] = []
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._last_pct = -1
+
+        self.messages = MessageArea()
+        self.freshness = FreshnessLine()
+        store_problem = self._open_store()
+
+        self.commodity = commodity_picker((commodity,), multiple=False)
+        self.commodity.add_class("enb-bt-commodity")
+        self.strategy = widgets.Dropdown(
+            options=[(f"{n} — {STRATEGIES[n].description}", n) for n in STRATEGY_NAMES],
+            value=make_strategy(strategy).name, description="Strategy",
+            layout=widgets.Layout(width="560px"), style={"description_width": "initial"},
+        )
+        self.strategy.add_class("enb-bt-strategy")
+        self.param_widgets: dict[str, dict[str, widgets.ValueWidget]] = {
+            name: {spec.name: param_widget(spec) for spec in cls.param_specs}
+            for name, cls in STRATEGIES.items()
+        }
+        self.params_box = widgets.VBox()
+        self.params_box.add_class("enb-bt-params")
+
+        money_style = {"description_width": "150px"}
+        money_layout = widgets.Layout(width="300px")
+        self.capital = widgets.FloatText(value=100_000.0, description="Capital [$]",
+                                         style=money_style, layout=money_layout)
+        self.commission = widgets.FloatText(
+            value=0.001, description="Commission (rate)", style=money_style, layout=money_layout,
+            tooltip="fraction of traded value, 0.001 = 0.1 %")
+        self.fixed_commission = widgets.FloatText(
+            value=0.0, description="Fee per order [$]", style=money_style, layout=money_layout)
+        self.slippage = widgets.FloatText(value=0.0, description="Slippage [bp]",
+                                          style=money_style, layout=money_layout)
+        for w, cls in ((self.capital, "capital"), (self.commission, "commission"),
+                       (self.fixed_commission, "fee"), (self.slippage, "slippage")):
+            w.add_class(f"enb-bt-{cls}")
+        first_last = self._store_last()
+        self.dates = DateRange(start, first_last)
+
+        self.run_button = widgets.Button(description="Run backtest", button_style="primary",
+                                         icon="play")
+        self.run_button.add_class("enb-bt-run")
+        self.cancel_button = widgets.Button(description="Cancel", disabled=True, icon="stop")
+        self.cancel_button.add_class("enb-bt-cancel")
+        self.progress = widgets.IntProgress(value=0, min=0, max=100, description="Progress",
+                                            layout=widgets.Layout(width="320px"))
+        self.progress.add_class("enb-bt-progress")
+        self.status = widgets.HTML(value="")
+        self.status.add_class("enb-bt-status")
+
+        self.equity_chart = to_widget(equity_curve_figure(pd.DataFrame()))
+        self.equity_chart.add_class("enb-bt-equity")
+        self.drawdown_chart = to_widget(drawdown_figure(pd.DataFrame()))
+        self.drawdown_chart.add_class("enb-bt-drawdown")
+        self.stats_table = widgets.HTML(value="")
+        self.stats_table.add_class("enb-bt-stats")
+        self.trades_table = widgets.HTML(value="", layout=widgets.Layout(
+            max_height="320px", overflow="auto"))
+        self.trades_table.add_class("enb-bt-trades")
+        self.trades_download = CsvDownloadLink("Download trades CSV")
+        self.equity_download = CsvDownloadLink("Download equity CSV")
+        self.trades_download.widget.add_class("enb-bt-trades-csv")
+        self.equity_download.widget.add_class("enb-bt-equity-csv")
+        self.comparison_table = widgets.HTML(value="")
+        self.comparison_table.add_class("enb-bt-compare")
+        self.compare_commodity_only = widgets.Checkbox(
+            value=False, description="this commodity only", indent=False,
+            layout=widgets.Layout(margin="0 0 0 16px"))
+
+        self.widget = self._layout()
+        self.widget.add_class("enb-backtest-page")
+        self._show_params()
+        self.strategy.observe(self._on_strategy, names="value")
+        self.run_button.on_click(lambda _b: self.run(wait=False))
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        for w in self._validated_widgets():
+            w.observe(self._on_change, names="value")
+        self.commodity.observe(self._on_commodity, names="value")
+        self.compare_commodity_only.observe(lambda _c: self.refresh_comparison(), names="value")
+
+        if store_problem:
+            self.messages.show(store_problem, "error")
+            self.run_button.disabled = True
+            self.trades_download.disable("no data")
+            self.equity_download.disable("no data")
+            return
+        self.freshness.update(self._status, [self.commodity.value])
+        self.status.value = "Choose a strategy and press <b>Run backtest</b>."
+        self.refresh_comparison()
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _layout(self) -> widgets.VBox:
+        label = lambda text: widgets.HTML(f"<b>{html.escape(text)}</b>")  # noqa: E731
+        left = widgets.VBox([label("Market and strategy"), self.commodity, self.strategy,
+                             self.params_box, self.dates.widget])
+        right = widgets.VBox([label("Money"), self.capital, self.commission,
+                              self.fixed_commission, self.slippage])
+        run_row = widgets.HBox([self.run_button, self.cancel_button, self.progress, self.status])
+        self.trades_download.widget.layout.margin = "0 16px 0 0"
+        downloads = widgets.HBox([self.trades_download.widget, self.equity_download.widget])
+        results = widgets.HBox(
+            [
+                widgets.VBox([self.equity_chart, self.drawdown_chart],
+                             layout=widgets.Layout(flex="3 1 0", min_width="0")),
+                widgets.VBox([label("Statistics"), self.stats_table],
+                             layout=widgets.Layout(flex="1 1 0", min_width="300px")),
+            ],
+            layout=widgets.Layout(width="100%"),
+        )
+        return widgets.VBox(
+            [
+                widgets.HTML(page_header(
+                    "Backtest",
+                    "Would trading on these signals have made money after costs? A signal "
+                    "decided with data up to day t trades at day t+1's price.",
+                )),
+                self.freshness.widget,
+                widgets.HBox([left, right], layout=widgets.Layout(justify_content="space-between",
+                                                                  max_width="1200px")),
+                run_row,
+                self.messages.widget,
+                results,
+                downloads,
+                label("Trades"),
+                self.trades_table,
+                widgets.HBox([label("Last runs side by side"), self.compare_commodity_only],
+                             layout=widgets.Layout(justify_content="flex-start")),
+                self.comparison_table,
+            ]
+        )
+
+    def _show_params(self) -> None:
+        name = self.strategy.value
+        specs = STRATEGIES[name].param_specs
+        boxes: list[widgets.Widget] = []
+        model_specs = [s for s in specs if s.name in MODEL_PARAMS]
+        other_specs = [s for s in specs if s.name not in MODEL_PARAMS]
+
+        def rows(group: list[ParamSpec]) -> list[widgets.Widget]:
+            return [widgets.HBox([self.param_widgets[name][s.name],
+                                  widgets.HTML(f'<span style="color:#666">'
+                                               f"{html.escape(s.help)}</span>")])
+                    for s in group]
+
+        if model_specs:
+            boxes.append(widgets.HTML("<i>Forecast model</i>"))
+            boxes += rows(model_specs)
+        if other_specs:
+            boxes.append(widgets.HTML("<i>Parameters</i>"))
+            boxes += rows(other_specs)
+        if not specs:
+            boxes.append(widgets.HTML('<span style="color:#666">No parameters.</span>'))
+        self.params_box.children = tuple(boxes)
+
+    def _validated_widgets(self) -> list[widgets.Widget]:
+        out: list[widgets.Widget] = [self.capital, self.commission, self.fixed_commission,
+                                     self.slippage, self.dates.start, self.dates.end]
+        for per_strategy in self.param_widgets.values():
+            out += list(per_strategy.values())
+        return out
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def _open_store(self) -> str | None:
+        try:
+            if self.store is None:
+                from energy_nb.data.store import PriceStore
+
+                self.store = PriceStore.from_settings()
+            self._status = store_freshness(self.store)
+        except Exception as exc:  # a broken store must not become a traceback in the page
+            log.exception("cannot open the price store")
+            return f"Cannot open the price store: {exc}"
+        if not self._status:
+            return EMPTY_STORE_MESSAGE.format(path=getattr(self.store, "path", "?"))
+        return None
+
+    def _store_last(self) -> date | None:
+        lasts = [r["last"] for r in self._status if r.get("last")]
+        return date.fromisoformat(max(lasts)) if lasts else None
+
+    def _load(self, code: str) -> pd.Series:
+        """The full stored series of a commodity, cached per data version."""
+        version = self.store.data_version(code)
+        cached = self._series.get(code)
+        if cached is None or cached[0] != version:
+            cached = (version, self.store.load(code))
+            self._series[code] = cached
+        return cached[1]
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _on_strategy(self, _change: dict) -> None:
+        self._show_params()
+        self.validate()
+
+    def _on_change(self, _change: dict) -> None:
+        self.validate()
+
+    def _on_commodity(self, _change: dict) -> None:
+        self.freshness.update(self._status, [self.commodity.value])
+        if self.compare_commodity_only.value:
+            self.refresh_comparison()
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def request(self) -> BacktestRequest:
+        """Read and validate the controls.
+
+        Returns:
+            The :class:`BacktestRequest`.
+
+        Raises:
+            BacktestInputError, StrategyError, BacktestError: with a message for the user.
+        """
+        name = self.strategy.value
+        raw = {spec.name: read_param(spec, self.param_widgets[name][spec.name], name)
+               for spec in STRATEGIES[name].param_specs}
+        strategy = make_strategy(name, **raw)
+        try:
+            config = EngineConfig(capital=self.capital.value, commission=self.commission.value,
+                                  fixed_commission=self.fixed_commission.value,
+                                  slippage_bps=self.slippage.value,
+                                  allow_short=True)
+        except EngineError as exc:
+            raise BacktestError(str(exc)) from None
+        start, end = self.dates.value
+        if start is not None and end is not None and start >= end:
+            raise BacktestError(f"The start date {start} must be before the end date {end}.")
+        return BacktestRequest(commodity=self.commodity.value, strategy=strategy.name,
+                               params=dict(strategy.params), config=config, start=start, end=end)
+
+    def validate(self) -> BacktestRequest | None:
+        """Validate the controls and show the problem, if any, in the page.
+
+        Returns:
+            The request, or ``None`` when a value is invalid (the message is shown).
+        """
+        try:
+            req = self.request()
+        except (BacktestInputError, StrategyError, BacktestError) as exc:
+            self.messages.show(_sentence(str(exc)), "error")
+            return None
+        if self.messages.level == "error" and not self.running:
+            self.messages.clear()
+        return req
+
+    # -- running -------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self, wait: bool = True) -> BacktestResult | None:
+        """Run a backtest with the current control values (what the Run button does).
+
+        Args:
+            wait: with ``background=True``, block until the run ends; the button does not wait.
+
+        Returns:
+            The result shown (``None`` when the input was invalid, the run failed, was
+            cancelled, or is still running).
+        """
+        if self.running:
+            self.messages.show("A backtest is already running; wait or press Cancel.", "warning")
+            return None
+        req = self.validate()
+        if req is None:
+            return None
+        self._cancel.clear()
+        self._set_running(True)
+        self.result = None
+        if not self.background:
+            return self._execute(req)
+        self._thread = threading.Thread(target=self._execute, args=(req,),
+                                        name="backtest-run", daemon=True)
+        self._thread.start()
+        if wait:
+            self.wait()
+            return self.result
+        return None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background run to end.
+
+        Args:
+            timeout: seconds (``None`` = no limit).
+
+        Returns:
+            True when no run is in progress any more.
+        """
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def cancel(self) -> None:
+        """Ask the running backtest to stop (at the next walk-forward step)."""
+        if self.running or not self.background:
+            self._cancel.set()
+            self.status.value = "Cancelling…"
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.disabled = running
+        self.cancel_button.disabled = not running
+        if running:
+            self._last_pct = -1
+            self.progress.value = 0
+            self.progress.bar_style = "info"
+            self.status.value = "Running…"
+            self.messages.clear()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled()
+        pct = int(100 * done / total) if total else 100
+        if pct != self._last_pct:  # at most 101 widget updates per run
+            self._last_pct = pct
+            self.progress.value = pct
+            self.status.value = f"Walk-forward forecasts: {done:,} / {total:,}"
+
+    def _execute(self, req: BacktestRequest) -> BacktestResult | None:
+        try:
+            prices = self._load(req.commodity)
+            if prices.empty:
+                raise BacktestError(
+                    f"No {req.commodity} prices in the store. Import them with "
+                    f"`energy-nb data import PATH --commodity {req.commodity}`.")
+            result = run_backtest(
+                prices, req.strategy, req.params, capital=req.config.capital,
+                commission=req.config.commission, fixed_commission=req.config.fixed_commission,
+                slippage_bps=req.config.slippage_bps, start=req.start, end=req.end,
+                progress=self._on_progress, store=self.store,
+            )
+        except _Cancelled:
+            self.progress.bar_style = "warning"
+            self.status.value = "Cancelled."
+            self.messages.show("The run was cancelled; nothing was stored.", "info")
+            return None
+        except (StrategyError, BacktestError) as exc:
+            self.progress.bar_style = "danger"
+            self.status.value = "Failed."
+            self.messages.show(_sentence(str(exc)), "error")
+            return None
+        except Exception as exc:  # last resort: a message in the page, the traceback in the log
+            log.exception("backtest run failed")
+            self.progress.bar_style = "danger"
+            self.status.value = "Failed."
+            self.messages.show(f"Unexpected error while running the backtest: {exc}", "error")
+            return None
+        finally:
+            self._set_running(False)
+        self.progress.value = 100
+        self.progress.bar_style = "success"
+        self.show(result)
+        return result
+
+    # -- results -------------------------------------------------------------------------------
+
+    def show(self, result: BacktestResult) -> None:
+        """Display a result: charts, statistics, trades, downloads, comparison."""
+        self.result = result
+        title = (f"{result.strategy} on {result.commodity} "
+                 f"({params_summary(result.params, result.strategy)})")
+        replace_figure(self.equity_chart, equity_curve_figure(result.equity, title=title))
+        replace_figure(self.drawdown_chart, drawdown_figure(result.equity))
+        self.stats_table.value = stats_table_html(result.stats)
+        self.trades_table.value = trades_table_html(result.trades)
+        base = csv_basename(result)
+        self.trades_download.set_csv(trades_csv(result.trades), f"{base}_trades.csv")
+        self.equity_download.set_csv(equity_csv(result.equity), f"{base}_equity.csv")
+        stored = f" · stored as run #{result.run_id}" if result.run_id is not None else ""
+        skipped = (result.info.get("strategy") or {}).get("n_skipped", 0)
+        self.status.value = (
+            f"Done: {result.start:%Y-%m-%d} – {result.end:%Y-%m-%d}, "
+            f"{len(result.trades)} trades{stored}."
+        )
+        notes = []
+        if skipped:
+            notes.append((f"The model failed on {skipped} rebalance date(s); the strategy was "
+                          "flat there.", "warning"))
+        if result.info.get("ruined_at"):
+            notes.append((f"The account was ruined on {result.info['ruined_at']} (equity <= 0).",
+                          "warning"))
+        self.messages.show_many(notes)
+        self.refresh_comparison()
+
+    def refresh_comparison(self) -> None:
+        """Reload the table of the last stored runs."""
+        try:
+            code = self.commodity.value if self.compare_commodity_only.value else None
+            runs = list_backtests(self.store, commodity=code, limit=self.compare_last)
+        except Exception as exc:  # an old store without the table, a locked file...
+            log.exception("cannot list stored backtests")
+            self.comparison_table.value = (
+                f'<div class="enb-bt-no-runs">Cannot read the stored runs: '
+                f"{html.escape(str(exc))}</div>")
+            return
+        highlight = self.result.run_id if self.result is not None else None
+        self.comparison_table.value = comparison_html(comparison_frame(runs), highlight)
+
+
+def _sentence(text: str) -> str:
+    """Capitalise a message unless it starts with a strategy name (``sma-cross: ...``)."""
+    if not text or text.split(":", 1)[0] in STRATEGY_NAMES:
+        return text
+    return text[:1].upper() + text[1:]
+
+
+def build_backtest_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
+    """Build the Backtest page widget (what ``notebooks/backtest.ipynb`` displays).
+
+    Args:
+        store: a PriceStore; default ``PriceStore.from_settings()``.
+        **kwargs: passed to :class:`BacktestPage` (``commodity``, ``strategy``, ``start``, ...).
+
+    Returns:
+        The page's root widget (the :class:`BacktestPage` is at ``widget.page``).
+    """
+    page = BacktestPage(store, **kwargs)
+    page.widget.page = page  # keep the page object reachable (and alive) from the widget
+    return page.widget

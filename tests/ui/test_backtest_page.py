@@ -1,0 +1,345 @@
+"""The Backtest page driven from Python: widget values in; charts, statistics, trades, CSV links,
+stored-run comparison and messages out.
+
+Runs on a real SQLite store in a temporary folder filled from the real EIA snapshot; backtests
+are real runs of :func:`energy_nb.backtest.run_backtest` (no mocks).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import threading
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_nb.backtest import STAT_NAMES, list_backtests, run_backtest
+from energy_nb.data.store import PriceStore
+from energy_nb.data.validation import read_price_csv
+from energy_nb.models import MODEL_NAMES
+from energy_nb.ui.backtest import (
+    BacktestPage,
+    build_backtest_page,
+    comparison_frame,
+    format_stat,
+    params_summary,
+    trades_csv,
+)
+
+FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv"}
+
+
+@pytest.fixture(scope="module")
+def real_store(eia_dir, tmp_path_factory) -> PriceStore:
+    store = PriceStore(tmp_path_factory.mktemp("backtest_page") / "energy_nb.sqlite")
+    for code, name in FILES.items():
+        store.import_series(read_price_csv(eia_dir / name, commodity=code))
+    return store
+
+
+@pytest.fixture()
+def page(real_store) -> BacktestPage:
+    return BacktestPage(real_store, background=False)
+
+
+def stored_count(store: PriceStore) -> int:
+    with store.read() as conn:
+        return conn.execute("SELECT COUNT(*) FROM backtests").fetchone()[0]
+
+
+def link_text(link_widget_value: str) -> str:
+    """Decode the CSV a download anchor really carries."""
+    match = re.search(r'href="data:text/csv;base64,([^"]+)"', link_widget_value)
+    assert match, link_widget_value
+    return base64.b64decode(match.group(1)).decode("utf-8")
+
+
+def set_forecast(page: BacktestPage, start: date, **params) -> None:
+    page.strategy.value = "forecast"
+    for name, value in params.items():
+        page.param_widgets["forecast"][name].value = value
+    page.dates.start.value = start
+
+
+# -- defaults and layout ---------------------------------------------------------------------------
+
+
+def test_default_page_is_ready_to_run_brent_sma_cross(page, real_store):
+    assert page.commodity.value == "BRENT"
+    assert page.strategy.value == "sma-cross"
+    assert page.param_widgets["sma-cross"]["fast"].value == 10
+    assert page.param_widgets["sma-cross"]["slow"].value == 40
+    last = real_store.load("BRENT").index[-1].date()
+    assert page.dates.value == (date(2015, 1, 1), last)
+    assert page.capital.value == 100_000 and page.commission.value == pytest.approx(0.001)
+    assert page.run_button.disabled is False and page.cancel_button.disabled is True
+    assert page.messages.level is None
+    assert "BRENT: data through" in page.freshness.text
+    assert len(page.equity_chart.data) == 0
+    shown = set(page.params_box.children[1].children)  # first parameter row
+    assert page.param_widgets["sma-cross"]["fast"] in shown
+
+
+def test_parameter_controls_follow_the_strategy(page):
+    def shown_widgets():
+        out = []
+        for row in page.params_box.children:
+            out += list(getattr(row, "children", ()))
+        return out
+
+    page.strategy.value = "forecast"
+    shown = shown_widgets()
+    model = page.param_widgets["forecast"]["model"]
+    assert model in shown and page.param_widgets["forecast"]["horizon"] in shown
+    assert tuple(model.options) == tuple(MODEL_NAMES)
+    assert page.param_widgets["sma-cross"]["fast"] not in shown
+    page.strategy.value = "forecast-band"
+    assert page.param_widgets["forecast-band"]["level"] in shown_widgets()
+    page.strategy.value = "buy-and-hold"
+    assert "No parameters" in page.params_box.children[0].value
+    page.strategy.value = "mean-reversion"
+    assert page.param_widgets["mean-reversion"]["entry_z"] in shown_widgets()
+
+
+# -- a run -------------------------------------------------------------------------------------
+
+
+def test_run_shows_equity_drawdown_stats_trades_and_csv(page, real_store):
+    before = stored_count(real_store)
+    result = page.run()
+    assert result is not None and page.messages.level is None
+    # the page ran exactly what run_backtest computes for the same inputs
+    expected = run_backtest(real_store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
+                            capital=100_000, commission=0.001, start="2015-01-01")
+    assert result.stats["Return [%]"] == pytest.approx(expected.stats["Return [%]"])
+    assert result.stats["# Trades"] == expected.stats["# Trades"] > 10
+
+    strategy, benchmark = page.equity_chart.data
+    assert (strategy.name, benchmark.name) == ("Strategy", "Buy & hold")
+    assert pd.Timestamp(strategy.x[0]) == pd.Timestamp("2015-01-02")
+    assert pd.Timestamp(strategy.x[-1]) == real_store.load("BRENT").index[-1]
+    np.testing.assert_allclose(strategy.y, expected.equity["Equity"].to_numpy())
+    np.testing.assert_allclose(benchmark.y, expected.equity["BuyHold"].to_numpy())
+    assert benchmark.y[-1] == pytest.approx(100_000 * (1 + expected.stats["Buy & Hold Return [%]"] / 100))
+
+    dd, dd_bh = page.drawdown_chart.data
+    assert dd.name == "Strategy" and dd_bh.name == "Buy & hold"
+    assert max(dd.y) <= 0
+    assert min(dd.y) == pytest.approx(expected.stats["Max. Drawdown [%]"])
+
+    for name in STAT_NAMES:
+        assert f'data-stat="{name.replace("&", "&amp;")}"' in page.stats_table.value
+    ret = format_stat("Return [%]", result.stats["Return [%]"])
+    assert f'data-stat="Return [%]">{ret}<' in page.stats_table.value
+
+    n_trades = len(result.trades)
+    assert page.trades_table.value.count('class="enb-trade"') == n_trades
+    trades = pd.read_csv(io.StringIO(link_text(page.trades_download.widget.value)))
+    assert len(trades) == n_trades
+    assert trades["EntryTime"].iloc[0] == f"{result.trades['EntryTime'].iloc[0]:%Y-%m-%d}"
+    assert trades["PnL"].sum() == pytest.approx(result.trades["PnL"].sum())
+    assert page.trades_download.filename.endswith("_BRENT_sma-cross_2015-01-02_"
+                                                  f"{result.end:%Y-%m-%d}_trades.csv")
+
+    equity = pd.read_csv(io.StringIO(link_text(page.equity_download.widget.value)),
+                         parse_dates=["date"], index_col="date")
+    assert list(equity.columns) == list(result.equity.columns)
+    np.testing.assert_allclose(equity["Equity"].to_numpy(), result.equity["Equity"].to_numpy())
+    assert equity.index[0] == pd.Timestamp("2015-01-02")
+
+    assert stored_count(real_store) == before + 1
+    assert result.run_id == list_backtests(real_store, limit=1)[0]["id"]
+    assert f'data-run="{result.run_id}"' in page.comparison_table.value
+    assert "fast=10, slow=40" in page.comparison_table.value
+    assert "stored as run #" in page.status.value
+    assert page.progress.value == 100 and page.run_button.disabled is False
+
+
+def test_mean_reversion_with_slippage_and_fee(page, real_store):
+    page.strategy.value = "mean-reversion"
+    w = page.param_widgets["mean-reversion"]
+    w["window"].value, w["entry_z"].value, w["exit_z"].value = 30, 1.5, 0.25
+    w["short"].value = False
+    page.slippage.value, page.fixed_commission.value = 5.0, 2.0
+    page.commodity.value = "WTI"
+    page.dates.start.value = date(2018, 1, 1)
+    page.dates.end.value = date(2022, 12, 31)
+    result = page.run()
+    assert result is not None and result.commodity == "WTI"
+    assert result.params == {"window": 30, "entry_z": 1.5, "exit_z": 0.25, "short": False}
+    assert (result.trades["Side"] == "long").all()
+    assert result.end == pd.Timestamp("2022-12-30")
+    assert result.info["slippage_cost"] > 0
+    stored = list_backtests(real_store, limit=1)[0]
+    assert stored["config"]["slippage_bps"] == 5.0 and stored["config"]["fixed_commission"] == 2.0
+    assert stored["commodity"] == "WTI" and stored["params"]["window"] == 30
+
+
+def test_comparison_lists_last_runs_newest_first_and_filters_by_commodity(real_store):
+    page = BacktestPage(real_store, background=False, compare_last=3)
+    page.run()
+    page.param_widgets["sma-cross"]["slow"].value = 60
+    page.run()
+    page.commodity.value = "WTI"
+    last = page.run()
+    rows = re.findall(r'data-run="(\d+)"', page.comparison_table.value)
+    assert len(rows) == 3
+    assert [int(r) for r in rows] == sorted((int(r) for r in rows), reverse=True)
+    assert int(rows[0]) == last.run_id
+    page.compare_commodity_only.value = True
+    frame = comparison_frame(list_backtests(real_store, commodity="WTI", limit=3))
+    assert set(frame["Commodity"]) == {"WTI"}
+    assert set(re.findall(r'data-run="(\d+)"', page.comparison_table.value)) == {
+        str(i) for i in frame.index}
+    page.commodity.value = "BRENT"
+    assert "<td>WTI</td>" not in page.comparison_table.value
+
+
+def test_comparison_frame_values():
+    runs = [
+        {"id": 7, "commodity": "NG", "strategy": "sma-cross",
+         "params": {"fast": 5, "slow": 20, "short": True},
+         "config": {"commission": 0.002, "fixed_commission": 1.0, "slippage_bps": 3.0},
+         "start": "2020-01-02", "end": "2020-12-31",
+         "stats": {"Return [%]": 12.5, "Sharpe Ratio": None, "# Trades": 4}},
+    ]
+    frame = comparison_frame(runs)
+    row = frame.loc[7]
+    assert row["Parameters"] == "fast=5, slow=20"
+    assert row["Costs"] == "0.2 % + $1 + 3 bp"
+    assert row["Return [%]"] == 12.5 and np.isnan(row["Sharpe Ratio"])
+    assert row["# Trades"] == 4 and row["Window"] == "2020-01-02 – 2020-12-31"
+    assert comparison_frame([]).empty
+
+
+def test_pure_formatting():
+    assert format_stat("Start", pd.Timestamp("2015-01-02")) == "2015-01-02"
+    assert format_stat("Duration", pd.Timedelta(days=37)) == "37 days"
+    assert format_stat("Sharpe Ratio", float("nan")) == "—"
+    assert format_stat("Max. Trade Duration", pd.NaT) == "—"
+    assert format_stat("Equity Final [$]", 123456.789) == "123,456.79"
+    assert format_stat("# Trades", np.int64(1234)) == "1,234"
+    assert params_summary({"short": False, "fast": 3}, "sma-cross") == "no short, fast=3"
+    assert params_summary({"model": "arima", "horizon": 5, "refit_every": 20,
+                           "model_params": {}}, "forecast") == "model=arima, horizon=5"
+    empty = pd.DataFrame({c: pd.Series(dtype=float) for c in ("Side", "EntryTime", "PnL")})
+    assert trades_csv(empty).strip() == "Side,EntryTime,PnL"
+
+
+# -- walk-forward run in the background ----------------------------------------------------------
+
+
+def test_button_runs_forecast_in_background_with_progress(real_store):
+    page = BacktestPage(real_store, background=True)
+    set_forecast(page, date(2025, 6, 1), model="drift", horizon=5, refit_every=20)
+    seen_progress: list[int] = []
+    seen_disabled: list[bool] = []
+    page.progress.observe(lambda c: seen_progress.append(c["new"]), names="value")
+    page.run_button.observe(lambda c: seen_disabled.append(c["new"]), names="disabled")
+    page.run_button.click()
+    assert page.wait(timeout=60)
+    assert page.result is not None, page.messages.text
+    assert seen_disabled[0] is True and seen_disabled[-1] is False
+    assert seen_progress == sorted(seen_progress) and seen_progress[-1] == 100
+    assert len(seen_progress) > 10  # the walk-forward steps moved the bar
+    assert page.result.strategy == "forecast"
+    assert page.result.info["strategy"]["forecasts"] > 250
+    assert page.result.params["model"] == "drift" and page.result.params["horizon"] == 5
+    assert len(page.equity_chart.data) == 2 and page.stats_table.value
+    assert page.result.start == pd.Timestamp("2025-06-02")
+
+
+def test_cancel_stops_a_walk_forward_run_and_stores_nothing(real_store):
+    page = BacktestPage(real_store, background=True)
+    set_forecast(page, date(2024, 1, 1), model="drift")
+    before = stored_count(real_store)
+    cancelled = threading.Event()
+
+    def on_progress(change):
+        if change["new"] >= 5 and not cancelled.is_set():
+            cancelled.set()
+            page.cancel()
+
+    page.progress.observe(on_progress, names="value")
+    page.run(wait=False)
+    assert page.wait(timeout=60)
+    assert cancelled.is_set()
+    assert page.result is None
+    assert page.messages.level == "info" and "cancelled" in page.messages.text
+    assert stored_count(real_store) == before
+    assert page.run_button.disabled is False and page.cancel_button.disabled is True
+    assert page.progress.value < 100
+
+
+# -- invalid input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("strategy", "values", "expected"),
+    [
+        ("sma-cross", {"fast": 50, "slow": 40}, "fast (50) must be smaller than slow (40)"),
+        ("sma-cross", {"fast": 0}, "parameter 'fast' must be >= 1"),
+        ("mean-reversion", {"entry_z": 1.0, "exit_z": 1.5}, "exit_z (1.5) must be smaller"),
+        ("forecast", {"horizon": 0}, "parameter 'horizon' must be >= 1"),
+        ("forecast", {"model_params": "{order: 1"}, "'model_params' must be a JSON object"),
+        ("forecast", {"model_params": '{"nope": 1}'}, "model parameters: unknown parameter"),
+        ("forecast", {"train_window": "abc"}, "'train_window' must be a number or blank"),
+        ("forecast", {"train_window": "10"}, "'train_window' must be >= 30"),
+        ("forecast-band", {"level": 100}, "parameter 'level' must be <= 99"),
+    ],
+)
+def test_invalid_strategy_parameters_show_the_strategy_message(page, real_store, strategy,
+                                                               values, expected):
+    before = stored_count(real_store)
+    page.strategy.value = strategy
+    for name, value in values.items():
+        page.param_widgets[strategy][name].value = value
+    assert page.messages.level == "error"
+    assert expected in page.messages.text
+    assert "Traceback" not in page.messages.widget.value
+    assert page.run() is None
+    assert expected in page.messages.text
+    assert stored_count(real_store) == before
+    assert len(page.equity_chart.data) == 0
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "expected"),
+    [
+        ("capital", -5.0, "Capital must be > 0"),
+        ("commission", 1.5, "Commission must be in [0, 1)"),
+        ("slippage", -1.0, "Slippage_bps must be in [0, 10000)"),
+        ("fixed_commission", -2.0, "Fixed_commission must be >= 0"),
+    ],
+)
+def test_invalid_money_settings_show_a_message(page, real_store, control, value, expected):
+    before = stored_count(real_store)
+    getattr(page, control).value = value
+    assert page.messages.level == "error" and expected in page.messages.text
+    assert page.run() is None and stored_count(real_store) == before
+
+
+def test_bad_dates_show_a_message_then_a_fix_clears_it(page, real_store):
+    page.dates.start.value = date(2020, 1, 1)
+    page.dates.end.value = date(2019, 1, 1)
+    assert page.messages.level == "error" and "must be before the end date" in page.messages.text
+    assert page.run() is None
+    page.dates.end.value = date(2021, 1, 1)
+    assert page.messages.level is None
+    # a window after the last stored price: the run itself reports it
+    page.dates.start.value = date(2030, 1, 1)
+    page.dates.end.value = date(2031, 1, 1)
+    assert page.run() is None
+    assert page.messages.level == "error" and "Fewer than 2 prices" in page.messages.text
+    assert page.run_button.disabled is False and page.status.value == "Failed."
+
+
+def test_empty_store_shows_a_message_and_disables_run(tmp_path):
+    widget = build_backtest_page(PriceStore(tmp_path / "empty.sqlite"))
+    page = widget.page
+    assert page.messages.level == "error" and "price store is empty" in page.messages.text
+    assert page.run_button.disabled is True
