@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from energy_nb.registry import ModelRegistry, _dumps, library_versions
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
-    from energy_nb.models import Forecast, ForecastModel
+    from energy_nb.models import Forecast
 
 #: Horizons the app offers (trading days).
 MIN_HORIZON, MAX_HORIZON = 1, 30
@@ -296,7 +296,7 @@ class ForecastService:
         run_id = self.registry.record(
             name, code, params=full_params, train_start=train.index[0],
             train_end=train.index[-1], data_version=version,
-            metrics={"kind": "fit", "fit_seconds": round(seconds, 4), "n_obs": int(len(train))},
+            metrics={"kind": "fit", "fit_seconds": round(seconds, 4), "n_obs": len(train)},
             reuse=True,
         )
         return _Fitted(model, full_params, pd.Timestamp(train.index[0]), seconds, run_id)
@@ -416,7 +416,7 @@ class ForecastService:
                 "data_version, created_at, inputs_json, result_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.commodity, run.model, inputs["origin"], run.horizon, _dumps(list(run.levels)),
-                 run.data_version, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 run.data_version, datetime.now(UTC).isoformat(timespec="seconds"),
                  _dumps(inputs), _dumps(run.forecast.to_dict())),
             )
             return int(cursor.lastrowid)

@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 
 from energy_nb.cli._common import CliError, add_json_flag, emit, open_store
-from energy_nb.cli._forecast_args import add_db_flag, commodity_arg, model_arg, positive_int_arg
+from energy_nb.cli._forecast_args import (
+    add_db_flag,
+    commodity_arg,
+    model_arg,
+    positive_int_arg,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,8 +53,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     runs = ModelRegistry(open_store(args)).list(commodity=args.commodity, name=args.name,
                                                 kind=args.kind, limit=args.limit)
     payload = {"runs": [_summary(r) for r in runs]}
-    lines = [f"{'id':>5}  {'commodity':<6} {'model':<12} {'kind':<12} {'train window':<23} "
-             f"{'data':<9} {'rMAE':>6} {'cov95':>6}  created"]
+    header = (f"{'id':>5}  {'commodity':<6} {'model':<12} {'kind':<12} {'train window':<23} "
+              f"{'data':<9} {'rMAE':>6} {'cov95':>6}  created")
+    lines = [header]
     for r in runs:
         s = _summary(r)
         window = f"{r.train_start or '?'}..{r.train_end or '?'}"
@@ -72,8 +78,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     data = run.to_dict()
     lines = [f"run {run.id}: {run.name} on {run.commodity} ({run.kind})",
-             f"params: {run.params}", f"train: {run.train_start}..{run.train_end} "
-             f"({run.data_version})", f"created: {run.created_at}", f"versions: {run.versions}"]
+             f"params: {run.params}",
+             f"train: {run.train_start}..{run.train_end} ({run.data_version})",
+             f"created: {run.created_at}", f"versions: {run.versions}"]
     frame = run.step_metrics()
     if not frame.empty:
         lines.append(frame.to_string(float_format=lambda v: f"{v:.3f}"))

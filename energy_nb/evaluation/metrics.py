@@ -35,19 +35,19 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "mae",
-    "rmse",
-    "mape",
-    "smape",
-    "mase",
-    "naive_scale",
-    "relative_mae",
-    "directional_accuracy",
-    "coverage",
-    "mean_width",
-    "pinball_loss",
-    "winkler_score",
     "MetricError",
+    "coverage",
+    "directional_accuracy",
+    "mae",
+    "mape",
+    "mase",
+    "mean_width",
+    "naive_scale",
+    "pinball_loss",
+    "relative_mae",
+    "rmse",
+    "smape",
+    "winkler_score",
 ]
 
 

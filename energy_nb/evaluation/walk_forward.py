@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ BASELINE = "random_walk"
 
 #: What ``walk_forward`` accepts as a model: a registered name, an unfitted model instance (deep
 #: copied before every refit), or a zero-argument factory returning a fresh unfitted model.
-ModelSpec = Union[str, Any, Callable[[], Any]]
+ModelSpec = str | Any | Callable[[], Any]
 
 #: Progress callback: ``(done, total, model_name)``.
 ProgressCallback = Callable[[int, int, str], None]

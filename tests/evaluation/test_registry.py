@@ -38,8 +38,8 @@ def test_record_get_and_list_filters(store: PriceStore) -> None:
 
 def test_reuse_returns_an_identical_fit_but_not_a_different_one(store: PriceStore) -> None:
     registry = ModelRegistry(store)
-    args = dict(params={"p": 1}, train_start="2023-01-02", train_end="2023-06-30",
-                data_version="WTI@1", metrics={"kind": "fit"})
+    args = {"params": {"p": 1}, "train_start": "2023-01-02", "train_end": "2023-06-30",
+            "data_version": "WTI@1", "metrics": {"kind": "fit"}}
     first = registry.record("drift", "WTI", reuse=True, **args)
     assert registry.record("drift", "WTI", reuse=True, **args) == first
     args["data_version"] = "WTI@2"

@@ -29,12 +29,12 @@ class SpyModel:
         self.log = log
         self.fail_on = fail_on or set()
 
-    def fit(self, y: pd.Series) -> "SpyModel":
+    def fit(self, y: pd.Series) -> SpyModel:
         self.log.append(("fit", y.index[-1], len(y)))
         self.y_ = y
         return self
 
-    def update(self, y: pd.Series) -> "SpyModel":
+    def update(self, y: pd.Series) -> SpyModel:
         self.log.append(("update", y.index[-1], len(y)))
         self.y_ = y
         return self
@@ -98,7 +98,8 @@ def test_spy_sees_only_data_up_to_origin_and_refit_schedule() -> None:
 
 def test_changing_prices_after_an_origin_leaves_its_forecasts_identical() -> None:
     y = synthetic(seed=3)
-    kwargs = dict(start=y.index[60], horizon=10, step=5, refit_every=2, progress=False)
+    kwargs = {"start": y.index[60], "horizon": 10, "step": 5, "refit_every": 2,
+              "progress": False}
     models = ["random_walk", "drift", "spy"]
     specs = {m: (SpyModel([]) if m == "spy" else m) for m in models}
     before = walk_forward(y, specs, **kwargs)
