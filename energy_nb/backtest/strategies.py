@@ -15,7 +15,9 @@ Strategies (``make_strategy(name, **params)``):
 * ``forecast``: any model of :mod:`energy_nb.models`, walk-forward: at each rebalance date the
   model sees only prices up to that date (refit every ``refit_every`` trading days, ``update`` in
   between); long when the forecast return over ``horizon`` days exceeds ``threshold``, short when
-  it is below ``-threshold`` (flat when ``short=False``), flat otherwise.
+  it is below ``-threshold`` (flat when ``short=False``), flat otherwise. ``train_window``
+  limits each refit to the last N prices (the window start then stays fixed until the next
+  refit, so the cheap ``update`` applies).
 * ``forecast-band``: like ``forecast`` but long only when the lower bound of the ``level`` %
   interval at the horizon is above today's price, short only when the upper bound is below it.
 
@@ -361,7 +363,8 @@ class ForecastStrategy(Strategy):
                   10_000),
         ParamSpec("min_history", "int", 250, "prices needed before the first forecast", 30,
                   100_000),
-        ParamSpec("train_window", "int", None, "fit on the last N prices only (None: all)", 30,
+        ParamSpec("train_window", "int", None, "at each refit, fit on the last N prices only "
+                  "(then updated with new prices until the next refit; None: all)", 30,
                   100_000, optional=True),
         ParamSpec("model_params", "dict", {}, "constructor parameters of the model"),
         _SHORT,
@@ -416,12 +419,16 @@ class ForecastStrategy(Strategy):
         horizon = self.params["horizon"]
         window = self.params["train_window"]
         total = len(dates)
+        anchor = 0
         for done, t in enumerate(dates, start=1):
-            lo = 0 if window is None else max(0, t + 1 - window)
-            y = prices.iloc[lo: t + 1]  # data up to and including day t only
+            refit = model is None or since_fit >= self.params["refit_every"]
+            if refit:
+                # the training series starts here until the next refit, so updates stay cheap
+                anchor = 0 if window is None else max(0, t + 1 - window)
+            y = prices.iloc[anchor: t + 1]  # data up to and including day t only
             signal = 0.0
             try:
-                if model is None or since_fit >= self.params["refit_every"]:
+                if refit:
                     model = make_model(self.params["model"], **self.params["model_params"]).fit(y)
                     since_fit = 0
                     refits += 1

@@ -135,15 +135,18 @@ class _Spy(ForecastStrategy):
 
             def fit_spy(y):
                 seen.append(("fit", y.index[-1]))
+                self.firsts.append(y.index[0])
                 return fit(y)
 
             def update_spy(y):
                 seen.append(("update", y.index[-1]))
+                self.firsts.append(y.index[0])
                 return update(y)
 
             model.fit, model.update = fit_spy, update_spy
             return model
 
+        self.firsts: list[pd.Timestamp] = []
         models.make_model = spying_make_model
         try:
             out = super()._positions(prices, start, progress)
@@ -160,6 +163,21 @@ def test_each_forecast_sees_only_data_up_to_its_date() -> None:
     days = prices.index[59:]
     assert [d for _, d in spy.seen] == list(days)
     assert [k for k, _ in spy.seen][:6] == ["fit", "update", "update", "update", "update", "fit"]
+    assert set(spy.firsts) == {prices.index[0]}
+
+
+def test_train_window_is_anchored_at_each_refit() -> None:
+    prices = random_prices(100)
+    spy = _Spy(model="drift", min_history=60, refit_every=5, train_window=40)
+    spy.positions(prices)
+    days = list(prices.index[59:])
+    assert [d for _, d in spy.seen] == days
+    # refit at day 59 on days 20..59, updated through day 63 from the same start; refit at 64 ...
+    for i, (kind, last) in enumerate(spy.seen):
+        t = 59 + i
+        anchor = 59 + 5 * (i // 5)
+        assert kind == ("fit" if t == anchor else "update")
+        assert spy.firsts[i] == prices.index[anchor + 1 - 40]
 
 
 @pytest.mark.parametrize(
