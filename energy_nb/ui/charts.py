@@ -283,6 +283,11 @@ def band_trace_name(level: int) -> str:
     return f"{int(level)}% interval"
 
 
+def _iso_days(values: object) -> list[str]:
+    """Dates as ``YYYY-MM-DD`` strings (FigureWidget cannot ship ``datetime64`` arrays)."""
+    return list(pd.DatetimeIndex(values).strftime("%Y-%m-%d"))
+
+
 def _rgba(color: str, alpha: float) -> str:
     """``#rrggbb`` -> ``rgba(r,g,b,alpha)`` (other colour strings are returned unchanged)."""
     text = color.strip()
@@ -327,17 +332,18 @@ def forecast_figure(
     traces: list = []
     if len(hist):
         traces.append(go.Scatter(
-            x=hist.index, y=hist.to_numpy(dtype=float), name=HISTORY_TRACE, mode="lines",
+            x=_iso_days(hist.index), y=hist.to_numpy(dtype=float), name=HISTORY_TRACE,
+            mode="lines",
             line={"color": color, "width": 1.4},
             hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} " + unit + "<extra>history</extra>",
         ))
     shapes = []
     if len(forecast):
-        dates = pd.DatetimeIndex(pd.to_datetime(forecast["date"]))
-        anchor_x: list = []
+        dates = _iso_days(pd.to_datetime(forecast["date"]))
+        anchor_x: list[str] = []
         anchor_y: list[float] = []
-        if len(hist) and hist.index[-1] < dates[0]:
-            anchor_x, anchor_y = [hist.index[-1]], [float(hist.iloc[-1])]
+        if len(hist) and _iso_days(hist.index[-1:])[0] < dates[0]:
+            anchor_x, anchor_y = _iso_days(hist.index[-1:]), [float(hist.iloc[-1])]
         levels = sorted(
             (int(c.split("_", 1)[1]) for c in forecast.columns
              if c.startswith("lower_") and f"upper_{c.split('_', 1)[1]}" in forecast.columns),
@@ -346,7 +352,7 @@ def forecast_figure(
         for level in levels:
             upper = forecast[f"upper_{level}"].to_numpy(dtype=float)
             lower = forecast[f"lower_{level}"].to_numpy(dtype=float)
-            xs = anchor_x + list(dates) + list(dates[::-1]) + anchor_x
+            xs = anchor_x + dates + dates[::-1] + anchor_x
             ys = anchor_y + list(upper) + list(lower[::-1]) + anchor_y
             traces.append(go.Scatter(
                 x=xs, y=ys, name=band_trace_name(level), mode="lines", fill="toself",
@@ -355,7 +361,7 @@ def forecast_figure(
             ))
         label = FORECAST_TRACE + (f" ({model_label})" if model_label else "")
         traces.append(go.Scatter(
-            x=anchor_x + list(dates), y=anchor_y + list(forecast["mean"].to_numpy(dtype=float)),
+            x=anchor_x + dates, y=anchor_y + list(forecast["mean"].to_numpy(dtype=float)),
             name=FORECAST_TRACE, legendgroup="forecast", mode="lines+markers",
             line={"color": color, "width": 2, "dash": "dash"}, marker={"size": 4},
             hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} " + unit + f"<extra>{label}</extra>",
@@ -367,7 +373,8 @@ def forecast_figure(
     if actuals is not None and len(actuals.dropna()):
         act = actuals.dropna()
         traces.append(go.Scatter(
-            x=act.index, y=act.to_numpy(dtype=float), name=ACTUAL_TRACE, mode="lines+markers",
+            x=_iso_days(act.index), y=act.to_numpy(dtype=float), name=ACTUAL_TRACE,
+            mode="lines+markers",
             line={"color": "#222", "width": 1.2}, marker={"size": 6, "symbol": "circle-open"},
             hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} " + unit + "<extra>actual</extra>",
         ))
@@ -413,7 +420,7 @@ def metric_by_step_figure(
     """
     scale = 100.0 if percent else 1.0
     traces = [
-        go.Scatter(x=frame.index.to_numpy(), y=frame[name].to_numpy(dtype=float) * scale,
+        go.Scatter(x=[int(step) for step in frame.index], y=frame[name].to_numpy(dtype=float) * scale,
                    name=str(name), mode="lines+markers", marker={"size": 4})
         for name in frame.columns
     ]
@@ -460,7 +467,8 @@ def residuals_figure(residuals: pd.Series, *, title: str = "Scaled one-step resi
         for y in (-1.96, 0.0, 1.96)
     ]
     return go.Figure(
-        data=[go.Scatter(x=residuals.index, y=residuals.to_numpy(dtype=float), name="residual",
+        data=[go.Scatter(x=_iso_days(residuals.index), y=residuals.to_numpy(dtype=float),
+                         name="residual",
                          mode="markers", marker={"size": 3, "color": "#1f77b4"})],
         layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
                 "margin": {"l": 50, "r": 20, "t": 40, "b": 30}, "shapes": shapes,
@@ -487,7 +495,7 @@ def acf_figure(acf: pd.Series, band: float, *, title: str = "Autocorrelation of 
         for y in (-band, band)
     ]
     return go.Figure(
-        data=[go.Bar(x=acf.index.to_numpy(), y=acf.to_numpy(dtype=float), name="acf",
+        data=[go.Bar(x=[int(lag) for lag in acf.index], y=acf.to_numpy(dtype=float), name="acf",
                      marker={"color": "#1f77b4"}, width=0.4)],
         layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
                 "margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "shapes": shapes,

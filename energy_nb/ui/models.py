@@ -1,0 +1,567 @@
+"""The Models dashboard: every recorded model run, their out-of-sample metrics, one run's details.
+
+The page reads the model registry (:mod:`energy_nb.registry`) and displays what
+:mod:`energy_nb.diagnostics` computes from it:
+
+* the runs (fits made for forecasts and walk-forward evaluations) with their metadata, filtered by
+  commodity and kind;
+* for one commodity, the latest walk-forward evaluation of each model side by side: a table and
+  charts of rMAE (MAE relative to the random walk; below 1 beats it) and of interval coverage by
+  horizon step against the nominal level;
+* one run's details: parameters, training window, data version, library versions, and residual
+  diagnostics of the model refitted on its training window (residuals over time, ACF with the
+  white-noise band, histogram against the normal, Ljung-Box test).
+
+When no evaluation is recorded for the commodity, the page says so and offers a button that runs a
+small walk-forward evaluation (progress bar) and records it.
+
+Usage (the whole of ``notebooks/models.ipynb``)::
+
+    from energy_nb.ui.models import build_models_page
+    build_models_page()
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from energy_nb.commodities import CODES, get_commodity
+from energy_nb.diagnostics import (
+    QUICK_MODELS,
+    DiagnosticsError,
+    ResidualDiagnostics,
+    comparison_table,
+    evaluation_levels,
+    fit_run_model,
+    metric_by_step,
+    quick_evaluation,
+    residual_diagnostics,
+    runs_table,
+)
+from energy_nb.registry import ModelRegistry, ModelRun
+from energy_nb.ui.charts import (
+    acf_figure,
+    metric_by_step_figure,
+    replace_figure,
+    residual_histogram_figure,
+    residuals_figure,
+    to_widget,
+)
+from energy_nb.ui.controls import FreshnessLine, MessageArea, store_freshness
+from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+
+log = logging.getLogger(__name__)
+
+ALL = "ALL"
+#: Kind filter choices (label, registry kind or ``None`` for all).
+KIND_CHOICES: tuple[tuple[str, str], ...] = (
+    ("All runs", "all"), ("Evaluations", "walk_forward"), ("Fits", "fit"),
+)
+#: Most runs listed in the table and the details picker.
+MAX_LISTED = 200
+
+NO_EVALUATION_MESSAGE = (
+    "No walk-forward evaluation of {code} is recorded yet, so there is nothing to compare. "
+    "Press `Run quick evaluation` for a small one here ({n} origins, steps 1–{h}; models: "
+    "{models}), or run the full one in a terminal: "
+    "`energy-nb evaluate --commodity {code} --start 2025-01-01 --horizon 30 --step 5 --models all`."
+)
+
+
+class ModelsPage:
+    """The Models page.
+
+    Args:
+        store: a :class:`~energy_nb.data.store.PriceStore`; default
+            ``PriceStore.from_settings()``.
+        commodity: initial commodity filter (a code or ``"ALL"``).
+        quick_models: models the quick evaluation button evaluates.
+        quick_settings: keyword arguments of :func:`energy_nb.diagnostics.quick_evaluation`
+            (``n_origins``, ``horizon``, ``step``, ``refit_every``, ``levels``).
+        diagnostics: compute residual diagnostics of the selected run at once (else on the
+            ``Residual diagnostics`` button).
+
+    Attributes:
+        commodity, kind, run_picker, coverage_level: the controls; evaluate_button and
+        evaluate_progress: the quick evaluation; diagnostics_button.
+        runs_html: the runs table; runs_frame: its rows.
+        comparison_html / comparison: the metrics table and its frame.
+        rmae_chart, coverage_chart, residual_chart, acf_chart, histogram_chart: FigureWidgets.
+        details: ``HTML`` of the selected run; diagnostics: the last
+        :class:`ResidualDiagnostics` (``None`` when none).
+        messages, freshness: see :mod:`energy_nb.ui.controls`; widget: the whole page.
+
+    Usage::
+
+        page = ModelsPage(store)
+        page.commodity.value = "NG"
+        page.comparison.loc["auto", "rmae_1"]
+    """
+
+    def __init__(
+        self,
+        store: Any = None,
+        *,
+        commodity: str = "WTI",
+        quick_models: Sequence[str] = QUICK_MODELS,
+        quick_settings: dict[str, Any] | None = None,
+        diagnostics: bool = True,
+    ) -> None:
+        self.store = store
+        self.registry: ModelRegistry | None = None
+        self.quick_models = tuple(quick_models)
+        self.quick_settings = dict(quick_settings or {})
+        self.auto_diagnostics = diagnostics
+        self.runs_frame = pd.DataFrame()
+        self.comparison = pd.DataFrame()
+        self.diagnostics: ResidualDiagnostics | None = None
+        self._diag_cache: dict[int, ResidualDiagnostics | str] = {}
+        self._evaluations: dict[str, ModelRun] = {}
+        self._suspended = False
+        self._status: list[dict[str, Any]] = []
+
+        self.messages = MessageArea()
+        self.freshness = FreshnessLine()
+        store_problem = self._open_store()
+
+        style = {"description_width": "initial"}
+        self.commodity = widgets.Dropdown(
+            options=[("All commodities", ALL)] + [(c, c) for c in CODES],
+            value=commodity if commodity == ALL else get_commodity(commodity).code,
+            description="Commodity", style=style, layout=widgets.Layout(width="240px"),
+        )
+        self.kind = widgets.ToggleButtons(options=list(KIND_CHOICES), value="all",
+                                          description="Runs", style={**style,
+                                                                     "button_width": "100px"})
+        self.coverage_level = widgets.Dropdown(options=[], description="Coverage of",
+                                               style=style, layout=widgets.Layout(width="200px"))
+        self.run_picker = widgets.Dropdown(options=[], description="Run", style=style,
+                                           layout=widgets.Layout(width="520px"))
+        self.evaluate_button = widgets.Button(description="Run quick evaluation",
+                                              button_style="primary", icon="play",
+                                              layout=widgets.Layout(width="200px",
+                                                                    display="none"))
+        self.evaluate_progress = widgets.IntProgress(value=0, min=0, max=1,
+                                                     description="Evaluating",
+                                                     layout=widgets.Layout(display="none"))
+        self.diagnostics_button = widgets.Button(description="Residual diagnostics",
+                                                 layout=widgets.Layout(width="180px"))
+        self.diagnostics_progress = widgets.HTML(value="", layout=widgets.Layout(display="none"))
+        for w, cls in ((self.commodity, "enb-commodity"), (self.kind, "enb-kind"),
+                       (self.coverage_level, "enb-coverage-level"),
+                       (self.run_picker, "enb-run-picker"),
+                       (self.evaluate_button, "enb-evaluate"),
+                       (self.evaluate_progress, "enb-evaluate-progress"),
+                       (self.diagnostics_button, "enb-diagnostics-button"),
+                       (self.diagnostics_progress, "enb-progress")):
+            w.add_class(cls)
+
+        self.runs_html = widgets.HTML(value="")
+        self.runs_html.add_class("enb-runs")
+        self.comparison_html = widgets.HTML(value="")
+        self.comparison_html.add_class("enb-comparison")
+        self.rmae_chart = to_widget(metric_by_step_figure(pd.DataFrame(), metric_label="rMAE"))
+        self.coverage_chart = to_widget(metric_by_step_figure(pd.DataFrame(),
+                                                              metric_label="coverage"))
+        self.rmae_chart.add_class("enb-rmae-chart")
+        self.coverage_chart.add_class("enb-coverage-chart")
+        self.details = widgets.HTML(value="")
+        self.details.add_class("enb-run-details")
+        self.diagnostics_summary = widgets.HTML(value="")
+        self.diagnostics_summary.add_class("enb-diagnostics")
+        self.residual_chart = to_widget(residuals_figure(pd.Series(dtype=float)))
+        self.acf_chart = to_widget(acf_figure(pd.Series(dtype=float), 0.0))
+        self.histogram_chart = to_widget(residual_histogram_figure(pd.DataFrame()))
+
+        section = lambda text: widgets.HTML(f'<h3 style="margin:0.8em 0 0.2em">{text}</h3>')
+        self.widget = widgets.VBox([
+            widgets.HTML(page_header(
+                "Models",
+                "Recorded models, their out-of-sample accuracy against the random walk, and "
+                "residual diagnostics",
+            )),
+            self.freshness.widget,
+            widgets.HBox([self.commodity, self.kind]),
+            self.messages.widget,
+            widgets.HBox([self.evaluate_button, self.evaluate_progress]),
+            section("Compare models (latest walk-forward evaluation per model)"),
+            self.comparison_html,
+            widgets.HBox([self.rmae_chart, widgets.VBox([self.coverage_level,
+                                                         self.coverage_chart])]),
+            section("Model runs"),
+            self.runs_html,
+            section("Run details"),
+            widgets.HBox([self.run_picker, self.diagnostics_button]),
+            self.details,
+            self.diagnostics_progress,
+            self.diagnostics_summary,
+            widgets.HBox([self.residual_chart, self.acf_chart, self.histogram_chart]),
+        ])
+        self.widget.add_class("enb-models-page")
+
+        if store_problem:
+            self.messages.show(store_problem, "error")
+            return
+        self.freshness.update(self._status)
+        self.commodity.observe(self._on_filter, names="value")
+        self.kind.observe(self._on_filter, names="value")
+        self.coverage_level.observe(self._on_coverage_level, names="value")
+        self.run_picker.observe(self._on_run, names="value")
+        self.evaluate_button.on_click(self._on_evaluate)
+        self.diagnostics_button.on_click(lambda _b: self.show_diagnostics())
+        self.refresh()
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def _open_store(self) -> str | None:
+        try:
+            if self.store is None:
+                from energy_nb.data.store import PriceStore
+
+                self.store = PriceStore.from_settings()
+            self.registry = ModelRegistry(self.store)
+            self._status = store_freshness(self.store)
+        except Exception as exc:  # a broken store must not become a traceback in the page
+            log.exception("cannot open the price store")
+            return f"Cannot open the price store: {exc}"
+        return None
+
+    @property
+    def selected_code(self) -> str | None:
+        """The commodity filter, ``None`` for all."""
+        return None if self.commodity.value == ALL else self.commodity.value
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _on_filter(self, _change: dict) -> None:
+        if not self._suspended:
+            self.refresh()
+
+    def _on_coverage_level(self, _change: dict) -> None:
+        if not self._suspended:
+            self._guard(self._draw_coverage)
+
+    def _on_run(self, _change: dict) -> None:
+        if not self._suspended:
+            self._guard(self._show_run)
+
+    def _on_evaluate(self, _button: Any = None) -> None:
+        self._guard(self.run_quick_evaluation)
+
+    def _guard(self, action: Any) -> None:
+        try:
+            action()
+        except Exception as exc:  # last resort: show it in the page, log the traceback
+            log.exception("Models page update failed")
+            self.messages.show(f"Unexpected error while updating the page: {exc}", "error")
+
+    # -- updates ---------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the registry and redraw every section."""
+        self._guard(self._refresh)
+
+    def _refresh(self) -> None:
+        code = self.selected_code
+        kind = None if self.kind.value == "all" else self.kind.value
+        runs = self.registry.list(commodity=code, kind=kind, limit=MAX_LISTED)
+        self.runs_frame = runs_table(runs)
+        self.runs_html.value = runs_table_html(self.runs_frame)
+        notes: list[tuple[str, str]] = []
+        if code is None:
+            self._evaluations = {}
+            notes.append(("Choose one commodity to compare models on it.", "info"))
+        else:
+            self._evaluations = self.registry.latest_evaluations(code)
+            if not self._evaluations:
+                notes.append((self._no_evaluation_text(code), "info"))
+        if not runs and not self.registry.list(limit=1):
+            empty = ("The model registry is empty: no model has been fitted or evaluated yet. "
+                     "Choose a commodity and run a quick evaluation, or make a forecast on the "
+                     "Forecast page.")
+            notes.insert(0, (empty, "warning"))
+        self.evaluate_button.layout.display = (
+            "" if code is not None and not self._evaluations else "none")
+        self.messages.show_many(notes)
+        self._draw_comparison()
+        self._fill_run_picker(runs)
+
+    def _no_evaluation_text(self, code: str) -> str:
+        settings = {"n_origins": 8, "horizon": 30, **self.quick_settings}
+        return NO_EVALUATION_MESSAGE.format(code=code, n=settings["n_origins"],
+                                            h=settings["horizon"],
+                                            models=", ".join(self.quick_models))
+
+    def _draw_comparison(self) -> None:
+        runs = self._evaluations
+        self.comparison = comparison_table(runs) if runs else pd.DataFrame()
+        self.comparison_html.value = comparison_table_html(self.comparison)
+        rmae = metric_by_step(runs, "rmae") if runs else pd.DataFrame()
+        replace_figure(self.rmae_chart, metric_by_step_figure(
+            rmae, metric_label="rMAE", reference=1.0, reference_label="random walk",
+            title="rMAE by horizon step (below 1 beats the random walk)",
+        ))
+        levels = evaluation_levels(runs) if runs else []
+        self._suspended = True
+        try:
+            previous = self.coverage_level.value
+            self.coverage_level.options = [(f"{lv}% intervals", lv) for lv in levels]
+            self.coverage_level.value = (previous if previous in levels
+                                         else (levels[-1] if levels else None))
+        finally:
+            self._suspended = False
+        self._draw_coverage()
+
+    def _draw_coverage(self) -> None:
+        level = self.coverage_level.value
+        runs = self._evaluations
+        frame = metric_by_step(runs, f"coverage_{level}") if runs and level else pd.DataFrame()
+        replace_figure(self.coverage_chart, metric_by_step_figure(
+            frame, metric_label="coverage", percent=True,
+            reference=(level / 100.0) if level else None,
+            reference_label=f"nominal {level}%" if level else "",
+            title=f"Coverage of the {level}% intervals by step" if level else "Coverage by step",
+        ))
+
+    def _fill_run_picker(self, runs: Sequence[ModelRun]) -> None:
+        options = [(run_label(r), r.id) for r in runs]
+        previous = self.run_picker.value
+        # prefer an evaluation run: its details include out-of-sample metrics
+        default = next((r.id for r in runs if r.kind == "walk_forward"),
+                       runs[0].id if runs else None)
+        self._suspended = True
+        try:
+            self.run_picker.options = options
+            ids = [o[1] for o in options]
+            self.run_picker.value = previous if previous in ids else default
+        finally:
+            self._suspended = False
+        self._show_run()
+
+    def _show_run(self) -> None:
+        run_id = self.run_picker.value
+        self.diagnostics = None
+        self._clear_diagnostics()
+        if run_id is None:
+            self.details.value = '<div style="color:#555">No run to show.</div>'
+            self.diagnostics_button.disabled = True
+            return
+        self.diagnostics_button.disabled = False
+        run = self.registry.get(run_id)
+        self.details.value = run_details_html(run)
+        if self.auto_diagnostics or run_id in self._diag_cache:
+            self.show_diagnostics()
+
+    def _clear_diagnostics(self) -> None:
+        self.diagnostics_summary.value = ""
+        replace_figure(self.residual_chart, residuals_figure(pd.Series(dtype=float)))
+        replace_figure(self.acf_chart, acf_figure(pd.Series(dtype=float), 0.0))
+        replace_figure(self.histogram_chart, residual_histogram_figure(pd.DataFrame()))
+
+    def show_diagnostics(self) -> None:
+        """Refit the selected run's model and show its residual diagnostics (cached per run)."""
+        run_id = self.run_picker.value
+        if run_id is None:
+            return
+        result = self._diag_cache.get(run_id)
+        if result is None:
+            run = self.registry.get(run_id)
+            self.diagnostics_progress.value = (
+                f'<span class="enb-progress-text">Refitting {html.escape(run.name)} on '
+                f"{html.escape(run.commodity)} {run.train_start} – {run.train_end} for its "
+                "residual diagnostics …</span>")
+            self.diagnostics_progress.layout.display = ""
+            try:
+                result = residual_diagnostics(fit_run_model(self.store, run))
+            except DiagnosticsError as exc:
+                result = str(exc)
+            finally:
+                self.diagnostics_progress.layout.display = "none"
+            self._diag_cache[run_id] = result
+        if isinstance(result, str):
+            self.diagnostics = None
+            self.diagnostics_summary.value = (
+                f'<div class="enb-msg enb-msg-warning">Residual diagnostics unavailable: '
+                f"{html.escape(result)}</div>")
+            return
+        self.diagnostics = result
+        self.diagnostics_summary.value = diagnostics_html(result)
+        replace_figure(self.residual_chart, residuals_figure(result.residuals))
+        replace_figure(self.acf_chart, acf_figure(result.acf, result.acf_band))
+        replace_figure(self.histogram_chart, residual_histogram_figure(result.histogram))
+
+    def run_quick_evaluation(self) -> dict[str, int]:
+        """Run and record the quick evaluation of the selected commodity (progress bar).
+
+        Returns:
+            ``{model: run id}`` (empty when no commodity is selected or it failed).
+        """
+        code = self.selected_code
+        if code is None:
+            self.messages.show("Choose one commodity to evaluate.", "warning")
+            return {}
+        bar = self.evaluate_progress
+        bar.value, bar.max = 0, 1
+        bar.description = f"Evaluating {code}"
+        bar.layout.display = ""
+        self.evaluate_button.disabled = True
+
+        def progress(done: int, total: int, model: str) -> None:
+            bar.max = max(total, 1)
+            bar.value = done
+            bar.description = f"{model} {done}/{total}"
+
+        try:
+            ids = quick_evaluation(self.store, code, self.quick_models, progress=progress,
+                                   **self.quick_settings)
+        except Exception as exc:  # shown in the page
+            log.exception("quick evaluation failed")
+            self.messages.show(f"The quick evaluation of {code} failed: {exc}", "error")
+            return {}
+        finally:
+            bar.layout.display = "none"
+            self.evaluate_button.disabled = False
+        self.refresh()
+        self.messages.show(
+            f"Recorded a quick evaluation of {code}: {len(ids)} models "
+            f"({', '.join(ids)}).", "info")
+        return ids
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+
+
+def run_label(run: ModelRun) -> str:
+    """Picker label of a run, e.g. ``#12 arima · WTI · walk_forward · to 2026-07-07``."""
+    return f"#{run.id} {run.name} · {run.commodity} · {run.kind or '?'} · to {run.train_end}"
+
+
+def _cell(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    if isinstance(value, float):
+        return fmt_num(value, digits)
+    return html.escape(str(value))
+
+
+def runs_table_html(frame: pd.DataFrame) -> str:
+    """HTML of the runs table (:func:`energy_nb.diagnostics.runs_table`)."""
+    if frame.empty:
+        return '<div style="color:#555">No model runs recorded for this filter.</div>'
+    head = ["Id", "Model", "Commodity", "Kind", "Training window", "Data version", "Created",
+            "Origins", "Mean rMAE"]
+    rows = []
+    for _, r in frame.iterrows():
+        cells = [str(r["id"]), html.escape(r["model"]), html.escape(r["commodity"]),
+                 html.escape(r["kind"] or "?"), f"{r['train_start']} – {r['train_end']}",
+                 html.escape(str(r["data_version"])), html.escape(str(r["created_at"])),
+                 _cell(None if pd.isna(r["origins"]) else int(r["origins"])),
+                 _cell(r["mean_rmae"])]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+    return (f'<div style="max-height:320px;overflow:auto"><table class="enb-stats enb-runs-rows">'
+            f'{header}{"".join(rows)}</table></div>')
+
+
+def comparison_table_html(table: pd.DataFrame) -> str:
+    """HTML of the metric comparison (:func:`energy_nb.diagnostics.comparison_table`)."""
+    if table.empty:
+        return ""
+    labels = {"mean_rmae": "rMAE mean", "mae_1": "MAE step 1", "origins": "Origins",
+              "run_id": "Run"}
+    head = ["Model"]
+    for column in table.columns:
+        if column.startswith("rmae_"):
+            head.append(f"rMAE step {column[5:]}")
+        elif column.startswith("coverage_"):
+            head.append(f"Coverage {column[9:]}%")
+        elif column.startswith("width_"):
+            head.append(f"Mean width {column[6:]}%")
+        else:
+            head.append(labels.get(column, column))
+    rows = []
+    for name, r in table.iterrows():
+        cells = [f"<b>{html.escape(str(name))}</b>"]
+        for column in table.columns:
+            value = r[column]
+            if column.startswith("coverage_"):
+                cells.append(fmt_pct(float(value) * 100, 1, signed=False))
+            elif column in ("origins", "run_id"):
+                cells.append(_cell(None if pd.isna(value) else int(value)))
+            else:
+                cells.append(_cell(float(value)))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+    return f'<table class="enb-stats enb-comparison-rows">{header}{"".join(rows)}</table>'
+
+
+def run_details_html(run: ModelRun) -> str:
+    """HTML of one run: metadata, parameters, library versions, settings and headline metrics."""
+    params = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>"
+        for k, v in sorted(run.params.items())
+    ) or '<tr><td colspan="2">(no parameters)</td></tr>'
+    versions = ", ".join(f"{html.escape(k)} {html.escape(str(v))}"
+                         for k, v in run.versions.items()) or "—"
+    m = run.metrics
+    lines = [
+        (f"<b>#{run.id} {html.escape(run.name)}</b> on {html.escape(run.commodity)} "
+         f"({html.escape(run.kind or '?')})"),
+        (f'Training window: <span class="enb-train-window">{run.train_start} – '
+         f"{run.train_end}</span>"),
+        f"Data version: {html.escape(str(run.data_version))} · created {html.escape(run.created_at)}",
+        f"Libraries: {versions}",
+    ]
+    if run.kind == "walk_forward":
+        overall = m.get("mean_over_steps") or {}
+        lines.append(
+            f"Evaluation: {m.get('n_origins')} origins from {m.get('start')} every "
+            f"{m.get('step')} trading days, steps 1–{m.get('horizon')}, refit every "
+            f"{m.get('refit_every')} · {m.get('fits')} fits in {fmt_num(m.get('seconds'), 1)} s"
+            f" · mean rMAE {_cell(overall.get('rmae'))}, mean MAE {_cell(overall.get('mae'))}")
+        if m.get("failures"):
+            lines.append(f"Failures: {len(m['failures'])} origins (e.g. "
+                         f"{html.escape(str(m['failures'][0]))})")
+    elif run.kind == "fit":
+        lines.append(f"Fit: {m.get('n_obs', '?')} prices in {fmt_num(m.get('fit_seconds'), 3)} s")
+    body = "".join(f"<div>{line}</div>" for line in lines)
+    return (f'<div class="enb-run">{body}<table class="enb-stats enb-params">'
+            f"<tr><th>Parameter</th><th>Value</th></tr>{params}</table></div>")
+
+
+def diagnostics_html(diag: ResidualDiagnostics) -> str:
+    """One line summarising residual diagnostics."""
+    verdict = ("no significant autocorrelation" if diag.ljung_box_pvalue >= 0.05
+               else "autocorrelated (the model misses some structure)")
+    return (
+        f'<div class="enb-diag-line">Residuals of <b>{html.escape(diag.model)}</b>: '
+        f"{len(diag.residuals)} one-step rolling-origin errors, scaled by volatility "
+        f"({diag.residuals.index[0]:%Y-%m-%d} – {diag.residuals.index[-1]:%Y-%m-%d}) · "
+        f"mean {fmt_num(diag.mean, 3)} · std {fmt_num(diag.std, 3)} · skew "
+        f"{fmt_num(diag.skew, 2)} · excess kurtosis {fmt_num(diag.kurtosis, 2)} · Ljung-Box "
+        f"p({len(diag.acf)}) = <span class=\"enb-ljung-box\">{diag.ljung_box_pvalue:.3f}</span>"
+        f" ({verdict})</div>"
+    )
+
+
+def build_models_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
+    """Build the Models page widget (what ``notebooks/models.ipynb`` displays).
+
+    Args:
+        store: a PriceStore; default ``PriceStore.from_settings()``.
+        **kwargs: passed to :class:`ModelsPage`.
+
+    Returns:
+        The page's root widget (the :class:`ModelsPage` is at ``widget.page``).
+    """
+    page = ModelsPage(store, **kwargs)
+    page.widget.page = page
+    return page.widget

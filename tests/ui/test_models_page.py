@@ -1,0 +1,169 @@
+"""The Models page driven from Python against a real store and a real model registry.
+
+The store holds the real EIA snapshot; evaluations are real (small) walk-forward runs recorded by
+the page's own button or by :func:`energy_nb.diagnostics.quick_evaluation`.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_nb.data.store import PriceStore
+from energy_nb.data.validation import read_price_csv
+from energy_nb.diagnostics import quick_evaluation
+from energy_nb.registry import ModelRegistry
+from energy_nb.ui.models import ModelsPage, build_models_page
+
+FILES = {"WTI": "wti-daily.csv", "NG": "henryhub-daily.csv"}
+SMALL = {"n_origins": 3, "horizon": 10, "step": 10}
+FAST_MODELS = ("random_walk", "drift", "theta")
+
+
+@pytest.fixture(scope="module")
+def base_store_path(eia_dir, tmp_path_factory):
+    """A store with real prices and nothing in the registry."""
+    path = tmp_path_factory.mktemp("models") / "base.sqlite"
+    store = PriceStore(path)
+    for code, name in FILES.items():
+        store.import_series(read_price_csv(eia_dir / name, commodity=code))
+    return path
+
+
+@pytest.fixture(scope="module")
+def evaluated_store(base_store_path, tmp_path_factory) -> PriceStore:
+    """A copy of the base store with a small WTI evaluation recorded."""
+    path = tmp_path_factory.mktemp("models_eval") / "energy_nb.sqlite"
+    shutil.copy(base_store_path, path)
+    store = PriceStore(path)
+    quick_evaluation(store, "WTI", FAST_MODELS, **SMALL)
+    return store
+
+
+@pytest.fixture()
+def empty_registry_store(base_store_path, tmp_path) -> PriceStore:
+    path = tmp_path / "energy_nb.sqlite"
+    shutil.copy(base_store_path, path)
+    return PriceStore(path)
+
+
+def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_registry_store):
+    page = ModelsPage(empty_registry_store, quick_models=FAST_MODELS, quick_settings=SMALL)
+    assert page.messages.level == "warning" and "registry is empty" in page.messages.text
+    assert "No walk-forward evaluation of WTI" in page.messages.text
+    assert page.evaluate_button.layout.display == ""
+    assert page.comparison.empty and len(page.rmae_chart.data) == 0
+    assert page.runs_frame.empty and page.run_picker.value is None
+
+    progress_values: list[int] = []
+    page.evaluate_progress.observe(lambda ch: progress_values.append(ch["new"]), names="value")
+    displays: list[str] = []
+    page.evaluate_progress.layout.observe(lambda ch: displays.append(ch["new"]), names="display")
+    page.evaluate_button.click()
+
+    assert displays == ["", "none"]
+    assert progress_values[-1] == len(FAST_MODELS) * 3 and progress_values == sorted(progress_values)
+    runs = ModelRegistry(empty_registry_store).list(kind="walk_forward")
+    assert sorted(r.name for r in runs) == sorted(FAST_MODELS)
+    assert page.messages.level == "info" and "Recorded a quick evaluation of WTI" in page.messages.text
+    assert page.evaluate_button.layout.display == "none"
+    assert sorted(page.comparison.index) == sorted(FAST_MODELS)
+    assert sorted(t.name for t in page.rmae_chart.data) == sorted(FAST_MODELS)
+
+
+def test_comparison_shows_the_registry_metrics(evaluated_store):
+    page = ModelsPage(evaluated_store, diagnostics=False)
+    assert page.messages.level is None
+    latest = ModelRegistry(evaluated_store).latest_evaluations("WTI")
+    table = page.comparison
+    assert sorted(table.index) == sorted(FAST_MODELS)
+    for name, run in latest.items():
+        steps = run.step_metrics()
+        assert table.loc[name, "rmae_1"] == pytest.approx(steps.at[1, "rmae"])
+        assert table.loc[name, "rmae_10"] == pytest.approx(steps.at[10, "rmae"])
+        assert table.loc[name, "coverage_80"] == pytest.approx(steps["coverage_80"].mean())
+        assert table.loc[name, "run_id"] == run.id
+    assert table.loc["random_walk", "mean_rmae"] == pytest.approx(1.0)
+    assert "rMAE step 1" in page.comparison_html.value and "Coverage 95%" in page.comparison_html.value
+    # rMAE by step: one line per model over steps 1..10, the random walk at exactly 1
+    rmae = {t.name: t for t in page.rmae_chart.data}
+    assert list(rmae["drift"].x) == list(range(1, 11))
+    np.testing.assert_allclose(rmae["random_walk"].y, 1.0)
+    # coverage chart in percent with the nominal level as reference
+    assert page.coverage_level.value == 95
+    cov = {t.name: t for t in page.coverage_chart.data}
+    np.testing.assert_allclose(cov["theta"].y, latest["theta"].step_metrics()["coverage_95"] * 100)
+    assert page.coverage_chart.layout.shapes[0].y0 == pytest.approx(95.0)
+    page.coverage_level.value = 80
+    cov = {t.name: t for t in page.coverage_chart.data}
+    np.testing.assert_allclose(cov["drift"].y, latest["drift"].step_metrics()["coverage_80"] * 100)
+
+
+def test_filters_by_commodity_and_kind(evaluated_store):
+    page = ModelsPage(evaluated_store, diagnostics=False)
+    assert set(page.runs_frame["commodity"]) == {"WTI"}
+    page.commodity.value = "NG"
+    assert page.runs_frame.empty and page.comparison.empty
+    assert page.messages.level == "info" and "No walk-forward evaluation of NG" in page.messages.text
+    assert page.evaluate_button.layout.display == ""
+    page.commodity.value = "ALL"
+    assert "Choose one commodity" in page.messages.text
+    assert page.evaluate_button.layout.display == "none"
+    assert len(page.runs_frame) == len(ModelRegistry(evaluated_store).list())
+    page.kind.value = "fit"
+    assert set(page.runs_frame["kind"]) <= {"fit"}
+    page.kind.value = "walk_forward"
+    assert set(page.runs_frame["kind"]) == {"walk_forward"}
+
+
+def test_run_details_and_residual_diagnostics(evaluated_store):
+    page = ModelsPage(evaluated_store)
+    run = ModelRegistry(evaluated_store).get(page.run_picker.value)
+    assert run.kind == "walk_forward"
+    assert f"{run.train_start} – {run.train_end}" in page.details.value
+    assert "calibration_window" in page.details.value  # parameters table
+    diag = page.diagnostics
+    assert diag is not None and diag.model == run.name
+    assert len(diag.residuals) == 750 and diag.residuals.index[-1] == pd.Timestamp(run.train_end)
+    assert list(diag.acf.index) == list(range(1, 21))
+    lag1 = np.corrcoef(diag.residuals.to_numpy()[:-1], diag.residuals.to_numpy()[1:])[0, 1]
+    assert diag.acf.iloc[0] == pytest.approx(lag1, abs=0.01)
+    assert diag.histogram["count"].sum() == len(diag.residuals)
+    assert 0.0 <= diag.ljung_box_pvalue <= 1.0
+    assert [t.name for t in page.residual_chart.data] == ["residual"]
+    assert len(page.acf_chart.data[0].y) == 20
+    assert [t.name for t in page.histogram_chart.data] == ["residuals", "normal"]
+    assert "Ljung-Box" in page.diagnostics_summary.value
+    # another run: details follow, diagnostics recomputed for it
+    other = next(v for _, v in page.run_picker.options if v != run.id)
+    page.run_picker.value = other
+    assert f"#{other} " in page.details.value
+    assert page.diagnostics.model == ModelRegistry(evaluated_store).get(other).name
+
+
+def test_diagnostics_on_demand_and_unavailable_run(evaluated_store):
+    registry = ModelRegistry(evaluated_store)
+    bad = registry.record("drift", "WTI", params={}, train_start="1980-01-01",
+                          train_end="1980-06-30", data_version="x", metrics={"kind": "fit"})
+    page = ModelsPage(evaluated_store, diagnostics=False)
+    assert page.diagnostics is None and len(page.residual_chart.data[0].y) == 0
+    page.run_picker.value = bad
+    page.diagnostics_button.click()
+    assert page.diagnostics is None
+    assert "Residual diagnostics unavailable" in page.diagnostics_summary.value
+    assert "no stored WTI prices" in page.diagnostics_summary.value
+
+
+def test_broken_store_shows_a_message(tmp_path, monkeypatch):
+    from energy_nb.config import Settings
+
+    monkeypatch.setenv("ENERGY_NB_HOME", str(tmp_path))
+    db = Settings.from_env().db_path
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.write_text("this is not an SQLite database, it is plain text " * 20)
+    page = build_models_page().page
+    assert page.messages.level == "error" and "Cannot open the price store" in page.messages.text
+    assert page.runs_frame.empty
