@@ -103,36 +103,55 @@ def test_forecast_json_csv_and_past_start(home: Path, tmp_path: Path) -> None:
     assert "NG forecast from" in latest.stdout and "upper_95" in latest.stdout
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["forecast", "--commodity", "GOLD"], "unknown commodity 'GOLD'"),
-        (["forecast", "--commodity", "WTI", "--model", "prophet"], "unknown model 'prophet'"),
-        (["forecast", "--commodity", "WTI", "--horizon", "31"], "between 1 and 30"),
-        (["forecast", "--commodity", "WTI", "--horizon", "x"], "integer"),
-        (["forecast", "--commodity", "WTI", "--start", "2024-13-01"], "not a valid date"),
-        (["forecast", "--commodity", "WTI", "--start", "1980-01-01", "--model", "drift"],
-         "before the first"),
-        (["forecast", "--commodity", "WTI", "--levels", "80,100"], "between 0 and 100"),
-        (["forecast", "--commodity", "WTI", "--levels", "80,9.5"], "integers"),
-        (["forecast", "--commodity", "WTI", "--model", "drift", "--csv", "/nonexistent/x.csv"],
-         "does not exist"),
-        (["evaluate", "--commodity", "WTI", "--start", "1970-01-01", "--models", "drift"],
-         "not after the first"),
-        (["evaluate", "--commodity", "WTI", "--start", "2026-08-10", "--models", "drift"],
-         "no forecast origin"),
-        (["evaluate", "--commodity", "WTI", "--start", "2026-01-01", "--end", "2025-01-01"],
-         "must be after"),
-        (["evaluate", "--commodity", "WTI", "--start", "2026-01-01", "--step", "0"],
-         "positive integer"),
-        (["evaluate", "--commodity", "BRENT", "--start", "2026-01-01", "--models", "drift"],
-         "no BRENT prices stored"),
-        (["models", "show", "9999"], "no model run with id 9999"),
-    ],
-)
-def test_bad_arguments_exit_2_with_a_clear_message(home: Path, args: list[str],
-                                                   message: str) -> None:
+BAD_ARGUMENTS = [
+    (["forecast", "--commodity", "GOLD"], "unknown commodity 'GOLD'"),
+    (["forecast", "--commodity", "WTI", "--model", "prophet"], "unknown model 'prophet'"),
+    (["forecast", "--commodity", "WTI", "--horizon", "31"], "between 1 and 30"),
+    (["forecast", "--commodity", "WTI", "--horizon", "x"], "integer"),
+    (["forecast", "--commodity", "WTI", "--start", "2024-13-01"], "not a valid date"),
+    (["forecast", "--commodity", "WTI", "--start", "1980-01-01", "--model", "drift"],
+     "before the first"),
+    (["forecast", "--commodity", "WTI", "--levels", "80,100"], "between 0 and 100"),
+    (["forecast", "--commodity", "WTI", "--levels", "80,9.5"], "integers"),
+    (["forecast", "--commodity", "WTI", "--model", "drift", "--csv", "/nonexistent/x.csv"],
+     "does not exist"),
+    (["evaluate", "--commodity", "WTI", "--start", "1970-01-01", "--models", "drift"],
+     "not after the first"),
+    (["evaluate", "--commodity", "WTI", "--start", "2026-08-10", "--models", "drift"],
+     "no forecast origin"),
+    (["evaluate", "--commodity", "WTI", "--start", "2026-01-01", "--end", "2025-01-01"],
+     "must be after"),
+    (["evaluate", "--commodity", "WTI", "--start", "2026-01-01", "--step", "0"],
+     "positive integer"),
+    (["evaluate", "--commodity", "BRENT", "--start", "2026-01-01", "--models", "drift"],
+     "no BRENT prices stored"),
+    (["models", "show", "9999"], "no model run with id 9999"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), [BAD_ARGUMENTS[i] for i in (0, 5, 13)])
+def test_bad_arguments_exit_2_through_the_script(home: Path, args: list[str],
+                                                 message: str) -> None:
     done = run(home, *args)
     assert done.returncode == 2
     assert message in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_with_a_clear_message(
+    home: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same dispatcher in-process (fast): exit code 2, message on stderr, nothing on stdout."""
+    from energy_nb.cli import main
+
+    monkeypatch.setenv("ENERGY_NB_HOME", str(home))
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse rejects the value itself
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert message in err
+    assert out == ""
