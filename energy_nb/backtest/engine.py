@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "trades_frame",
     "EngineConfig",
     "EngineError",
     "EngineResult",
@@ -239,155 +240,197 @@ def _validate_targets(targets: Any, index: pd.DatetimeIndex, allow_short: bool) 
     return np.clip(arr, -1.0, 1.0)
 
 
-class _TradeBook:
-    """Collects round trips while orders fill (internal)."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
-        self.open: list[Any] | None = None  # side, entry_units, entry_value, exit_units,
-        #                                      exit_value, commission, slippage, entry_bar
-
-    def _start(self, side: int, units: float, px: float, comm: float, slip: float, bar: int) -> None:
-        self.open = [side, units, units * px, 0.0, 0.0, comm, slip, bar]
-
-    def _close(self, bar: int, is_open: bool) -> None:
-        side, eu, ev, xu, xv, comm, slip, entry_bar = self.open  # type: ignore[misc]
-        pnl = side * (xv - ev) - comm
-        self.rows.append((side, eu, ev, xu, xv, pnl, comm, slip, entry_bar, bar, is_open))
-        self.open = None
-
-    def fill(self, bar: int, q_old: float, q_new: float, px: float, comm: float, slip: float) -> None:
-        dq = q_new - q_old
-        if dq == 0.0:
-            return
-        if q_old == 0.0:
-            self._start(1 if q_new > 0 else -1, abs(q_new), px, comm, slip, bar)
-            return
-        tr = self.open
-        assert tr is not None
-        side = tr[0]
-        if q_new * side > 0:  # same side: add or reduce
-            if abs(q_new) > abs(q_old):
-                tr[1] += abs(dq)
-                tr[2] += abs(dq) * px
-            else:
-                tr[3] += abs(dq)
-                tr[4] += abs(dq) * px
-            tr[5] += comm
-            tr[6] += slip
-            return
-        # close (q_new == 0) or flip: the closing part gets |q_old| / |dq| of the costs
-        share = abs(q_old) / abs(dq)
-        tr[3] += abs(q_old)
-        tr[4] += abs(q_old) * px
-        tr[5] += comm * share
-        tr[6] += slip * share
-        self._close(bar, False)
-        if q_new != 0.0:
-            self._start(-side, abs(q_new), px, comm * (1 - share), slip * (1 - share), bar)
-
-    def finish(self, last_bar: int, last_mark: float) -> None:
-        if self.open is not None:
-            tr = self.open
-            remaining = tr[1] - tr[3]
-            tr[3] += remaining
-            tr[4] += remaining * last_mark
-            self._close(last_bar, True)
-
-    def frame(self, index: pd.DatetimeIndex) -> pd.DataFrame:
-        if not self.rows:
-            frame = pd.DataFrame({c: pd.Series(dtype=float) for c in TRADE_COLUMNS})
-            frame["Side"] = frame["Side"].astype(object)
-            frame["EntryTime"] = pd.Series(dtype="datetime64[ns]")
-            frame["ExitTime"] = pd.Series(dtype="datetime64[ns]")
-            frame["Duration"] = pd.Series(dtype="timedelta64[ns]")
-            frame["EntryBar"] = frame["EntryBar"].astype(int)
-            frame["ExitBar"] = frame["ExitBar"].astype(int)
-            frame["DurationBars"] = frame["DurationBars"].astype(int)
-            frame["IsOpen"] = frame["IsOpen"].astype(bool)
-            return frame
-        arr = list(zip(*self.rows))
-        side = np.array(arr[0], dtype=int)
-        eu, ev, xu, xv = (np.array(a, dtype=float) for a in arr[1:5])
-        pnl, comm, slip = (np.array(a, dtype=float) for a in arr[5:8])
-        entry_bar = np.array(arr[8], dtype=int)
-        exit_bar = np.array(arr[9], dtype=int)
-        entry_time = index[entry_bar]
-        exit_time = index[exit_bar]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            frame = pd.DataFrame(
-                {
-                    "Side": np.where(side > 0, "long", "short"),
-                    "Size": side * eu,
-                    "EntryBar": entry_bar,
-                    "ExitBar": exit_bar,
-                    "EntryTime": entry_time,
-                    "ExitTime": exit_time,
-                    "EntryPrice": ev / eu,
-                    "ExitPrice": xv / xu,
-                    "PnL": pnl,
-                    "ReturnPct": pnl / ev,
-                    "Duration": exit_time - entry_time,
-                    "DurationBars": exit_bar - entry_bar,
-                    "Commission": comm,
-                    "Slippage": slip,
-                    "Costs": comm + slip,
-                    "IsOpen": np.array(arr[10], dtype=bool),
-                }
-            )
-        return frame
+def _empty_trades() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=float) for c in TRADE_COLUMNS})
+    frame["Side"] = frame["Side"].astype(object)
+    frame["EntryTime"] = pd.Series(dtype="datetime64[ns]")
+    frame["ExitTime"] = pd.Series(dtype="datetime64[ns]")
+    frame["Duration"] = pd.Series(dtype="timedelta64[ns]")
+    for col in ("EntryBar", "ExitBar", "DurationBars"):
+        frame[col] = frame[col].astype(int)
+    frame["IsOpen"] = frame["IsOpen"].astype(bool)
+    return frame
 
 
-def _run(
-    price: np.ndarray, mark: np.ndarray, desired: np.ndarray, fillable: np.ndarray,
-    cfg: EngineConfig,
-) -> tuple[np.ndarray, np.ndarray, _TradeBook, float, float, int]:
-    """Fill orders at change points and return daily units, cash and the trade book."""
-    n = len(price)
-    # Orders can only fill on fillable days; the held target changes where the desired target
+def trades_frame(
+    index: pd.DatetimeIndex,
+    side: np.ndarray,
+    entry_units: np.ndarray,
+    entry_value: np.ndarray,
+    exit_units: np.ndarray,
+    exit_value: np.ndarray,
+    commission: np.ndarray,
+    slippage: np.ndarray,
+    entry_bar: np.ndarray,
+    exit_bar: np.ndarray,
+    is_open: np.ndarray,
+) -> pd.DataFrame:
+    """Build the trades table (:data:`TRADE_COLUMNS`) from per-trade arrays.
+
+    ``PnL = side * (exit_value - entry_value) - commission`` (slippage is inside the fill
+    prices); ``ReturnPct = PnL / entry_value``.
+
+    Returns:
+        The DataFrame, one row per round trip.
+    """
+    if len(side) == 0:
+        return _empty_trades()
+    side = np.asarray(side, dtype=int)
+    entry_bar = np.asarray(entry_bar, dtype=int)
+    exit_bar = np.asarray(exit_bar, dtype=int)
+    entry_time = index[entry_bar]
+    exit_time = index[exit_bar]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pnl = side * (exit_value - entry_value) - commission
+        return pd.DataFrame(
+            {
+                "Side": np.where(side > 0, "long", "short"),
+                "Size": side * entry_units,
+                "EntryBar": entry_bar,
+                "ExitBar": exit_bar,
+                "EntryTime": entry_time,
+                "ExitTime": exit_time,
+                "EntryPrice": entry_value / entry_units,
+                "ExitPrice": exit_value / exit_units,
+                "PnL": pnl,
+                "ReturnPct": pnl / entry_value,
+                "Duration": exit_time - entry_time,
+                "DurationBars": exit_bar - entry_bar,
+                "Commission": commission,
+                "Slippage": slippage,
+                "Costs": commission + slippage,
+                "IsOpen": np.asarray(is_open, dtype=bool),
+            }
+        )
+
+
+@dataclass
+class _Orders:
+    """Filled orders as parallel arrays (internal)."""
+
+    bar: np.ndarray
+    q_before: np.ndarray
+    q_after: np.ndarray
+    fill: np.ndarray
+    commission: np.ndarray
+    slippage: np.ndarray
+    cash_after: np.ndarray
+
+    def upto(self, k: int) -> _Orders:
+        keep = self.bar <= k
+        return _Orders(*(a[keep] for a in (self.bar, self.q_before, self.q_after, self.fill,
+                                           self.commission, self.slippage, self.cash_after)))
+
+    def plus(self, bar: int, q_before: float, q_after: float, fill: float, commission: float,
+             slippage: float, cash_after: float) -> _Orders:
+        row = (bar, q_before, q_after, fill, commission, slippage, cash_after)
+        arrays = (self.bar, self.q_before, self.q_after, self.fill, self.commission,
+                  self.slippage, self.cash_after)
+        return _Orders(*(np.append(a, v) for a, v in zip(arrays, row)))
+
+
+def _fill_orders(price: np.ndarray, desired: np.ndarray, fillable: np.ndarray,
+                 cfg: EngineConfig) -> _Orders:
+    """Fill orders where the target held changes; the only loop is over those change points."""
+    # Orders fill on fillable days only; the held target changes where the desired target
     # (seen on fillable days) differs from the previous fillable day's desired target.
     fill_idx = np.flatnonzero(fillable)
     d_fill = desired[fill_idx]
     prev = np.concatenate(([0.0], d_fill[:-1]))
-    change = fill_idx[d_fill != prev]
-
+    change = d_fill != prev
+    bars = fill_idx[change].tolist()
+    prices = price[fill_idx][change].tolist()
+    weights = d_fill[change].tolist()
+    up = 1.0 + cfg.slippage
+    down = 1.0 - cfg.slippage
     slip = cfg.slippage
     rate = float(cfg.commission)
     fixed = float(cfg.fixed_commission)
-    book = _TradeBook()
     q = 0.0
     cash = float(cfg.capital)
-    total_comm = 0.0
-    total_slip = 0.0
-    orders = 0
-    q_after: list[float] = []
-    cash_after: list[float] = []
-    price_l = price.tolist()
-    desired_l = desired.tolist()
-    for i in change.tolist():
-        p = price_l[i]
-        w = desired_l[i]
+    rows: list[tuple[float, ...]] = []
+    append = rows.append
+    for i, p, w in zip(bars, prices, weights):
         equity = cash + q * p
         q_new = w * equity / p if equity > 0 else 0.0
         dq = q_new - q
-        if dq != 0.0:
-            px = p * (1.0 + slip) if dq > 0 else p * (1.0 - slip)
-            adq = abs(dq)
-            comm = rate * adq * px + fixed
-            slip_cost = adq * p * slip
-            cash -= dq * px + comm
-            total_comm += comm
-            total_slip += slip_cost
-            orders += 1
-            book.fill(i, q, q_new, px, comm, slip_cost)
-            q = q_new
-        q_after.append(q)
-        cash_after.append(cash)
-    # forward-fill the state after each fill to every day
-    seg = np.searchsorted(change, np.arange(n), side="right") - 1
-    units_arr = np.concatenate(([0.0], np.asarray(q_after, dtype=float)))[seg + 1]
-    cash_arr = np.concatenate(([float(cfg.capital)], np.asarray(cash_after, dtype=float)))[seg + 1]
-    return units_arr, cash_arr, book, total_comm, total_slip, orders
+        if dq == 0.0:
+            continue
+        if dq > 0:
+            px = p * up
+            adq = dq
+        else:
+            px = p * down
+            adq = -dq
+        comm = rate * adq * px + fixed
+        cash -= dq * px + comm
+        append((i, q, q_new, px, comm, adq * p * slip, cash))
+        q = q_new
+    table = np.array(rows, dtype=float).reshape(-1, 7)
+    return _Orders(table[:, 0].astype(np.int64), *(table[:, j].copy() for j in range(1, 7)))
+
+
+def _daily_state(n: int, orders: _Orders, capital: float) -> tuple[np.ndarray, np.ndarray]:
+    """Units and cash at each day's close, forward-filled from the orders."""
+    seg = np.searchsorted(orders.bar, np.arange(n), side="right")
+    units = np.concatenate(([0.0], orders.q_after))[seg]
+    cash = np.concatenate(([float(capital)], orders.cash_after))[seg]
+    return units, cash
+
+
+def _trades_from_orders(index: pd.DatetimeIndex, orders: _Orders, last_mark: float) -> pd.DataFrame:
+    """Group filled orders into round trips, vectorised.
+
+    Each order has a closing part (units taken off the position held before it) and an opening
+    part (units added to the position held after it); a flip has both. Costs are split between
+    the parts in proportion to their units.
+    """
+    if len(orders.bar) == 0:
+        return _empty_trades()
+    qb, qa = orders.q_before, orders.q_after
+    sb, sa = np.sign(qb), np.sign(qa)
+    adq = np.abs(qa - qb)
+    new_trade = (sa != 0) & (sa != sb)
+    ends_trade = (sb != 0) & (sa != sb)
+    same = (sa == sb) & (sa != 0)
+    open_units = np.where(new_trade, np.abs(qa), np.where(same & (np.abs(qa) > np.abs(qb)), adq,
+                                                         0.0))
+    close_units = np.where(ends_trade, np.abs(qb), np.where(same & (np.abs(qa) < np.abs(qb)), adq,
+                                                           0.0))
+    close_share = close_units / adq
+    trade_after = np.cumsum(new_trade) - 1  # trade id held after each order (-1: none yet)
+    trade_before = np.concatenate(([-1], trade_after[:-1]))
+    n_trades = int(new_trade.sum())
+    px = orders.fill
+
+    def per_trade(values: np.ndarray, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        summed = np.bincount(ids[mask], weights=values[mask], minlength=n_trades)
+        return summed.astype(float)  # bincount of nothing is an int array
+
+    has_after = sa != 0
+    has_before = sb != 0
+    entry_units = per_trade(open_units, trade_after, has_after)
+    entry_value = per_trade(open_units * px, trade_after, has_after)
+    exit_units = per_trade(close_units, trade_before, has_before)
+    exit_value = per_trade(close_units * px, trade_before, has_before)
+    comm_close = orders.commission * close_share
+    slip_close = orders.slippage * close_share
+    commission = (per_trade(orders.commission - comm_close, trade_after, has_after)
+                  + per_trade(comm_close, trade_before, has_before))
+    slippage = (per_trade(orders.slippage - slip_close, trade_after, has_after)
+                + per_trade(slip_close, trade_before, has_before))
+    side = sa[new_trade].astype(int)
+    entry_bar = orders.bar[new_trade]
+    exit_bar = np.full(n_trades, len(index) - 1, dtype=np.int64)
+    exit_bar[trade_before[ends_trade]] = orders.bar[ends_trade]
+    is_open = np.zeros(n_trades, dtype=bool)
+    if qa[-1] != 0:  # the last trade is still open: value the rest at the last mark, no costs
+        remaining = entry_units[-1] - exit_units[-1]
+        exit_units[-1] += remaining
+        exit_value[-1] += remaining * last_mark
+        is_open[-1] = True
+    return trades_frame(index, side, entry_units, entry_value, exit_units, exit_value,
+                        commission, slippage, entry_bar, exit_bar, is_open)
 
 
 def simulate(
@@ -417,28 +460,38 @@ def simulate(
     cfg = config or EngineConfig()
     values = _validate_prices(prices)
     index = values.index
+    n = len(index)
     target = _validate_targets(targets, index, cfg.allow_short)
     price = values.to_numpy(dtype=float)
     fillable = np.isfinite(price) & (price > 0)
     mark = values.where(fillable).ffill().to_numpy(dtype=float)
+    mark0 = np.nan_to_num(mark)
     desired = np.concatenate(([0.0], target[:-1]))
 
-    units, cash, book, comm, slip, orders = _run(price, mark, desired, fillable, cfg)
-    held_value = np.where(units != 0.0, units * np.nan_to_num(mark), 0.0)
-    equity = cash + held_value
+    orders = _fill_orders(price, desired, fillable, cfg)
+    units, cash = _daily_state(n, orders, cfg.capital)
+    equity = cash + units * mark0
     ruined_at: pd.Timestamp | None = None
     ruined = np.flatnonzero(equity <= 0)
     if len(ruined):
+        # ruin: keep the orders up to that day, close at the next fillable price, then nothing
         k = int(ruined[0])
         ruined_at = index[k]
-        desired = desired.copy()
-        desired[k + 1:] = 0.0
-        units, cash, book, comm, slip, orders = _run(price, mark, desired, fillable, cfg)
-        held_value = np.where(units != 0.0, units * np.nan_to_num(mark), 0.0)
-        equity = cash + held_value
+        orders = orders.upto(k)
+        q = float(units[k])
+        later = np.flatnonzero(fillable[k + 1:])
+        if q != 0.0 and len(later):
+            j = k + 1 + int(later[0])
+            p = float(price[j])
+            px = p * (1.0 - cfg.slippage) if q > 0 else p * (1.0 + cfg.slippage)
+            comm = cfg.commission * abs(q) * px + cfg.fixed_commission
+            cash_after = float(cash[k]) + q * px - comm
+            orders = orders.plus(j, q, 0.0, px, comm, abs(q) * p * cfg.slippage, cash_after)
+        units, cash = _daily_state(n, orders, cfg.capital)
+        equity = cash + units * mark0
 
-    if book.open is not None:
-        book.finish(len(price) - 1, float(mark[-1]))
+    held_value = units * mark0
+    trades = _trades_from_orders(index, orders, float(mark[-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         position = np.where(units != 0.0, held_value / equity, 0.0)
     name = values.name
@@ -450,10 +503,10 @@ def simulate(
         cash=pd.Series(cash, index=index, name="cash"),
         equity=pd.Series(equity, index=index, name="equity"),
         position=pd.Series(position, index=index, name="position"),
-        trades=book.frame(index),
-        commissions=float(comm),
-        slippage_cost=float(slip),
-        orders=int(orders),
+        trades=trades,
+        commissions=float(orders.commission.sum()),
+        slippage_cost=float(orders.slippage.sum()),
+        orders=int(len(orders.bar)),
         ruined_at=ruined_at,
         config=cfg,
     )

@@ -1,29 +1,101 @@
 """A plain day-by-day loop implementation of the engine's rules.
 
 It exists as an independent reference: the tests check that the vectorised
-:func:`energy_nb.backtest.engine.simulate` gives the same cash, units and equity, and the
-benchmark times it as the baseline. Use :func:`~energy_nb.backtest.engine.simulate` in real code.
+:func:`energy_nb.backtest.engine.simulate` gives the same cash, units, equity and round trips
+(the loop books trades incrementally, the engine groups its orders with array operations), and
+the benchmark times it as the baseline. Use :func:`~energy_nb.backtest.engine.simulate` in real
+code.
 
 Usage::
 
-    >>> cash, units, equity, commissions = simulate_loop(prices, targets, EngineConfig())
+    >>> loop = simulate_loop(prices, targets, EngineConfig())
+    >>> loop.equity, loop.trades
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from energy_nb.backtest.engine import EngineConfig, _TradeBook
+from energy_nb.backtest.engine import EngineConfig, trades_frame
 
-__all__ = ["simulate_loop"]
+__all__ = ["LoopResult", "simulate_loop"]
+
+
+class _TradeBook:
+    """Books round trips one fill at a time."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+        self.open: list[Any] | None = None  # side, entry units, entry value, exit units,
+        #                                     exit value, commission, slippage, entry bar
+
+    def _start(self, side: int, units: float, px: float, comm: float, slip: float, bar: int) -> None:
+        self.open = [side, units, units * px, 0.0, 0.0, comm, slip, bar]
+
+    def _close(self, bar: int, is_open: bool) -> None:
+        assert self.open is not None
+        self.rows.append([*self.open, bar, is_open])
+        self.open = None
+
+    def fill(self, bar: int, q_old: float, q_new: float, px: float, comm: float, slip: float) -> None:
+        dq = q_new - q_old
+        if q_old == 0.0:
+            self._start(1 if q_new > 0 else -1, abs(q_new), px, comm, slip, bar)
+            return
+        tr = self.open
+        assert tr is not None
+        side = tr[0]
+        if q_new * side > 0:  # same side: add or reduce
+            if abs(q_new) > abs(q_old):
+                tr[1] += abs(dq)
+                tr[2] += abs(dq) * px
+            else:
+                tr[3] += abs(dq)
+                tr[4] += abs(dq) * px
+            tr[5] += comm
+            tr[6] += slip
+            return
+        share = abs(q_old) / abs(dq)  # close or flip: the closing part's share of the costs
+        tr[3] += abs(q_old)
+        tr[4] += abs(q_old) * px
+        tr[5] += comm * share
+        tr[6] += slip * share
+        self._close(bar, False)
+        if q_new != 0.0:
+            self._start(-side, abs(q_new), px, comm * (1 - share), slip * (1 - share), bar)
+
+    def frame(self, index: pd.DatetimeIndex, last_mark: float) -> pd.DataFrame:
+        if self.open is not None:
+            remaining = self.open[1] - self.open[3]
+            self.open[3] += remaining
+            self.open[4] += remaining * last_mark
+            self._close(len(index) - 1, True)
+        cols = list(zip(*self.rows)) if self.rows else [[]] * 10
+        arr = [np.asarray(c) for c in cols]
+        return trades_frame(index, arr[0], arr[1].astype(float), arr[2].astype(float),
+                            arr[3].astype(float), arr[4].astype(float), arr[5].astype(float),
+                            arr[6].astype(float), arr[7], arr[8], arr[9])
+
+
+@dataclass
+class LoopResult:
+    """Daily cash, units and equity, total commission and the trades table of the loop."""
+
+    cash: np.ndarray
+    units: np.ndarray
+    equity: np.ndarray
+    commissions: float
+    trades: pd.DataFrame
 
 
 def simulate_loop(
     prices: pd.Series, targets: np.ndarray | list[float], config: EngineConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+) -> LoopResult:
     """Simulate one day at a time (same rules as the engine, see its module docstring).
 
     Args:
@@ -32,7 +104,7 @@ def simulate_loop(
         config: money settings.
 
     Returns:
-        ``(cash, units, equity, total_commission)``; arrays have one value per day.
+        The :class:`LoopResult`.
     """
     price = [float(v) for v in prices.to_numpy(dtype=float)]
     target = [float(v) for v in targets]
@@ -50,10 +122,11 @@ def simulate_loop(
     out_equity = np.empty(n)
     for i in range(n):
         p = price[i]
-        if not math.isnan(p) and p > 0:
+        fillable = not math.isnan(p) and p > 0
+        if fillable:
             mark = p
         want = 0.0 if (i == 0 or ruined) else target[i - 1]
-        if not math.isnan(p) and p > 0 and want != held:
+        if fillable and want != held:
             equity_before = cash + units * p
             new_units = want * equity_before / p if equity_before > 0 else 0.0
             delta = new_units - units
@@ -71,4 +144,5 @@ def simulate_loop(
         out_cash[i] = cash
         out_units[i] = units
         out_equity[i] = equity
-    return out_cash, out_units, out_equity, total_comm
+    return LoopResult(out_cash, out_units, out_equity, total_comm,
+                      book.frame(prices.index, mark))

@@ -191,11 +191,19 @@ def scenarios(draw: st.DrawFn) -> tuple[pd.Series, np.ndarray, EngineConfig]:
 def test_vectorised_engine_matches_day_by_day_loop(case) -> None:
     prices, targets, cfg = case
     r = simulate(prices, targets, cfg)
-    cash, units, equity, comm = simulate_loop(prices, targets, cfg)
-    np.testing.assert_allclose(r.cash.to_numpy(), cash, rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(r.units.to_numpy(), units, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(r.equity.to_numpy(), equity, rtol=1e-9, atol=1e-6)
-    assert r.commissions == pytest.approx(comm, rel=1e-9, abs=1e-9)
+    loop = simulate_loop(prices, targets, cfg)
+    np.testing.assert_allclose(r.cash.to_numpy(), loop.cash, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(r.units.to_numpy(), loop.units, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(r.equity.to_numpy(), loop.equity, rtol=1e-9, atol=1e-6)
+    assert r.commissions == pytest.approx(loop.commissions, rel=1e-9, abs=1e-9)
+    # round trips grouped with array operations equal the incrementally booked ones
+    a, b = r.trades, loop.trades
+    assert len(a) == len(b)
+    for col in ("Side", "EntryBar", "ExitBar", "IsOpen", "Duration"):
+        assert a[col].tolist() == b[col].tolist(), col
+    for col in ("Size", "EntryPrice", "ExitPrice", "PnL", "ReturnPct", "Commission", "Slippage"):
+        np.testing.assert_allclose(a[col].to_numpy(), b[col].to_numpy(), rtol=1e-9, atol=1e-6,
+                                   err_msg=col)
 
 
 @settings(max_examples=150, deadline=None)
