@@ -22,6 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,11 @@ def library_versions() -> dict[str, str]:
     Returns:
         ``{"energy_nb": "0.1.0", "pandas": "2.3.3", ...}`` (``"not installed"`` when missing).
     """
+    return dict(_library_versions())
+
+
+@lru_cache(maxsize=1)
+def _library_versions() -> dict[str, str]:
     out: dict[str, str] = {}
     for name in TRACKED_LIBRARIES:
         try:
