@@ -26,6 +26,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,6 +88,7 @@ class ModelsPage:
             (``n_origins``, ``horizon``, ``step``, ``refit_every``, ``levels``).
         diagnostics: compute residual diagnostics of the selected run at once (else on the
             ``Residual diagnostics`` button).
+        background: refit for the diagnostics in a thread so the page stays usable.
 
     Attributes:
         commodity, kind, run_picker, coverage_level: the controls; evaluate_button and
@@ -113,12 +115,16 @@ class ModelsPage:
         quick_models: Sequence[str] = QUICK_MODELS,
         quick_settings: dict[str, Any] | None = None,
         diagnostics: bool = True,
+        background: bool = True,
     ) -> None:
         self.store = store
         self.registry: ModelRegistry | None = None
         self.quick_models = tuple(quick_models)
         self.quick_settings = dict(quick_settings or {})
         self.auto_diagnostics = diagnostics
+        self.background = background
+        self._diag_token = 0
+        self._diag_thread: threading.Thread | None = None
         self.runs_frame = pd.DataFrame()
         self.comparison = pd.DataFrame()
         self.diagnostics: ResidualDiagnostics | None = None
@@ -348,6 +354,8 @@ class ModelsPage:
     def _show_run(self) -> None:
         run_id = self.run_picker.value
         self.diagnostics = None
+        self._diag_token += 1  # a refit still running for the previous run is not drawn
+        self.diagnostics_progress.layout.display = "none"
         self._clear_diagnostics()
         if run_id is None:
             self.details.value = '<div style="color:#555">No run to show.</div>'
@@ -366,25 +374,59 @@ class ModelsPage:
         replace_figure(self.histogram_chart, residual_histogram_figure(pd.DataFrame()))
 
     def show_diagnostics(self) -> None:
-        """Refit the selected run's model and show its residual diagnostics (cached per run)."""
+        """Refit the selected run's model and show its residual diagnostics (cached per run).
+
+        With ``background=True`` the refit runs in a thread (the page stays usable; the
+        indicator shows meanwhile); :meth:`wait_for_diagnostics` waits for it.
+        """
         run_id = self.run_picker.value
         if run_id is None:
             return
-        result = self._diag_cache.get(run_id)
-        if result is None:
-            run = self.registry.get(run_id)
-            self.diagnostics_progress.value = (
-                f'<span class="enb-progress-text">Refitting {html.escape(run.name)} on '
-                f"{html.escape(run.commodity)} {run.train_start} – {run.train_end} for its "
-                "residual diagnostics …</span>")
-            self.diagnostics_progress.layout.display = ""
-            try:
-                result = residual_diagnostics(fit_run_model(self.store, run))
-            except DiagnosticsError as exc:
-                result = str(exc)
-            finally:
-                self.diagnostics_progress.layout.display = "none"
-            self._diag_cache[run_id] = result
+        if run_id in self._diag_cache:
+            self._draw_diagnostics(self._diag_cache[run_id])
+            return
+        run = self.registry.get(run_id)
+        self._diag_token += 1
+        token = self._diag_token
+        self.diagnostics_progress.value = (
+            f'<span class="enb-progress-text">Refitting {html.escape(run.name)} on '
+            f"{html.escape(run.commodity)} {run.train_start} – {run.train_end} for its "
+            "residual diagnostics …</span>")
+        self.diagnostics_progress.layout.display = ""
+        if self.background:
+            self._diag_thread = threading.Thread(
+                target=self._compute_diagnostics, args=(run, token), daemon=True,
+                name=f"diagnostics-{run_id}")
+            self._diag_thread.start()
+        else:
+            self._compute_diagnostics(run, token)
+
+    def wait_for_diagnostics(self, timeout: float = 120.0) -> None:
+        """Block until a background diagnostics refit has finished (for tests and scripts)."""
+        thread = self._diag_thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _compute_diagnostics(self, run: ModelRun, token: int) -> None:
+        try:
+            result: ResidualDiagnostics | str = residual_diagnostics(
+                fit_run_model(self.store, run))
+        except DiagnosticsError as exc:
+            result = str(exc)
+        except Exception as exc:  # a failing refit must not leave the indicator spinning
+            log.exception("residual diagnostics of run %s failed", run.id)
+            result = f"unexpected error: {exc}"
+        self._diag_cache[run.id] = result
+        if token != self._diag_token:
+            return  # the user picked another run meanwhile
+        self.diagnostics_progress.layout.display = "none"
+        try:
+            self._draw_diagnostics(result)
+        except Exception as exc:
+            log.exception("drawing residual diagnostics failed")
+            self.messages.show(f"Cannot draw the residual diagnostics: {exc}", "error")
+
+    def _draw_diagnostics(self, result: ResidualDiagnostics | str) -> None:
         if isinstance(result, str):
             self.diagnostics = None
             self.diagnostics_summary.value = (

@@ -51,7 +51,8 @@ def empty_registry_store(base_store_path, tmp_path) -> PriceStore:
 
 
 def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_registry_store):
-    page = ModelsPage(empty_registry_store, quick_models=FAST_MODELS, quick_settings=SMALL)
+    page = ModelsPage(empty_registry_store, quick_models=FAST_MODELS, quick_settings=SMALL,
+                      background=False)
     assert page.messages.level == "warning" and "registry is empty" in page.messages.text
     assert "No walk-forward evaluation of WTI" in page.messages.text
     assert page.evaluate_button.layout.display == ""
@@ -75,7 +76,7 @@ def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_regist
 
 
 def test_comparison_shows_the_registry_metrics(evaluated_store):
-    page = ModelsPage(evaluated_store, diagnostics=False)
+    page = ModelsPage(evaluated_store, diagnostics=False, background=False)
     assert page.messages.level is None
     latest = ModelRegistry(evaluated_store).latest_evaluations("WTI")
     table = page.comparison
@@ -103,7 +104,7 @@ def test_comparison_shows_the_registry_metrics(evaluated_store):
 
 
 def test_filters_by_commodity_and_kind(evaluated_store):
-    page = ModelsPage(evaluated_store, diagnostics=False)
+    page = ModelsPage(evaluated_store, diagnostics=False, background=False)
     assert set(page.runs_frame["commodity"]) == {"WTI"}
     page.commodity.value = "NG"
     assert page.runs_frame.empty and page.comparison.empty
@@ -120,7 +121,7 @@ def test_filters_by_commodity_and_kind(evaluated_store):
 
 
 def test_run_details_and_residual_diagnostics(evaluated_store):
-    page = ModelsPage(evaluated_store)
+    page = ModelsPage(evaluated_store, background=False)
     run = ModelRegistry(evaluated_store).get(page.run_picker.value)
     assert run.kind == "walk_forward"
     assert f"{run.train_start} – {run.train_end}" in page.details.value
@@ -148,13 +149,29 @@ def test_diagnostics_on_demand_and_unavailable_run(evaluated_store):
     registry = ModelRegistry(evaluated_store)
     bad = registry.record("drift", "WTI", params={}, train_start="1980-01-01",
                           train_end="1980-06-30", data_version="x", metrics={"kind": "fit"})
-    page = ModelsPage(evaluated_store, diagnostics=False)
+    page = ModelsPage(evaluated_store, diagnostics=False, background=False)
     assert page.diagnostics is None and len(page.residual_chart.data[0].y) == 0
     page.run_picker.value = bad
     page.diagnostics_button.click()
     assert page.diagnostics is None
     assert "Residual diagnostics unavailable" in page.diagnostics_summary.value
     assert "no stored WTI prices" in page.diagnostics_summary.value
+
+
+def test_diagnostics_refit_in_the_background_keeps_the_page_usable(evaluated_store):
+    shown: list[str] = []
+    page = ModelsPage(evaluated_store, diagnostics=False)  # background=True, as in the notebook
+    page.diagnostics_progress.layout.observe(lambda ch: shown.append(ch["new"]), names="display")
+    first = page.run_picker.value
+    page.diagnostics_button.click()
+    page.wait_for_diagnostics()
+    assert shown[:2] == ["", "none"]
+    assert page.diagnostics is not None and len(page.residual_chart.data[0].y) == 750
+    # another run: nothing computed (diagnostics=False); back to the first: drawn from the cache
+    page.run_picker.value = next(v for _, v in page.run_picker.options if v != first)
+    assert page.diagnostics is None and len(page.residual_chart.data[0].y) == 0
+    page.run_picker.value = first
+    assert page.diagnostics is not None and len(page.residual_chart.data[0].y) == 750
 
 
 def test_broken_store_shows_a_message(tmp_path, monkeypatch):
