@@ -1,0 +1,188 @@
+"""The report notebook through papermill, and ``energy-nb report`` through the installed script.
+
+Real kernels, real nbconvert, real Chromium for the PDF (required when ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from energy_nb.reports.parameters import ReportParameterError
+from energy_nb.reports.run import (
+    DEFAULT_NOTEBOOK,
+    ReportExecutionError,
+    find_chromium,
+    list_reports,
+    run_report,
+)
+from tests.conftest import IN_CI
+from tests.reports.conftest import SCRIPT, run_cli
+
+CUSTOM = {"commodities": ["NG", "BRENT"], "horizon": 3, "model": "drift", "as_of": "2025-03-14",
+          "levels": [50, 90], "title": "Gas & oil <check>", "eval_origins": 2,
+          "backtest_days": 120, "history_days": 30, "plotlyjs": "cdn"}
+
+
+def code_sources(html: str) -> list[str]:
+    """Source snippets of the report notebook that must not appear in the HTML."""
+    return ["ReportBuilder.from_parameters", "report.prices()", "for code in report.params",
+            "injected-parameters\">", "PARAMETER_NAMES"]
+
+
+@pytest.fixture(scope="module")
+def custom_run(report_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    import os
+
+    chromium = find_chromium()
+    if chromium is None and IN_CI:
+        pytest.fail("Chromium is required in CI for the PDF report")
+    formats = ("html", "ipynb", "pdf") if chromium else ("html", "ipynb")
+    out = tmp_path_factory.mktemp("reports")
+    old = os.environ.get("ENERGY_NB_HOME")
+    os.environ["ENERGY_NB_HOME"] = str(report_home)
+    try:
+        result = run_report(CUSTOM, out_dir=out, formats=formats, keep=5)
+    finally:
+        if old is None:
+            os.environ.pop("ENERGY_NB_HOME", None)
+        else:
+            os.environ["ENERGY_NB_HOME"] = old
+    return result, out
+
+
+def test_papermill_run_with_non_default_parameters_writes_the_notebook(custom_run) -> None:
+    result, out = custom_run
+    assert result.run_dir.parent == out and re.match(r"\d{4}-\d\d-\d\dT\d{6}Z-[0-9a-f]{8}$",
+                                                      result.run_dir.name)
+    assert result.files["ipynb"].name == "energy-report-2025-03-14.ipynb"
+    nb = nbformat.read(result.files["ipynb"], as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    for line in ("horizon = 3", 'model = "drift"', 'as_of = "2025-03-14"',
+                 'commodities = ["NG", "BRENT"]', "levels = [50, 90]"):
+        assert line in injected[0].source
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert errors == []
+    html_outputs = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells
+                           if c.cell_type == "code" for o in c.outputs)
+    for title in ("Forecast: NG", "Forecast: BRENT", "Recent accuracy: BRENT", "Backtest: NG",
+                  "Data freshness", "Gas &amp; oil &lt;check&gt;"):
+        assert title in html_outputs
+    assert "Forecast: WTI" not in html_outputs
+    run_json = json.loads((result.run_dir / "run.json").read_text())
+    assert run_json["status"] == "ok" and run_json["parameters"]["horizon"] == 3
+    assert (out / "latest").resolve() == result.run_dir.resolve()
+
+
+def test_html_report_hides_every_code_cell(custom_run) -> None:
+    result, _ = custom_run
+    html = result.files["html"].read_text(encoding="utf-8")
+    assert "<title>Gas &amp; oil &lt;check&gt;</title>" in html
+    for snippet in code_sources(html):
+        assert snippet not in html, snippet
+    assert 'class="jp-InputArea' not in html
+    assert "jp-mod-noInput" in html
+    assert html.count('class="plotly-graph-div"') == 1 + 2 + 2  # prices, forecasts, backtests
+    assert re.search(r'<script src="https://cdn\.plot\.ly/plotly-[\d.]+\.min\.js"', html)
+    assert html.index("cdn.plot.ly") < html.index("require.min.js")
+
+
+def test_pdf_is_printed_by_chromium(custom_run) -> None:
+    result, _ = custom_run
+    if "pdf" not in result.files:
+        pytest.skip("Chromium is not installed")
+    data = result.files["pdf"].read_bytes()
+    assert data[:5] == b"%PDF-" and len(data) > 20_000
+
+
+def test_failing_cell_is_named_and_the_partial_notebook_kept(use_report_home: Path,
+                                                             tmp_path: Path) -> None:
+    nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
+    accuracy = next(c for c in nb.cells if c.source.startswith("# Recent out-of-sample accuracy"))
+    accuracy.source = "# Recent out-of-sample accuracy\nraise RuntimeError('model server down')"
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, broken)
+    out = tmp_path / "out"
+    with pytest.raises(ReportExecutionError) as info:
+        run_report({"commodities": ["WTI"], "model": "random_walk", "horizon": 2},
+                   out_dir=out, notebook=broken, keep=3)
+    err = info.value
+    # code cells: parameters, injected parameters, setup, prices, forecast, accuracy
+    assert err.cell_number == 6
+    assert err.cell_label == "# Recent out-of-sample accuracy"
+    assert (err.ename, err.evalue) == ("RuntimeError", "model server down")
+    assert "cell 6 ('# Recent out-of-sample accuracy'): RuntimeError: model server down" in str(err)
+    assert err.notebook.exists() and err.run_dir.parent == out / "failed"
+    partial = nbformat.read(err.notebook, as_version=4)
+    done = "".join(o.get("data", {}).get("text/html", "") for c in partial.cells
+                   if c.cell_type == "code" for o in c.outputs)
+    assert "Latest prices" in done and "Forecast: WTI" in done and "Backtest: WTI" not in done
+    assert list_reports(out) == []
+    assert json.loads((err.run_dir / "run.json").read_text())["cell"] == 6
+
+
+def test_cli_rejects_bad_parameters_before_running(report_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for args, message in [
+        (["--commodity", "WTI,COAL"], "unknown commodity 'COAL' in commodities"),
+        (["--horizon", "0"], "horizon must be in 1..30, got 0"),
+        (["--as-of", "1975-01-02"], "as_of 1975-01-02 is before the first WTI price (1986-01-02)"),
+    ]:
+        res = run_cli(report_home, "report", "--out", str(out), *args)
+        assert res.returncode == 2, res.stderr
+        assert f"energy-nb: error: {message}" in res.stderr
+        assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_formats_and_retention_are_checked_before_running(use_report_home: Path,
+                                                          tmp_path: Path) -> None:
+    with pytest.raises(ReportParameterError, match=r"unknown format\(s\) docx; choose from html"):
+        run_report({}, out_dir=tmp_path / "a", formats="html,docx")
+    with pytest.raises(ReportParameterError, match="keep must be a positive number of reports"):
+        run_report({}, out_dir=tmp_path / "b", keep=0)
+    with pytest.raises(ReportParameterError, match="report notebook .*missing.ipynb does not exist"):
+        run_report({}, out_dir=tmp_path / "c", notebook=tmp_path / "missing.ipynb")
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_concurrent_cli_runs_do_not_clobber_and_old_reports_are_pruned(
+        report_home: Path, tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "out"
+    old = [out / "2020-01-01T000000Z-0000000a", out / "2020-01-02T000000Z-0000000b"]
+    for folder in old:
+        folder.mkdir(parents=True)
+        (folder / "energy-report-2019-12-31.html").write_text("old")
+    (out / ".running-crashed").mkdir()  # an unfinished run is never pruned or listed
+    args = ["report", "--out", str(out), "--commodity", "NG", "--model", "random_walk",
+            "--horizon", "2", "--format", "html", "--keep", "3", "--json"]
+    env = {**os.environ, "ENERGY_NB_HOME": str(report_home)}
+    procs = [subprocess.Popen([str(SCRIPT), *args, "--title", f"run {k}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for k in range(2)]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+        results.append(json.loads(stdout))
+    dirs = {Path(r["run_dir"]) for r in results}
+    assert len(dirs) == 2
+    for r in results:
+        html = Path(r["files"]["html"]).read_text(encoding="utf-8")
+        assert f"<title>{r['parameters']['title']}</title>" in html
+        assert set(p.name for p in Path(r["run_dir"]).iterdir()) == {
+            Path(r["files"]["html"]).name, "run.json"}
+    # keep 3: both new runs and the newer old one stay; the oldest is gone
+    assert list_reports(out) == [old[1], *sorted(dirs)]
+    assert not old[0].exists()
+    assert (out / ".running-crashed").exists()
+    assert (out / "latest").resolve() in {d.resolve() for d in dirs}
+    pruned = [p for r in results for p in r["pruned"]]
+    assert str(old[0]) in pruned
