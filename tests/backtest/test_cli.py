@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from energy_nb.backtest import STAT_NAMES, list_backtests, run_backtest
+from energy_nb.cli import main
 from energy_nb.data.store import PriceStore
 
 SCRIPT = Path(sys.executable).parent / "energy-nb"
@@ -82,17 +83,26 @@ def test_forecast_strategy_json_on_stdout(home: Path) -> None:
         (["--json", "/nonexistent/dir/out.json"], "folder /nonexistent/dir does not exist"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(home: Path, args: list[str], message: str) -> None:
+def test_bad_input_exits_2_with_a_clear_message(home: Path, args: list[str], message: str,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # in-process through the same dispatcher as the script (the script itself: next test)
+    monkeypatch.setenv("ENERGY_NB_HOME", str(home))
     store = PriceStore(home / "energy_nb.sqlite")
     before = len(list_backtests(store, limit=1000))
-    res = run(home, "backtest", "--commodity", "BRENT", *args)
-    assert res.returncode == 2
-    assert message in res.stderr
-    assert res.stdout == ""
+    try:
+        code = main(["backtest", "--commodity", "BRENT", *args])
+    except SystemExit as exc:  # argparse type errors
+        code = exc.code
+    out = capsys.readouterr()
+    assert code == 2
+    assert message in out.err
+    assert out.out == ""
     assert len(list_backtests(store, limit=1000)) == before  # nothing stored
 
 
-def test_no_data_for_the_commodity(home: Path) -> None:
+def test_no_data_for_the_commodity_through_the_script(home: Path) -> None:
     res = run(home, "backtest", "--commodity", "NG")
     assert res.returncode == 2
     assert "no prices stored for NG; import them first" in res.stderr
+    assert res.stdout == ""

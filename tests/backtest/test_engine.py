@@ -186,7 +186,7 @@ def scenarios(draw: st.DrawFn) -> tuple[pd.Series, np.ndarray, EngineConfig]:
     return series(values), np.asarray(targets), cfg
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(scenarios())
 def test_vectorised_engine_matches_day_by_day_loop(case) -> None:
     prices, targets, cfg = case
@@ -206,7 +206,7 @@ def test_vectorised_engine_matches_day_by_day_loop(case) -> None:
                                    err_msg=col)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(scenarios())
 def test_accounting_invariants(case) -> None:
     prices, targets, cfg = case
@@ -230,7 +230,7 @@ def test_accounting_invariants(case) -> None:
         assert (r.trades["EntryBar"].to_numpy()[1:] >= r.trades["ExitBar"].to_numpy()[:-1]).all()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(scenarios(), st.data())
 def test_changing_a_future_price_leaves_the_past_unchanged(case, data) -> None:
     prices, targets, cfg = case
