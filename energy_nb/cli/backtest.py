@@ -7,8 +7,13 @@ Usage::
     energy-nb backtest --commodity WTI --strategy forecast --model drift --horizon 5 \\
         --threshold 0.01 --refit-every 20 --start 2015-01-01 --progress
 
+    energy-nb backtest-optimize --commodity BRENT --strategy sma-cross \
+        --grid fast=5,10,20 --grid slow=40,80,120 --train-days 504 --test-days 126 \
+        --objective "Sharpe Ratio" --commission 0.001 --json wf.json
+
 The JSON (``--json`` for stdout, ``--json PATH`` for a file) holds ``stats`` (backtesting.py names
-as keys), ``trades`` and ``equity``, plus the parameters and the stored run's ``id``.
+as keys), ``trades`` and ``equity``, plus the parameters and the stored run's ``id``;
+``backtest-optimize`` adds ``windows`` (chosen parameters per out-of-sample window).
 """
 
 from __future__ import annotations
@@ -55,6 +60,28 @@ def _int(value: str) -> int:
         return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _grid_arg(value: str) -> tuple[str, list[Any]]:
+    key, sep, raw = value.partition("=")
+    values = [_json_or_text(v.strip()) for v in raw.split(",") if v.strip()]
+    if not sep or not key.strip() or not values:
+        raise argparse.ArgumentTypeError(f"expected PARAM=V1,V2,..., got {value!r}")
+    return key.strip(), values
+
+
+def _set_arg(value: str) -> tuple[str, Any]:
+    key, sep, raw = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected PARAM=VALUE, got {value!r}")
+    return key.strip(), _json_or_text(raw.strip())
 
 
 def _model_param(value: str) -> tuple[str, Any]:
@@ -123,6 +150,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_output(p)
     p.set_defaults(func=cmd_backtest)
 
+    from energy_nb.backtest.optimize import OBJECTIVES
+
+    o = subparsers.add_parser(
+        "backtest-optimize",
+        help="walk-forward parameter optimisation; reports the out-of-sample result only",
+        description="Optimise a strategy's parameters on a rolling training window and trade "
+                    "them on the next window; only the out-of-sample result is reported.",
+    )
+    o.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
+    o.add_argument("--strategy", required=True, type=str.lower, choices=STRATEGY_NAMES)
+    o.add_argument("--grid", type=_grid_arg, action="append", required=True,
+                   metavar="PARAM=V1,V2", help="values to try for a parameter (repeatable)")
+    o.add_argument("--set", type=_set_arg, action="append", dest="fixed", metavar="PARAM=VALUE",
+                   help="a parameter held fixed (repeatable; VALUE is JSON, e.g. false)")
+    o.add_argument("--train-days", type=_int, default=504, help="training window (trading days)")
+    o.add_argument("--test-days", type=_int, default=126, help="test window (trading days)")
+    o.add_argument("--objective", default="Sharpe Ratio", choices=OBJECTIVES, metavar="STAT",
+                   help="statistic to optimise (default: 'Sharpe Ratio')")
+    o.add_argument("--minimize", action="store_true", help="minimise the objective")
+    omoney = o.add_argument_group("money")
+    omoney.add_argument("--capital", type=_float, default=100_000.0)
+    omoney.add_argument("--commission", type=_float, default=0.0)
+    omoney.add_argument("--fixed-commission", type=_float, default=0.0)
+    omoney.add_argument("--slippage-bps", type=_float, default=0.0)
+    o.add_argument("--start", type=date_arg, help="earliest start of the first test window")
+    o.add_argument("--end", type=date_arg, help="last day used")
+    o.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    o.add_argument("--no-save", action="store_true", help="do not store the run")
+    o.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    add_json_output(o)
+    o.set_defaults(func=cmd_optimize)
+
 
 def strategy_params(args: argparse.Namespace) -> dict[str, Any]:
     """The strategy parameters given on the command line, checked against the strategy.
@@ -175,6 +234,93 @@ def _text(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _check_json_path(args: argparse.Namespace) -> None:
+    if args.json not in (None, "-"):
+        folder = Path(args.json).expanduser().parent
+        if not folder.is_dir():
+            raise CliError(f"cannot write {args.json}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise CliError(f"cannot write {args.json}: folder {folder} is not writable")
+
+
+def _load_prices(args: argparse.Namespace) -> Any:
+    store = open_store(args)
+    prices = store.load(args.commodity)
+    if prices.empty:
+        raise CliError(
+            f"no prices stored for {args.commodity}; import them first with "
+            f"'energy-nb data import FILE --commodity {args.commodity}'"
+        )
+    args.store = store
+    return prices
+
+
+def _progress_bar(args: argparse.Namespace, unit: str) -> tuple[Any, Any]:
+    if not args.progress:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=f"{args.strategy} {args.commodity}", unit=unit, file=sys.stderr,
+               mininterval=0.5)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    """Run a walk-forward optimisation and print or write the out-of-sample result.
+
+    Args:
+        args: parsed arguments.
+
+    Returns:
+        0 on success.
+
+    Raises:
+        CliError: bad grid, windows, parameters or no data.
+    """
+    from energy_nb.backtest import BacktestError, StrategyError
+    from energy_nb.backtest.optimize import walk_forward_optimize
+
+    grid: dict[str, list[Any]] = {}
+    for key, values in args.grid:
+        if key in grid:
+            raise CliError(f"--grid {key} given twice")
+        grid[key] = values
+    fixed = dict(args.fixed or [])
+    _check_json_path(args)
+    prices = _load_prices(args)
+    bar, progress = _progress_bar(args, "step")
+    try:
+        wf = walk_forward_optimize(
+            prices, args.strategy, grid, fixed=fixed, train_days=args.train_days,
+            test_days=args.test_days, objective=args.objective, maximize=not args.minimize,
+            capital=args.capital, commission=args.commission,
+            fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
+            start=args.start, end=args.end, progress=progress,
+            store=None if args.no_save else args.store,
+        )
+    except (BacktestError, StrategyError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if not output_json(args.json, wf.to_dict()):
+        lines = [_text(wf.result), "", f"chosen parameters per window ({args.objective}):"]
+        for row in wf.windows.itertuples(index=False):
+            lines.append(f"  train {row.train_start.date()}..{row.train_end.date()}  test "
+                         f"{row.test_start.date()}..{row.test_end.date()}  "
+                         f"{json.dumps(row.params)}  score {row.train_score:.4g}  "
+                         f"test return {row.test_return_pct:.2f} %")
+        for note in wf.skipped:
+            lines.append(f"  skipped {note}")
+        print("\n".join(lines))
+    return 0
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Run the backtest and print or write the result.
 
@@ -190,37 +336,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from energy_nb.backtest import BacktestError, StrategyError, run_backtest
 
     params = strategy_params(args)
-    if args.json not in (None, "-"):
-        folder = Path(args.json).expanduser().parent
-        if not folder.is_dir():
-            raise CliError(f"cannot write {args.json}: folder {folder} does not exist")
-        if not os.access(folder, os.W_OK):
-            raise CliError(f"cannot write {args.json}: folder {folder} is not writable")
-    store = open_store(args)
-    prices = store.load(args.commodity)
-    if prices.empty:
-        raise CliError(
-            f"no prices stored for {args.commodity}; import them first with "
-            f"'energy-nb data import FILE --commodity {args.commodity}'"
-        )
-    bar = None
-    progress = None
-    if args.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, desc=f"{args.strategy} {args.commodity}", unit="forecast",
-                   file=sys.stderr, mininterval=0.5)
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    _check_json_path(args)
+    prices = _load_prices(args)
+    bar, progress = _progress_bar(args, "forecast")
     try:
         result = run_backtest(
             prices, args.strategy, params, capital=args.capital, commission=args.commission,
             fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
             start=args.start, end=args.end, progress=progress,
-            store=None if args.no_save else store,
+            store=None if args.no_save else args.store,
         )
     except (BacktestError, StrategyError) as exc:
         raise CliError(str(exc)) from None

@@ -106,3 +106,31 @@ def test_no_data_for_the_commodity_through_the_script(home: Path) -> None:
     assert res.returncode == 2
     assert "no prices stored for NG; import them first" in res.stderr
     assert res.stdout == ""
+
+
+def test_backtest_optimize_json(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ENERGY_NB_HOME", str(home))
+    code = main(["backtest-optimize", "--commodity", "BRENT", "--strategy", "sma-cross",
+                 "--grid", "fast=5,10", "--grid", "slow=20,60", "--set", "short=false",
+                 "--train-days", "252", "--test-days", "252", "--start", "2019-01-01",
+                 "--end", "2022-12-30", "--objective", "Return [%]", "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    payload = json.loads(out.out)
+    assert payload["strategy"] == "walk-forward sma-cross"
+    assert payload["stats"]["Start"] >= "2019-01-01" and payload["stats"]["End"] == "2022-12-30"
+    windows = payload["windows"]
+    assert windows[0]["test_start"] == "2019-01-02" and windows[-1]["test_end"] == "2022-12-30"
+    assert len(windows) == 5  # 252-day windows; the last one is short
+    assert all(a["test_end"] < b["test_start"] and a["train_end"] < a["test_start"]
+               for a, b in zip(windows, windows[1:]))
+    assert all(w["params"]["fast"] in (5, 10) and w["params"]["slow"] in (20, 60)
+               for w in payload["windows"])
+    assert all(t["Side"] == "long" for t in payload["trades"])  # short=false was applied
+    assert payload["id"] is not None
+
+    code = main(["backtest-optimize", "--commodity", "BRENT", "--strategy", "sma-cross",
+                 "--grid", "fast=50", "--grid", "slow=20"])
+    assert code == 2
+    assert "no valid parameter combination" in capsys.readouterr().err
