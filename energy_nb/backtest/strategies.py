@@ -256,7 +256,8 @@ class BuyAndHold(Strategy):
     name = "buy-and-hold"
     description = "Always long 100 % of equity."
 
-    def _positions(self, prices, start, progress):
+    def _positions(self, prices: pd.Series, start: pd.Timestamp | None,
+                   progress: ProgressCallback | None) -> np.ndarray:
         return np.ones(len(prices))
 
 
@@ -278,7 +279,8 @@ class SmaCross(Strategy):
                 f"({self.params['slow']})"
             )
 
-    def _positions(self, prices, start, progress):
+    def _positions(self, prices: pd.Series, start: pd.Timestamp | None,
+                   progress: ProgressCallback | None) -> np.ndarray:
         filled = prices.ffill()
         fast = filled.rolling(self.params["fast"], min_periods=self.params["fast"]).mean()
         slow = filled.rolling(self.params["slow"], min_periods=self.params["slow"]).mean()
@@ -309,7 +311,8 @@ class MeanReversion(Strategy):
                 f"entry_z ({self.params['entry_z']})"
             )
 
-    def _positions(self, prices, start, progress):
+    def _positions(self, prices: pd.Series, start: pd.Timestamp | None,
+                   progress: ProgressCallback | None) -> np.ndarray:
         window = self.params["window"]
         filled = prices.ffill()
         mean = filled.rolling(window, min_periods=window).mean()
@@ -398,7 +401,8 @@ class ForecastStrategy(Strategy):
             return -1.0 if self.params["short"] else 0.0
         return 0.0
 
-    def _positions(self, prices, start, progress):
+    def _positions(self, prices: pd.Series, start: pd.Timestamp | None,
+                   progress: ProgressCallback | None) -> np.ndarray:
         from energy_nb.models import ModelError, make_model
 
         n = len(prices)
