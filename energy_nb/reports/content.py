@@ -44,8 +44,8 @@ from energy_nb.reports.parameters import (
     check_against_data,
     validate_parameters,
 )
-from energy_nb.ui.charts import price_history_figure
-from energy_nb.ui.theme import PAGE_CSS, PLOTLY_TEMPLATE, commodity_color, fmt_num, fmt_pct
+from energy_nb.ui.charts import equity_curve_figure, forecast_figure, price_history_figure
+from energy_nb.ui.theme import PAGE_CSS, fmt_num, fmt_pct
 
 #: Business days after which the newest stored price counts as stale in the freshness section.
 STALE_AFTER_BUSINESS_DAYS = 3
@@ -217,7 +217,8 @@ class BacktestSection(Section):
         commodity: code.
         table: key statistics, one column per strategy (the strategy and buy & hold).
         stats: the full statistic set of the strategy.
-        equity: daily frame ``Equity``, ``BuyHold``.
+        equity: the daily frame of :class:`~energy_nb.backtest.BacktestResult` (``Equity``,
+            ``BuyHold``, drawdowns ...).
         figure: equity curves.
     """
 
@@ -241,89 +242,6 @@ class FreshnessSection(Section):
 
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     stale: list[str] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------------------------
-# figures
-
-
-def forecast_figure(
-    history: pd.Series,
-    forecast: Any,
-    actuals: pd.Series | None = None,
-    *,
-    title: str = "",
-    height: int = 380,
-) -> go.Figure:
-    """History, forecast mean and interval bands of one commodity as a static figure.
-
-    Args:
-        history: recent prices up to the origin.
-        forecast: a :class:`~energy_nb.models.Forecast`.
-        actuals: prices observed after the origin (drawn as markers), if any.
-        title: chart title.
-        height: pixels.
-
-    Returns:
-        The figure; traces ``history``, ``<L> % interval`` (widest first), ``forecast`` and
-        ``actual``.
-    """
-    code = str(history.name or forecast.commodity)
-    color = commodity_color(code)
-    unit = get_commodity(code).unit
-    traces: list[go.BaseTraceType] = []
-    hist = history.dropna()
-    traces.append(go.Scatter(x=hist.index, y=hist.to_numpy(dtype=float), name="history",
-                             mode="lines", line={"color": color, "width": 1.4}))
-    dates = list(forecast.dates)
-    for level in sorted(forecast.levels, reverse=True):
-        alpha = 0.15 if level == max(forecast.levels) else 0.3
-        band_x = dates + dates[::-1]
-        band_y = list(np.asarray(forecast.upper[level], dtype=float)) + list(
-            np.asarray(forecast.lower[level], dtype=float)[::-1])
-        traces.append(go.Scatter(x=band_x, y=band_y, name=f"{level} % interval", fill="toself",
-                                 mode="lines", line={"width": 0}, fillcolor=_rgba(color, alpha),
-                                 hoverinfo="skip"))
-    origin_value = float(hist.iloc[-1]) if len(hist) else float("nan")
-    traces.append(go.Scatter(x=[hist.index[-1], *dates] if len(hist) else dates,
-                             y=[origin_value, *np.asarray(forecast.mean, dtype=float)]
-                             if len(hist) else np.asarray(forecast.mean, dtype=float),
-                             name="forecast", mode="lines",
-                             line={"color": color, "width": 2, "dash": "dash"}))
-    if actuals is not None and len(actuals.dropna()):
-        act = actuals.dropna()
-        traces.append(go.Scatter(x=act.index, y=act.to_numpy(dtype=float), name="actual",
-                                 mode="markers", marker={"color": "#222", "size": 5}))
-    return go.Figure(data=traces, layout={
-        "template": PLOTLY_TEMPLATE,
-        "height": height,
-        "title": {"text": title} if title else None,
-        "margin": {"l": 60, "r": 20, "t": 70 if title else 30, "b": 30},
-        "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
-        "xaxis": {"type": "date"},
-        "yaxis": {"title": {"text": unit}},
-    })
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    text = hex_color.lstrip("#")
-    if len(text) != 6:
-        return f"rgba(100,100,100,{alpha})"
-    r, g, b = (int(text[i:i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _equity_figure(equity: pd.DataFrame, title: str) -> go.Figure:
-    """Equity curves with the shared builder when present (Backtest page), else a plain chart."""
-    try:
-        from energy_nb.ui.charts import equity_curve_figure
-    except ImportError:  # pragma: no cover - the builder lands with the Backtest page
-        traces = [go.Scatter(x=equity.index, y=equity[c].to_numpy(dtype=float), name=c,
-                             mode="lines") for c in equity.columns]
-        return go.Figure(data=traces, layout={"template": PLOTLY_TEMPLATE, "height": 340,
-                                              "title": {"text": title}})
-    return equity_curve_figure(equity, title=title, height=340)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -470,7 +388,9 @@ class ReportBuilder:
         table["date"] = pd.DatetimeIndex(table["date"]).strftime("%Y-%m-%d")
         table = table.set_index("date").round(3)
         history = self.series(code).loc[:run.origin].iloc[-p.history_days:]
-        fig = forecast_figure(history, fc, run.actuals if len(run.actuals) else None,
+        fig = forecast_figure(history, fc.to_frame(), commodity=code,
+                              actuals=run.actuals if len(run.actuals) else None,
+                              model_label=fc.model, height=400,
                               title=f"{code}: {p.horizon}-day forecast ({fc.model})")
         top = max(p.levels)
         chosen = fc.info.get("chosen") if isinstance(fc.info, Mapping) else None
@@ -559,41 +479,34 @@ class ReportBuilder:
         Returns:
             The section.
         """
-        from energy_nb.backtest.engine import EngineConfig, EngineError, simulate
-        from energy_nb.backtest.stats import compute_stats
-        from energy_nb.backtest.strategies import StrategyError, make_strategy
+        from energy_nb.backtest import BacktestError, StrategyError, run_backtest
 
         code = self._check_code(code)
         p = self.params
         series = self.series(code)
         window_start = series.index[max(0, len(series) - p.backtest_days)]
         try:
-            strategy = make_strategy(p.strategy)
-            targets = strategy.positions(series, start=window_start)
-            prices = series.loc[window_start:]
-            config = EngineConfig(allow_short=strategy.allows_short)
-            result = simulate(prices, targets.loc[window_start:], config)
-            hold = simulate(prices, np.ones(len(prices)), EngineConfig())
-        except (StrategyError, EngineError) as exc:
+            result = run_backtest(series, p.strategy, start=window_start)
+            hold = run_backtest(series, "buy-and-hold", start=window_start)
+        except (StrategyError, BacktestError) as exc:
             raise ReportContentError(f"backtest section, {code}: {exc}") from exc
-        stats = compute_stats(result)
-        hold_stats = compute_stats(hold)
         keys = ["Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "Sharpe Ratio",
                 "Max. Drawdown [%]", "# Trades", "Win Rate [%]", "Exposure Time [%]",
                 "Equity Final [$]"]
         table = pd.DataFrame({
-            p.strategy: [_stat(stats[k]) for k in keys],
-            "buy-and-hold": [_stat(hold_stats[k]) for k in keys],
+            p.strategy: [_stat(result.stats[k]) for k in keys],
+            "buy-and-hold": [_stat(hold.stats[k]) for k in keys],
         }, index=pd.Index(keys, name="Statistic"))
-        equity = pd.DataFrame({"Equity": result.equity, "BuyHold": hold.equity})
-        fig = _equity_figure(equity, f"{code}: {p.strategy} vs buy & hold")
+        equity = result.equity
+        fig = equity_curve_figure(equity, title=f"{code}: {p.strategy} vs buy & hold", height=340)
         notes = [
-            f"{p.strategy} with its default parameters ({_params_text(strategy.params)}) from "
-            f"{prices.index[0].date()} to {prices.index[-1].date()}, "
-            f"${config.capital:,.0f} start, no costs; buy & hold for comparison.",
+            f"{p.strategy} with the dashboard's default parameters "
+            f"({_params_text(result.params)}) from {equity.index[0].date()} to "
+            f"{equity.index[-1].date()}, ${result.config.capital:,.0f} start, no costs. Signals "
+            "use each day's close and trade at the next day's price; buy & hold for comparison.",
         ]
         section = BacktestSection(title=f"Backtest: {code}", notes=notes, commodity=code,
-                                  table=table, stats=stats, equity=equity, figure=fig)
+                                  table=table, stats=result.stats, equity=equity, figure=fig)
         section.html_body = _table_html(table) + self.renderer.html(fig)
         return section
 
@@ -661,6 +574,5 @@ __all__ = [
     "ReportContentError",
     "STALE_AFTER_BUSINESS_DAYS",
     "Section",
-    "forecast_figure",
     "plotlyjs_tag",
 ]

@@ -11,7 +11,7 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.models import make_model
-from energy_nb.reports.content import ReportBuilder, forecast_figure
+from energy_nb.reports.content import ReportBuilder
 from energy_nb.reports.parameters import ReportParameterError
 
 AS_OF = "2025-03-14"
@@ -59,9 +59,11 @@ def test_forecast_section_uses_only_prices_up_to_as_of(builder: ReportBuilder,
     np.testing.assert_allclose(fc.upper[90], direct.upper[90])
     assert list(section.table.columns) == ["mean", "lower_50", "upper_50", "lower_90", "upper_90"]
     names = [t.name for t in section.figure.data]
-    assert names == ["history", "90 % interval", "50 % interval", "forecast", "actual"]
+    assert names == ["history", "90% interval", "50% interval", "forecast", "actual"]
     history = section.figure.data[0]
     assert pd.Timestamp(history.x[-1]) == pd.Timestamp(AS_OF)
+    band = section.figure.data[1]  # from the origin along the upper bound, back along the lower
+    assert list(band.y[1:5]) == pytest.approx(list(fc.upper[90]))
     assert len(history.x) == 90
     assert all(pd.Timestamp(d) > pd.Timestamp(AS_OF) for d in section.figure.data[-1].x)
     assert "shown for comparison only" in " ".join(section.notes)
@@ -84,6 +86,7 @@ def test_backtest_section_covers_the_trailing_window(builder: ReportBuilder) -> 
     assert section.equity.index[-1] == pd.Timestamp(AS_OF)
     assert len(section.equity) == 150
     assert section.equity["BuyHold"].iloc[0] == section.equity["Equity"].iloc[0] == 100_000
+    assert [t.name for t in section.figure.data] == ["Strategy", "Buy & hold"]
     assert list(section.table.columns) == ["sma-cross", "buy-and-hold"]
     assert section.table.loc["# Trades", "buy-and-hold"] == "1"
     assert section.stats["End"] == pd.Timestamp(AS_OF)
@@ -121,17 +124,3 @@ def test_header_escapes_the_title_and_rejects_foreign_commodities(report_store: 
         b.forecast("BRENT")
     with pytest.raises(ReportParameterError, match="before the first NG price"):
         ReportBuilder.from_parameters({**PARAMS, "as_of": "1990-01-01"}, store=report_store)
-
-
-def test_forecast_figure_draws_bands_widest_first() -> None:
-    from energy_nb.models import Forecast
-
-    idx = pd.bdate_range("2025-01-01", periods=30, name="date")
-    history = pd.Series(np.linspace(70, 75, 30), index=idx, name="BRENT")
-    fc = make_model("drift").fit(history).predict(3, levels=(80, 95))
-    assert isinstance(fc, Forecast)
-    fig = forecast_figure(history, fc)
-    assert [t.name for t in fig.data] == ["history", "95 % interval", "80 % interval", "forecast"]
-    band = fig.data[1]
-    assert list(band.y[:3]) == pytest.approx(list(fc.upper[95]))
-    assert fig.layout.yaxis.title.text == "USD/bbl"
