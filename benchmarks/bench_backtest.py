@@ -31,10 +31,10 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from energy_nb.backtest import EngineConfig, make_strategy, run_backtest, simulate  # noqa: E402
-from energy_nb.backtest.reference import simulate_loop  # noqa: E402
-from energy_nb.data.store import PriceStore  # noqa: E402
-from energy_nb.data.validation import read_price_csv  # noqa: E402
+from energy_nb.backtest import EngineConfig, make_strategy, run_backtest, simulate
+from energy_nb.backtest.reference import simulate_loop
+from energy_nb.data.store import PriceStore
+from energy_nb.data.validation import read_price_csv
 
 FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
 ENGINE_TARGET_MS = 20.0
@@ -54,7 +54,7 @@ def timed(fn, repeat: int) -> list[float]:
 def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = "  ".join("-" * w for w in widths)
-    fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
+    fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
                               for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([title, fmt(header), line, *(fmt(r) for r in rows)])
 
@@ -79,8 +79,8 @@ def bench_engine(repeat: int) -> str:
         loop = simulate_loop(prices, targets, cfg)
         same = (np.allclose(result.equity.to_numpy(), loop.equity, rtol=1e-9, atol=1e-6)
                 and np.allclose(result.trades["PnL"], loop.trades["PnL"], rtol=1e-9, atol=1e-6))
-        vec = timed(lambda: simulate(prices, targets, cfg), repeat)
-        loop_times = timed(lambda: simulate_loop(prices, targets, cfg), max(3, repeat // 5))
+        vec = timed(lambda t=targets: simulate(prices, t, cfg), repeat)
+        loop_times = timed(lambda t=targets: simulate_loop(prices, t, cfg), max(3, repeat // 5))
         best_ms, loop_ms = min(vec) * 1e3, min(loop_times) * 1e3
         rows.append([
             name, f"{n:,}", f"{result.orders:,}", f"{best_ms:.2f}",

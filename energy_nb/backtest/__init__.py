@@ -32,14 +32,14 @@ from energy_nb.backtest.strategies import (
 )
 
 __all__ = [
+    "STAT_NAMES",
+    "STRATEGIES",
+    "STRATEGY_NAMES",
     "BacktestError",
     "BacktestResult",
     "EngineConfig",
     "EngineError",
     "EngineResult",
-    "STAT_NAMES",
-    "STRATEGIES",
-    "STRATEGY_NAMES",
     "Strategy",
     "StrategyError",
     "compute_stats",

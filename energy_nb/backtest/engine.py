@@ -60,12 +60,12 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "trades_frame",
+    "TRADE_COLUMNS",
     "EngineConfig",
     "EngineError",
     "EngineResult",
-    "TRADE_COLUMNS",
     "simulate",
+    "trades_frame",
 ]
 
 #: Columns of the trades table, in order (names follow backtesting.py where one exists).
@@ -506,7 +506,7 @@ def simulate(
         trades=trades,
         commissions=float(orders.commission.sum()),
         slippage_cost=float(orders.slippage.sum()),
-        orders=int(len(orders.bar)),
+        orders=len(orders.bar),
         ruined_at=ruined_at,
         config=cfg,
     )

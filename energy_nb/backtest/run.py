@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -31,12 +31,13 @@ from energy_nb.backtest.strategies import (
     StrategyError,
     make_strategy,
 )
+from energy_nb.commodities import UnknownCommodityError
 
 __all__ = [
-    "BacktestError",
-    "backtest_targets",
-    "BacktestResult",
     "EQUITY_COLUMNS",
+    "BacktestError",
+    "BacktestResult",
+    "backtest_targets",
     "equity_frame_from_records",
     "list_backtests",
     "load_backtest",
@@ -317,14 +318,14 @@ def backtest_targets(
         trades=sim.trades.reset_index(drop=True),
         equity=equity,
         info=details,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if store is not None:
         data_version = None
         if commodity:
             try:
                 data_version = store.data_version(commodity)
-            except Exception:  # an ad-hoc series whose name is no commodity code
+            except UnknownCommodityError:  # an ad-hoc series whose name is no commodity code
                 data_version = None
         result.info["data_version"] = data_version
         save_backtest(store, result)
@@ -364,7 +365,7 @@ def save_backtest(store: Any, result: BacktestResult) -> int:
     payload = result.to_dict()
     params = {"strategy": payload["params"], "config": payload["config"],
               "start": payload["start"], "end": payload["end"], "info": payload["info"]}
-    dump = lambda obj: json.dumps(obj, allow_nan=False, separators=(",", ":"))  # noqa: E731
+    dump = lambda obj: json.dumps(obj, allow_nan=False, separators=(",", ":"))
     with store.transaction() as conn:
         cursor = conn.execute(
             "INSERT INTO backtests (commodity, strategy, params_json, created_at, stats_json, "

@@ -24,6 +24,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -125,7 +126,7 @@ def drawdown_periods(dd: pd.Series) -> pd.DataFrame:
     at_peak = np.flatnonzero(values == 0)
     anchors = np.unique(np.r_[at_peak, len(values) - 1])
     rows = []
-    for prev, cur in zip(anchors[:-1], anchors[1:]):
+    for prev, cur in itertools.pairwise(anchors):
         if cur > prev + 1 or (cur == len(values) - 1 and values[cur] > 0 and cur > prev):
             rows.append(
                 (

@@ -42,14 +42,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "STRATEGIES",
+    "STRATEGY_NAMES",
     "BuyAndHold",
     "ForecastBandStrategy",
     "ForecastStrategy",
     "MeanReversion",
     "ParamSpec",
     "ProgressCallback",
-    "STRATEGIES",
-    "STRATEGY_NAMES",
     "SmaCross",
     "Strategy",
     "StrategyError",
@@ -324,9 +324,7 @@ class MeanReversion(Strategy):
         state = 0.0
         for i, zi in enumerate(z.tolist()):
             if math.isfinite(zi):
-                if state > 0 and zi >= -exit_:
-                    state = 0.0
-                elif state < 0 and zi <= exit_:
+                if state > 0 and zi >= -exit_ or state < 0 and zi <= exit_:
                     state = 0.0
                 if state == 0.0:
                     if zi < -entry:

@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from energy_nb.cli._common import CliError, open_store
-from energy_nb.cli._forecast_args import add_json_output, commodity_arg, date_arg, output_json
+from energy_nb.cli._forecast_args import (
+    add_json_output,
+    commodity_arg,
+    date_arg,
+    output_json,
+)
 
 #: CLI option -> strategy parameter (only options the user gives are passed on).
 STRATEGY_OPTIONS: dict[str, str] = {
@@ -221,8 +226,9 @@ def strategy_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _text(result: Any) -> str:
-    lines = [f"{result.strategy} on {result.commodity}, {result.start.date()} to "
-             f"{result.end.date()}  params: {json.dumps(result.params)}"]
+    title = (f"{result.strategy} on {result.commodity}, {result.start.date()} to "
+             f"{result.end.date()}  params: {json.dumps(result.params)}")
+    lines = [title]
     width = max(len(k) for k in result.stats)
     for key, value in result.stats.items():
         if isinstance(value, float):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ SCRIPT = Path(sys.executable).parent / "energy-nb"
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ENERGY_NB_HOME": str(home)}
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_backtest_optimize_json(home: Path, monkeypatch: pytest.MonkeyPatch,
     assert windows[0]["test_start"] == "2019-01-02" and windows[-1]["test_end"] == "2022-12-30"
     assert len(windows) == 5  # 252-day windows; the last one is short
     assert all(a["test_end"] < b["test_start"] and a["train_end"] < a["test_start"]
-               for a, b in zip(windows, windows[1:]))
+               for a, b in itertools.pairwise(windows))
     assert all(w["params"]["fast"] in (5, 10) and w["params"]["slow"] in (20, 60)
                for w in payload["windows"])
     assert all(t["Side"] == "long" for t in payload["trades"])  # short=false was applied

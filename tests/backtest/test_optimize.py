@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_nb.backtest import BacktestError, StrategyError, list_backtests, run_backtest
+from energy_nb.backtest import (
+    BacktestError,
+    StrategyError,
+    list_backtests,
+    run_backtest,
+)
 from energy_nb.backtest.optimize import walk_forward_optimize
 from energy_nb.data.store import PriceStore
 

@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from energy_nb.backtest.engine import EngineConfig, simulate
-from energy_nb.backtest.stats import STAT_NAMES, compute_stats, geometric_mean, stats_to_jsonable
+from energy_nb.backtest.stats import (
+    STAT_NAMES,
+    compute_stats,
+    geometric_mean,
+    stats_to_jsonable,
+)
 
 
 def series(values: list[float]) -> pd.Series:

@@ -124,7 +124,7 @@ class _Spy(ForecastStrategy):
     name = "forecast"
 
     def _positions(self, prices, start, progress):
-        import energy_nb.models as models
+        from energy_nb import models
 
         seen: list[tuple[pd.Timestamp, pd.Timestamp]] = []
         original = models.make_model
