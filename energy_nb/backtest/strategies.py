@@ -401,6 +401,8 @@ class ForecastStrategy(Strategy):
 
     def _positions(self, prices: pd.Series, start: pd.Timestamp | None,
                    progress: ProgressCallback | None) -> np.ndarray:
+        from numpy.linalg import LinAlgError
+
         from energy_nb.models import ModelError, make_model
 
         n = len(prices)
@@ -440,9 +442,14 @@ class ForecastStrategy(Strategy):
                 price = last_valid[t]
                 if math.isfinite(price) and price > 0:
                     signal = self._signal(fc, price)
-            except ModelError as exc:
+            except ModelError as exc:  # e.g. too little data for this model: flat that day
                 skipped.append(f"{prices.index[t].date()}: {exc}")
                 model = None
+            except (ValueError, ArithmeticError, LinAlgError) as exc:
+                raise StrategyError(
+                    f"{self.name}: model {self.params['model']!r} failed on "
+                    f"{prices.index[t].date()} ({type(exc).__name__}: {exc})"
+                ) from exc
             since_fit += step
             out[t] = signal
             if progress is not None:

@@ -201,3 +201,43 @@ def test_changing_future_prices_leaves_past_positions_identical(name: str, param
         changed.iloc[k + 1: k + 3] = np.nan
         other = make_strategy(name, **params).positions(changed)
         pd.testing.assert_series_equal(base.iloc[:k], other.iloc[:k])
+
+
+def test_a_model_failing_unexpectedly_is_reported_with_the_date() -> None:
+    class Broken(ForecastStrategy):
+        name = "forecast"
+
+        def _positions(self, prices, start, progress):
+            import energy_nb.models as models
+
+            original = models.make_model
+
+            def make_broken(name, **params):
+                model = original(name, **params)
+
+                def predict(*args, **kwargs):
+                    raise ValueError("min() arg is an empty sequence")
+
+                model.predict = predict
+                return model
+
+            models.make_model = make_broken
+            try:
+                return super()._positions(prices, start, progress)
+            finally:
+                models.make_model = original
+
+    with pytest.raises(StrategyError, match=r"model 'drift' failed on 2020-02-25 \(ValueError"):
+        Broken(model="drift", min_history=40).positions(random_prices(60))
+
+
+def test_models_without_enough_data_leave_the_day_flat() -> None:
+    from energy_nb.models import model_class
+
+    need = model_class("gbm").min_observations  # more than min_history=30 gives it
+    assert need > 31
+    strat = make_strategy("forecast", model="gbm", min_history=30)
+    pos = strat.positions(random_prices(need - 1))
+    assert (pos == 0).all()
+    # forecasts from day 29 to the last day all lack data: each is skipped and reported
+    assert strat.info["n_skipped"] == need - 30 and "need at least" in strat.info["skipped"][0]
