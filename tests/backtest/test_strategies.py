@@ -208,7 +208,7 @@ def test_a_model_failing_unexpectedly_is_reported_with_the_date() -> None:
         name = "forecast"
 
         def _positions(self, prices, start, progress):
-            import energy_nb.models as models
+            from energy_nb import models
 
             original = models.make_model
 
