@@ -39,6 +39,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
+import plotly.graph_objects as go
 
 from energy_nb.backtest import (
     STAT_NAMES,
@@ -54,7 +55,7 @@ from energy_nb.backtest import (
     run_backtest,
 )
 from energy_nb.backtest.strategies import ParamSpec
-from energy_nb.ui.charts import drawdown_figure, equity_curve_figure, replace_figure, to_widget
+from energy_nb.ui.charts import drawdown_figure, equity_curve_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
     DateRange,
@@ -431,6 +432,50 @@ def read_param(spec: ParamSpec, widget: widgets.ValueWidget, strategy: str) -> A
     return value
 
 
+class ChartSlot:
+    """A place in the page for one chart: a note until there is a figure, then a FigureWidget.
+
+    Every :meth:`set` builds a new ``FigureWidget`` carrying the figure in its initial state
+    (rather than updating one created empty at page load): anywidget gives a widget model 2 s
+    to initialise in the browser, and on a busy machine a chart whose model missed that window
+    still draws its initial state but ignores later updates.
+
+    Args:
+        css_class: class of the container (``.css_class .js-plotly-plot`` finds the chart).
+        placeholder: text shown before the first figure.
+
+    Attributes:
+        widget: the container; ``figure``: the current ``FigureWidget`` or ``None``.
+    """
+
+    def __init__(self, css_class: str, placeholder: str) -> None:
+        self.css_class = css_class
+        self.placeholder = placeholder
+        self.figure: go.FigureWidget | None = None
+        self.widget = widgets.Box(layout=widgets.Layout(width="100%"))
+        self.widget.add_class(css_class)
+        self.clear()
+
+    def set(self, fig: go.Figure) -> go.FigureWidget:
+        """Show ``fig`` (replacing and closing the previous chart)."""
+        old = self.figure
+        self.figure = to_widget(fig)
+        self.figure.add_class(f"{self.css_class}-chart")
+        self.widget.children = (self.figure,)
+        if old is not None:
+            old.close()
+        return self.figure
+
+    def clear(self) -> None:
+        """Show the placeholder instead of a chart."""
+        old = self.figure
+        self.figure = None
+        self.widget.children = (widgets.HTML(
+            f'<div style="color:#888;padding:1em 0">{html.escape(self.placeholder)}</div>'),)
+        if old is not None:
+            old.close()
+
+
 # -- the page ------------------------------------------------------------------------------------
 
 
@@ -451,7 +496,8 @@ class BacktestPage:
         commodity, strategy, dates, capital, commission, fixed_commission, slippage: controls.
         param_widgets: per strategy, ``{parameter: widget}``.
         run_button, cancel_button, progress, status: running.
-        equity_chart, drawdown_chart: ``go.FigureWidget``.
+        equity_slot, drawdown_slot: :class:`ChartSlot`; ``equity_chart`` / ``drawdown_chart``
+            are their current ``go.FigureWidget`` (``None`` before a result).
         stats_table, trades_table, comparison_table: ``HTML``.
         trades_download, equity_download: :class:`CsvDownloadLink`.
         messages, freshness: see :mod:`energy_nb.ui.controls`.
@@ -526,10 +572,9 @@ class BacktestPage:
         self.status = widgets.HTML(value="")
         self.status.add_class("enb-bt-status")
 
-        self.equity_chart = to_widget(equity_curve_figure(pd.DataFrame()))
-        self.equity_chart.add_class("enb-bt-equity")
-        self.drawdown_chart = to_widget(drawdown_figure(pd.DataFrame()))
-        self.drawdown_chart.add_class("enb-bt-drawdown")
+        self.equity_slot = ChartSlot("enb-bt-equity",
+                                     "The equity curve against buy & hold appears here after a run.")
+        self.drawdown_slot = ChartSlot("enb-bt-drawdown", "")
         self.stats_table = widgets.HTML(value="")
         self.stats_table.add_class("enb-bt-stats")
         self.trades_table = widgets.HTML(value="", layout=widgets.Layout(
@@ -579,7 +624,7 @@ class BacktestPage:
         downloads = widgets.HBox([self.trades_download.widget, self.equity_download.widget])
         results = widgets.HBox(
             [
-                widgets.VBox([self.equity_chart, self.drawdown_chart],
+                widgets.VBox([self.equity_slot.widget, self.drawdown_slot.widget],
                              layout=widgets.Layout(flex="3 1 0", min_width="0")),
                 widgets.VBox([label("Statistics"), self.stats_table],
                              layout=widgets.Layout(flex="1 1 0", min_width="300px")),
@@ -727,6 +772,16 @@ class BacktestPage:
     # -- running -------------------------------------------------------------------------------
 
     @property
+    def equity_chart(self) -> go.FigureWidget | None:
+        """The equity chart on display (``None`` before the first result)."""
+        return self.equity_slot.figure
+
+    @property
+    def drawdown_chart(self) -> go.FigureWidget | None:
+        """The drawdown chart on display (``None`` before the first result)."""
+        return self.drawdown_slot.figure
+
+    @property
     def running(self) -> bool:
         """Whether a run is in progress."""
         return self._thread is not None and self._thread.is_alive()
@@ -749,7 +804,6 @@ class BacktestPage:
             return None
         self._cancel.clear()
         self._set_running(True)
-        self.result = None
         if not self.background:
             return self._execute(req)
         self._thread = threading.Thread(target=self._execute, args=(req,),
@@ -841,8 +895,8 @@ class BacktestPage:
         self.result = result
         title = (f"{result.strategy} on {result.commodity} "
                  f"({params_summary(result.params, result.strategy)})")
-        replace_figure(self.equity_chart, equity_curve_figure(result.equity, title=title))
-        replace_figure(self.drawdown_chart, drawdown_figure(result.equity))
+        self.equity_slot.set(equity_curve_figure(result.equity, title=title))
+        self.drawdown_slot.set(drawdown_figure(result.equity))
         self.stats_table.value = stats_table_html(result.stats)
         self.trades_table.value = trades_table_html(result.trades)
         base = csv_basename(result)

@@ -1,8 +1,10 @@
 """Plotly figure builders shared by the pages and the reports.
 
-Pure functions: DataFrames / Series in, ``go.Figure`` out. Pages wrap them in a
-``go.FigureWidget`` (:func:`to_widget`) and update it in place (:func:`replace_figure`); reports
-export the same figures as static HTML.
+Pure functions: DataFrames / Series in, ``go.Figure`` out. Pages wrap the interactive chart in
+a ``go.FigureWidget`` (:func:`to_widget`, built WITH its data: traces added later only travel as
+one-shot messages, which Voilà loses if they happen before the page connects) and update it in
+place (:func:`replace_figure`); secondary charts go in a :class:`StaticChart`. Reports export the
+same figures as static HTML.
 
 Usage::
 
@@ -13,16 +15,27 @@ Usage::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from energy_nb.ui.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
 
 #: Above this many points per trace the history chart switches from SVG ``Scatter`` to WebGL
 #: ``Scattergl`` unless the range slider is requested (plotly's slider does not draw gl traces).
 WEBGL_THRESHOLD = 20_000
+
+
+def _dates(index: pd.Index) -> list[str]:
+    """ISO date strings for an x axis.
+
+    FigureWidget sends numpy arrays to the browser as typed buffers, and ``datetime64`` has no
+    typed-array equivalent (the widget then fails to initialise), so dates travel as text.
+    """
+    return list(pd.DatetimeIndex(index).strftime("%Y-%m-%d"))
 
 
 def _units_axes(codes: list[str], rebased: bool) -> tuple[dict[str, str], list[str]]:
@@ -73,7 +86,7 @@ def price_history_figure(
         trace_cls = go.Scattergl if (len(col) > WEBGL_THRESHOLD and not range_slider) else go.Scatter
         traces.append(
             trace_cls(
-                x=col.index,
+                x=_dates(col.index),
                 y=col.to_numpy(dtype=float),
                 name=code,
                 mode="lines",
@@ -155,7 +168,7 @@ def rolling_volatility_figure(
     """
     traces = [
         go.Scatter(
-            x=v.index,
+            x=_dates(v.index),
             y=v.to_numpy(dtype=float) * 100.0,
             name=code,
             mode="lines",
@@ -193,6 +206,12 @@ def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
         widget.layout = fig.layout
 
 
+def _iso_dates(index: pd.Index) -> list[str]:
+    """Dates as ``YYYY-MM-DD`` strings: a ``datetime64`` array inside a ``FigureWidget`` reaches
+    the browser as integer nanoseconds, which plotly.js would read as milliseconds."""
+    return list(pd.DatetimeIndex(index).strftime("%Y-%m-%d"))
+
+
 #: Colours of the backtest charts: the strategy and its buy & hold benchmark.
 STRATEGY_COLOR = "#2ca02c"
 BENCHMARK_COLOR = "#7f7f7f"
@@ -221,7 +240,7 @@ def equity_curve_figure(equity: pd.DataFrame, *, title: str = "", height: int = 
             continue
         col = equity[column].dropna()
         traces.append(go.Scatter(
-            x=col.index, y=col.to_numpy(dtype=float), name=name, mode="lines",
+            x=_iso_dates(col.index), y=col.to_numpy(dtype=float), name=name, mode="lines",
             line={"color": color, "width": 1.4, "dash": dash},
             hovertemplate="%{x|%Y-%m-%d}<br>$%{y:,.0f}<extra>%{fullData.name}</extra>",
         ))
@@ -255,7 +274,8 @@ def drawdown_figure(equity: pd.DataFrame, *, height: int = 260) -> go.Figure:
             continue
         col = equity[column].dropna()
         traces.append(go.Scatter(
-            x=col.index, y=-100.0 * col.to_numpy(dtype=float), name=name, mode="lines",
+            x=_iso_dates(col.index), y=-100.0 * col.to_numpy(dtype=float), name=name,
+            mode="lines",
             fill=fill, line={"color": color, "width": 1.1},
             hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} %<extra>%{fullData.name}</extra>",
         ))
@@ -536,3 +556,58 @@ def residual_histogram_figure(histogram: pd.DataFrame, *, title: str = "Residual
                 "xaxis": {"title": {"text": "residual / volatility"}},
                 "yaxis": {"title": {"text": "count"}}, "bargap": 0},
     )
+
+
+def figure_mimebundle(fig: go.Figure) -> dict:
+    """The notebook display bundle of a static figure (rendered by plotly's mime renderer).
+
+    Args:
+        fig: the figure.
+
+    Returns:
+        ``{"application/vnd.plotly.v1+json": ..., "text/plain": ...}``.
+    """
+    title = fig.layout.title.text or "plotly figure"
+    return {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+        "text/plain": f"<{title}>",
+    }
+
+
+class StaticChart:
+    """A static plotly chart inside an ``Output`` widget.
+
+    Cheaper than a ``FigureWidget`` (no per-widget copy of plotly.js travels to the browser) and
+    its content is part of the widget state, so it shows in Voilà however late the page
+    connects. Use it for secondary charts; keep ``FigureWidget`` for the interactive one.
+
+    Attributes:
+        widget: the ``Output`` widget.
+        figure: the figure currently shown.
+
+    Usage::
+
+        chart = StaticChart(returns_histogram_figure({}))
+        chart.update(returns_histogram_figure({"WTI": hist}))
+    """
+
+    def __init__(self, fig: go.Figure, css_class: str | None = None) -> None:
+        import ipywidgets as widgets
+
+        self.widget = widgets.Output()
+        if css_class:
+            self.widget.add_class(css_class)
+        self.figure = fig
+        self.update(fig)
+
+    def update(self, fig: go.Figure) -> None:
+        """Show ``fig`` instead of the current figure."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        self.figure = fig
+        if get_ipython() is None:  # plain Python (tests, scripts): nothing to display into
+            return
+        self.widget.clear_output(wait=True)
+        with self.widget:
+            display(figure_mimebundle(fig), raw=True)

@@ -79,7 +79,7 @@ def test_default_page_is_ready_to_run_brent_sma_cross(page, real_store):
     assert page.run_button.disabled is False and page.cancel_button.disabled is True
     assert page.messages.level is None
     assert "BRENT: data through" in page.freshness.text
-    assert len(page.equity_chart.data) == 0
+    assert page.equity_chart is None and page.drawdown_chart is None
     shown = set(page.params_box.children[1].children)  # first parameter row
     assert page.param_widgets["sma-cross"]["fast"] in shown
 
@@ -182,8 +182,12 @@ def test_mean_reversion_with_slippage_and_fee(page, real_store):
 def test_comparison_lists_last_runs_newest_first_and_filters_by_commodity(real_store):
     page = BacktestPage(real_store, background=False, compare_last=3)
     page.run()
+    first_chart = page.equity_chart
     page.param_widgets["sma-cross"]["slow"].value = 60
     page.run()
+    # each result gets a fresh chart; the previous one is closed (no leaked widget models)
+    assert page.equity_chart is not first_chart and first_chart.comm is None
+    assert page.equity_slot.widget.children == (page.equity_chart,)
     page.commodity.value = "WTI"
     last = page.run()
     rows = re.findall(r'data-run="(\d+)"', page.comparison_table.value)
@@ -304,7 +308,7 @@ def test_invalid_strategy_parameters_show_the_strategy_message(page, real_store,
     assert page.run() is None
     assert expected in page.messages.text
     assert stored_count(real_store) == before
-    assert len(page.equity_chart.data) == 0
+    assert page.equity_chart is None
 
 
 @pytest.mark.parametrize(
