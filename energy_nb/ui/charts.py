@@ -206,12 +206,6 @@ def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
         widget.layout = fig.layout
 
 
-def _iso_dates(index: pd.Index) -> list[str]:
-    """Dates as ``YYYY-MM-DD`` strings: a ``datetime64`` array inside a ``FigureWidget`` reaches
-    the browser as integer nanoseconds, which plotly.js would read as milliseconds."""
-    return list(pd.DatetimeIndex(index).strftime("%Y-%m-%d"))
-
-
 #: Colours of the backtest charts: the strategy and its buy & hold benchmark.
 STRATEGY_COLOR = "#2ca02c"
 BENCHMARK_COLOR = "#7f7f7f"
@@ -240,7 +234,7 @@ def equity_curve_figure(equity: pd.DataFrame, *, title: str = "", height: int = 
             continue
         col = equity[column].dropna()
         traces.append(go.Scatter(
-            x=_iso_dates(col.index), y=col.to_numpy(dtype=float), name=name, mode="lines",
+            x=_dates(col.index), y=col.to_numpy(dtype=float), name=name, mode="lines",
             line={"color": color, "width": 1.4, "dash": dash},
             hovertemplate="%{x|%Y-%m-%d}<br>$%{y:,.0f}<extra>%{fullData.name}</extra>",
         ))
@@ -274,7 +268,7 @@ def drawdown_figure(equity: pd.DataFrame, *, height: int = 260) -> go.Figure:
             continue
         col = equity[column].dropna()
         traces.append(go.Scatter(
-            x=_iso_dates(col.index), y=-100.0 * col.to_numpy(dtype=float), name=name,
+            x=_dates(col.index), y=-100.0 * col.to_numpy(dtype=float), name=name,
             mode="lines",
             fill=fill, line={"color": color, "width": 1.1},
             hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} %<extra>%{fullData.name}</extra>",
