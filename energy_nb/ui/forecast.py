@@ -28,6 +28,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from energy_nb.commodities import UnknownCommodityError, get_commodity
 from energy_nb.diagnostics import (
@@ -172,9 +173,6 @@ class ForecastPage:
             box.add_class("enb-level")
             box.add_class(f"enb-level-{level}")
 
-        self.chart = to_widget(forecast_figure(pd.Series(dtype=float), pd.DataFrame(),
-                                               commodity=self.commodity.value))
-        self.chart.add_class("enb-forecast-chart")
         self.table = widgets.HTML(value="")
         self.table.add_class("enb-forecast-table")
         self.errors = widgets.HTML(value="")
@@ -186,6 +184,19 @@ class ForecastPage:
         self.live_status = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.live_status.add_class("enb-live-status")
         self.live_controls = widgets.HBox([])
+
+        # The first forecast is computed BEFORE the chart exists: a FigureWidget must be built
+        # with its data (traces added later travel as one-shot messages that Voilà loses when
+        # they happen before the page connects; see energy_nb.ui.charts).
+        first: _Outcome = ("invalid", store_problem or "")
+        if not store_problem:
+            if self.start.value is None:
+                self.start.value = self._latest.get(self.commodity.value)
+            first = self._compute()
+        first_figure = (self._figure(*first[1:3]) if first[0] == "ok"
+                        else _empty_figure(self.commodity.value))
+        self.chart = to_widget(first_figure)
+        self.chart.add_class("enb-forecast-chart")
 
         levels_row = widgets.HBox(
             [widgets.Label("Intervals:")] + list(self.level_boxes.values()),
@@ -219,16 +230,12 @@ class ForecastPage:
             self.download.disable("no data")
             return
         self.freshness.update(self._status, [self.commodity.value])
-        if self.start.value is None:
-            self._suspended = True
-            self.start.value = self._latest.get(self.commodity.value)
-            self._suspended = False
+        self._apply(first, redraw=False)
         self.commodity.observe(self._on_commodity, names="value")
         for control in (self.model, self.horizon, self.start, self.lookback,
                         *self.level_boxes.values()):
             control.observe(self._on_change, names="value")
         self.latest_button.on_click(self._on_latest)
-        self.refresh()
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -306,6 +313,11 @@ class ForecastPage:
             self._show_invalid(f"Unexpected error while updating the page: {exc}")
 
     def _refresh(self) -> None:
+        self._apply(self._compute())
+
+    def _compute(self) -> _Outcome:
+        """Forecast for the current controls: ``("ok", run, history, notes)`` or
+        ``("invalid", message)``."""
         code = self.commodity.value
         model = self.model.value
         levels = self.levels
@@ -335,10 +347,28 @@ class ForecastPage:
             history = self.service.history(code, origin, lookback=int(self.lookback.value))
         except (ForecastRequestError, ForecastFitError) as exc:
             text = str(exc)
-            self._show_invalid(text[:1].upper() + text[1:])
-            return
-        self.messages.show_many(notes)
-        self._show(run, history)
+            return ("invalid", text[:1].upper() + text[1:])
+        except Exception as exc:  # last resort: shown in the page, traceback logged
+            log.exception("Forecast page update failed")
+            self._hide_progress()
+            return ("invalid", f"Unexpected error while updating the page: {exc}")
+        return ("ok", run, history, notes)
+
+    def _apply(self, outcome: _Outcome, redraw: bool = True) -> None:
+        if outcome[0] == "ok":
+            _, run, history, notes = outcome
+            self.messages.show_many(notes)
+            self._show(run, history, redraw=redraw)
+        else:
+            self._show_invalid(outcome[1], redraw=redraw)
+
+    @staticmethod
+    def _figure(run: ForecastRun, history: pd.Series) -> go.Figure:
+        return forecast_figure(
+            history, run.forecast.to_frame(), commodity=run.commodity, actuals=run.actuals,
+            model_label=run.forecast.model,
+            title=f"{run.commodity}: {run.horizon}-day forecast from {run.origin.date()}",
+        )
 
     def _show_progress(self, text: str) -> None:
         self.progress_log.append(text)
@@ -349,27 +379,26 @@ class ForecastPage:
         self.progress.layout.display = "none"
         self.progress.value = ""
 
-    def _show_invalid(self, text: str) -> None:
+    def _show_invalid(self, text: str, redraw: bool = True) -> None:
         self.run = None
         self.table_frame = pd.DataFrame()
         self.error_summary = None
+        if not text:
+            return
         self.messages.show(text, "error")
-        replace_figure(self.chart, forecast_figure(pd.Series(dtype=float), pd.DataFrame(),
-                                                   commodity=self.commodity.value))
+        if redraw:
+            replace_figure(self.chart, _empty_figure(self.commodity.value))
         self.table.value = ""
         self.errors.value = ""
         self.model_info.value = ""
         self.download.disable("fix the selection first")
 
-    def _show(self, run: ForecastRun, history: pd.Series) -> None:
+    def _show(self, run: ForecastRun, history: pd.Series, redraw: bool = True) -> None:
         self.run = run
-        fc = run.forecast
-        frame = fc.to_frame()
+        frame = run.forecast.to_frame()
         actuals = run.actuals
-        replace_figure(self.chart, forecast_figure(
-            history, frame, commodity=run.commodity, actuals=actuals, model_label=fc.model,
-            title=f"{run.commodity}: {run.horizon}-day forecast from {run.origin.date()}",
-        ))
+        if redraw:
+            replace_figure(self.chart, self._figure(run, history))
         self.table_frame = forecast_table(frame, actuals)
         self.table.value = forecast_table_html(self.table_frame, run.levels,
                                                get_commodity(run.commodity).unit)
@@ -468,6 +497,14 @@ class ForecastPage:
 
 # ----------------------------------------------------------------------------------------------
 # table, errors and labels
+
+#: What :meth:`ForecastPage._compute` returns.
+_Outcome = tuple
+
+
+def _empty_figure(commodity: str) -> go.Figure:
+    return forecast_figure(pd.Series(dtype=float), pd.DataFrame(), commodity=commodity)
+
 
 
 def forecast_table(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
