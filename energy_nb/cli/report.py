@@ -5,6 +5,7 @@ Usage::
     energy-nb report                                   # all commodities, latest data
     energy-nb report --commodity WTI --commodity NG --horizon 5 --as-of 2025-06-30
     energy-nb report --format html,pdf --out var/reports --keep 30
+    energy-nb report --export out/report-2025-06-30.ipynb --format html,pdf   # executed elsewhere
 
 Exit codes: 0 written; 2 invalid parameters (nothing written); 1 a cell failed (the message
 names the cell; the partial notebook is kept under ``<out>/failed/``) or an export failed.
@@ -48,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds one notebook cell may run (default 600)")
     parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    parser.add_argument("--export", type=Path, metavar="NOTEBOOK",
+                        help="only export a report notebook executed elsewhere (e.g. by Airflow's "
+                             "PapermillOperator) to HTML/PDF beside it")
     add_json_flag(parser)
     parser.set_defaults(func=cmd_report)
 
@@ -75,8 +79,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Validate the parameters, run the report, print where it is."""
     from energy_nb.data.store import StoreError
     from energy_nb.reports.parameters import ReportParameterError
-    from energy_nb.reports.run import ReportError, run_report
+    from energy_nb.reports.run import ReportError, export_notebook, run_report
 
+    if args.export is not None:
+        try:
+            files = export_notebook(args.export, args.format, args.plotlyjs or "inline")
+        except ReportParameterError as exc:
+            raise CliError(str(exc)) from None
+        except ReportError as exc:
+            print(f"energy-nb: error: {exc}", file=sys.stderr)
+            return 1
+        emit(args, {"files": {k: str(v) for k, v in files.items()}},
+             "\n".join(f"{fmt}: {path}" for fmt, path in files.items()))
+        return 0
     try:
         result = run_report(parameters_from_args(args), out_dir=args.out, formats=args.format,
                             keep=args.keep, timeout=args.timeout)

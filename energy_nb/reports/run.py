@@ -360,6 +360,76 @@ def html_to_pdf(chromium: str, html_path: Path, pdf_path: Path, work: Path,
         )
 
 
+def export_notebook(notebook: str | Path, formats: str | Sequence[str] = ("html",),
+                    plotlyjs: str = "inline") -> dict[str, Path]:
+    """Export a report notebook executed elsewhere (e.g. by Airflow's ``PapermillOperator``).
+
+    The files are written beside the notebook, with the same name: HTML with the code hidden and
+    plotly.js in the page, and a PDF when asked and Chromium is installed.
+
+    Args:
+        notebook: an executed ``report.ipynb``.
+        formats: ``html`` and/or ``pdf``.
+        plotlyjs: ``"inline"`` or ``"cdn"``.
+
+    Returns:
+        Format -> path written.
+
+    Raises:
+        ReportParameterError: missing notebook or bad format.
+        ReportOutputError: the export failed.
+    """
+    import nbformat
+
+    path = Path(notebook)
+    if not path.is_file():
+        raise ReportParameterError(f"notebook {path} does not exist")
+    fmts = [f for f in check_formats(formats) if f != "ipynb"]
+    if not fmts:
+        raise ReportParameterError("exporting writes html and/or pdf; give --format html or pdf")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any parse error means "not a notebook"
+        raise ReportParameterError(f"{path} is not a readable notebook: {exc}") from None
+    title = _injected_title(nb) or path.stem
+    html_path = path.with_suffix(".html")
+    written: dict[str, Path] = {}
+    html_text = notebook_to_html(path, title, plotlyjs)
+    html_path.write_text(html_text, encoding="utf-8")
+    if "pdf" in fmts:
+        chromium = find_chromium()
+        if chromium is None:
+            raise ReportOutputError("PDF needs Chromium (apt-get install chromium)")
+        html_to_pdf(chromium, html_path, path.with_suffix(".pdf"), path.parent)
+        written["pdf"] = path.with_suffix(".pdf")
+    if "html" in fmts:
+        written["html"] = html_path
+    else:
+        html_path.unlink()
+    return written
+
+
+def _injected_title(nb: Any) -> str | None:
+    """The ``title`` papermill injected (or the parameters cell's), if any."""
+    import ast
+
+    for tag in ("injected-parameters", "parameters"):
+        for cell in nb.cells:
+            if tag not in cell.get("metadata", {}).get("tags", []):
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                        and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "title"
+                        and isinstance(node.value, ast.Constant)
+                        and isinstance(node.value.value, str)):
+                    return node.value.value
+    return None
+
+
 def list_reports(out_dir: str | Path) -> list[Path]:
     """Finished run folders, oldest first.
 
@@ -473,6 +543,7 @@ __all__ = [
     "ReportResult",
     "check_formats",
     "check_keep",
+    "export_notebook",
     "find_chromium",
     "html_to_pdf",
     "list_reports",

@@ -186,3 +186,21 @@ def test_concurrent_cli_runs_do_not_clobber_and_old_reports_are_pruned(
     assert (out / "latest").resolve() in {d.resolve() for d in dirs}
     pruned = [p for r in results for p in r["pruned"]]
     assert str(old[0]) in pruned
+
+
+def test_export_of_a_notebook_executed_elsewhere(custom_run, tmp_path: Path) -> None:
+    import shutil
+
+    result, _ = custom_run
+    executed = tmp_path / "from-airflow.ipynb"
+    shutil.copy(result.files["ipynb"], executed)
+    res = run_cli(tmp_path, "report", "--export", str(executed), "--format", "html", "--json")
+    assert res.returncode == 0, res.stderr
+    html_path = Path(json.loads(res.stdout)["files"]["html"])
+    assert html_path == executed.with_suffix(".html")
+    html = html_path.read_text(encoding="utf-8")
+    assert "<title>Gas &amp; oil &lt;check&gt;</title>" in html  # the injected title
+    assert "ReportBuilder.from_parameters" not in html and "Forecast: BRENT" in html
+    assert html.index("<script type=\"text/javascript\">") < html.index("require.min.js")
+    missing = run_cli(tmp_path, "report", "--export", str(tmp_path / "nope.ipynb"))
+    assert missing.returncode == 2 and "nope.ipynb does not exist" in missing.stderr
