@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
 import socket
 import subprocess
 import time
@@ -139,3 +141,53 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
         pytest.skip(f"cannot start redis-server: {exc}")
     yield redis
     redis.stop()
+
+
+class ServerThread:
+    """A live server running in its own event-loop thread (for sync tests: fuzz, browser).
+
+    Usage::
+
+        thread = ServerThread(forecast_fn, rate=1e6)
+        thread.call(thread.server.broadcast_forecast_update("WTI", 7))
+        thread.stop()
+    """
+
+    def __init__(self, forecast_fn: Any, **config: Any) -> None:
+        config.setdefault("port", 0)
+        config.setdefault("close_timeout", 0.5)
+        self.loop = asyncio.new_event_loop()
+        self.server = LiveServer(forecast_fn, LiveConfig(**config))
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.call(self.server.start())
+
+    def call(self, coroutine: Any, timeout: float = 30) -> Any:
+        """Run a coroutine in the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Run these tests with no foreign event loop marked as running in the main thread.
+
+    Playwright's sync API (the session-scoped ``browser`` fixture of tests/browser) leaves its
+    own loop registered as "running" in the main thread while it is suspended, which makes
+    pytest-asyncio and ``asyncio.run`` refuse to start when async tests run in the same session
+    after a browser test. That loop does not execute while a test here runs, so it is unmarked
+    for the duration of the test and restored afterwards.
+    """
+    saved = asyncio._get_running_loop()
+    if saved is not None:
+        asyncio._set_running_loop(None)
+    try:
+        return (yield)
+    finally:
+        if saved is not None:
+            asyncio._set_running_loop(saved)

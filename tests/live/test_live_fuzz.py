@@ -3,9 +3,7 @@ another connection, every reply is a valid protocol message, the connection stay
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
-from energy_nb.live.server import LiveConfig, LiveServer
+from energy_nb.live.forecasting import ModelForecaster
+from tests.live.conftest import PriceBook, ServerThread
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,31 +21,10 @@ SERVER_TYPES = {"welcome", "subscribed", "unsubscribed", "pong", "forecast_updat
                 "error"}
 
 
-class ServerThread:
-    """A live server running in its own event loop thread."""
-
-    def __init__(self, forecast_fn: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = LiveServer(forecast_fn, LiveConfig(port=0, rate=1e6, burst=10**6,
-                                                         close_timeout=0.5))
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[ServerThread]:
-    from tests.live.conftest import PriceBook  # module-scoped: its own book
-
-    from energy_nb.live.forecasting import ModelForecaster
-
-    thread = ServerThread(ModelForecaster(PriceBook(60), model="random_walk", history_days=None))
+    thread = ServerThread(ModelForecaster(PriceBook(60), model="random_walk", history_days=None),
+                          rate=1e6, burst=10**6)
     yield thread
     thread.stop()
 
