@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -261,19 +262,13 @@ def _load_prices(args: argparse.Namespace) -> Any:
     return prices
 
 
-def _progress_bar(args: argparse.Namespace, unit: str) -> tuple[Any, Any]:
+def _progress(args: argparse.Namespace, unit: str) -> Any:
+    """A tqdm bar on stderr when ``--progress`` was given, else a no-op context."""
     if not args.progress:
-        return None, None
-    from tqdm import tqdm
+        return nullcontext(None)
+    from energy_nb.backtest.progress import tqdm_progress
 
-    bar = tqdm(total=0, desc=f"{args.strategy} {args.commodity}", unit=unit, file=sys.stderr,
-               mininterval=0.5)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    return bar, progress
+    return tqdm_progress(f"{args.strategy} {args.commodity}", unit=unit, file=sys.stderr)
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
@@ -299,21 +294,18 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     fixed = dict(args.fixed or [])
     _check_json_path(args)
     prices = _load_prices(args)
-    bar, progress = _progress_bar(args, "step")
     try:
-        wf = walk_forward_optimize(
-            prices, args.strategy, grid, fixed=fixed, train_days=args.train_days,
-            test_days=args.test_days, objective=args.objective, maximize=not args.minimize,
-            capital=args.capital, commission=args.commission,
-            fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
-            start=args.start, end=args.end, progress=progress,
-            store=None if args.no_save else args.store,
-        )
+        with _progress(args, "step") as progress:
+            wf = walk_forward_optimize(
+                prices, args.strategy, grid, fixed=fixed, train_days=args.train_days,
+                test_days=args.test_days, objective=args.objective, maximize=not args.minimize,
+                capital=args.capital, commission=args.commission,
+                fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
+                start=args.start, end=args.end, progress=progress,
+                store=None if args.no_save else args.store,
+            )
     except (BacktestError, StrategyError) as exc:
         raise CliError(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.close()
     if not output_json(args.json, wf.to_dict()):
         lines = [_text(wf.result), "", f"chosen parameters per window ({args.objective}):"]
         for row in wf.windows.itertuples(index=False):
@@ -344,19 +336,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     params = strategy_params(args)
     _check_json_path(args)
     prices = _load_prices(args)
-    bar, progress = _progress_bar(args, "forecast")
     try:
-        result = run_backtest(
-            prices, args.strategy, params, capital=args.capital, commission=args.commission,
-            fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
-            start=args.start, end=args.end, progress=progress,
-            store=None if args.no_save else args.store,
-        )
+        with _progress(args, "forecast") as progress:
+            result = run_backtest(
+                prices, args.strategy, params, capital=args.capital, commission=args.commission,
+                fixed_commission=args.fixed_commission, slippage_bps=args.slippage_bps,
+                start=args.start, end=args.end, progress=progress,
+                store=None if args.no_save else args.store,
+            )
     except (BacktestError, StrategyError) as exc:
         raise CliError(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.close()
     to_stdout = output_json(args.json, result.to_dict())
     if not to_stdout:
         print(_text(result))

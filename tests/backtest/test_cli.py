@@ -62,8 +62,9 @@ def test_forecast_strategy_json_on_stdout(home: Path) -> None:
     res = run(home, "backtest", "--commodity", "brent", "--strategy", "forecast", "--model",
               "drift", "--horizon", "5", "--threshold", "0.002", "--refit-every", "20",
               "--model-param", "window=250", "--no-short", "--start", "2025-06-01", "--json",
-              "--no-save")
+              "--no-save", "--progress")
     assert res.returncode == 0, res.stderr
+    assert "forecast BRENT" in res.stderr and "100%" in res.stderr  # the tqdm bar
     payload = json.loads(res.stdout)
     assert payload["id"] is None
     assert payload["params"]["model"] == "drift" and payload["params"]["short"] is False

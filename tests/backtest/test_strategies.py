@@ -241,3 +241,16 @@ def test_models_without_enough_data_leave_the_day_flat() -> None:
     assert (pos == 0).all()
     # forecasts from day 29 to the last day all lack data: each is skipped and reported
     assert strat.info["n_skipped"] == need - 30 and "need at least" in strat.info["skipped"][0]
+
+
+def test_tqdm_progress_callback_draws_a_bar() -> None:
+    import io
+
+    from energy_nb.backtest.progress import tqdm_progress
+
+    stream = io.StringIO()
+    strat = make_strategy("forecast", model="drift", min_history=50)
+    with tqdm_progress("wf test", file=stream) as progress:
+        strat.positions(random_prices(70), progress=progress)
+    # the 50th price is day 49: forecasts on days 49..69
+    assert "wf test" in stream.getvalue() and "21/21" in stream.getvalue()
