@@ -54,6 +54,11 @@ from energy_nb.backtest import (
     make_strategy,
     run_backtest,
 )
+from energy_nb.backtest.optimize import (
+    OBJECTIVES,
+    WalkForwardResult,
+    walk_forward_optimize,
+)
 from energy_nb.backtest.strategies import ParamSpec
 from energy_nb.ui.charts import drawdown_figure, equity_curve_figure, to_widget
 from energy_nb.ui.controls import (
@@ -69,19 +74,21 @@ from energy_nb.ui.theme import fmt_num, page_header
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "COMPARISON_COLUMNS",
+    "DEFAULT_START",
     "BacktestInputError",
     "BacktestPage",
     "BacktestRequest",
-    "COMPARISON_COLUMNS",
-    "DEFAULT_START",
     "build_backtest_page",
     "comparison_frame",
     "comparison_html",
     "format_stat",
     "params_summary",
+    "parse_grid",
     "stats_table_html",
     "trades_csv",
     "trades_table_html",
+    "windows_table_html",
 ]
 
 #: Default first day of the simulated window (fast default: BRENT sma-cross 10/40 from 2015).
@@ -130,6 +137,9 @@ class BacktestRequest:
         params: the strategy's validated parameters.
         config: validated money settings.
         start, end: the simulated window (``None`` = from the first / to the last price).
+        optimise: for a walk-forward optimisation, the keyword arguments of
+            :func:`~energy_nb.backtest.optimize.walk_forward_optimize` (``grid``, ``fixed``,
+            ``train_days``, ``test_days``, ``objective``); ``None`` for a single run.
     """
 
     commodity: str
@@ -138,6 +148,7 @@ class BacktestRequest:
     config: EngineConfig = field(default_factory=EngineConfig)
     start: date | None = None
     end: date | None = None
+    optimise: dict[str, Any] | None = None
 
 
 # -- pure helpers (no widgets) -------------------------------------------------------------------
@@ -259,6 +270,13 @@ def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
     Returns:
         The text (``"—"`` when empty).
     """
+    if "grid" in params and isinstance(params.get("grid"), dict):  # a walk-forward optimisation
+        grid = "; ".join(f"{k} in {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in vals)}"
+                         for k, vals in params["grid"].items())
+        fixed = params_summary(params.get("fixed") or {}, (strategy or "").split(" ")[-1])
+        text = (f"{grid}; train {params.get('train_days')} / test {params.get('test_days')} days, "
+                f"best {params.get('objective')}")
+        return text if fixed == "—" else f"{text}; {fixed}"
     specs = {s.name: s for s in STRATEGIES[strategy].param_specs} if strategy in STRATEGIES else {}
     keep = {"model", "horizon", "fast", "slow", "window", "entry_z", "exit_z", "threshold",
             "level"}
@@ -338,10 +356,63 @@ def comparison_html(frame: pd.DataFrame, highlight: int | None = None) -> str:
     return f'<table class="enb-stats enb-bt-compare-table">{head}{"".join(rows)}</table>'
 
 
+def parse_grid(text: str, spec: ParamSpec, strategy: str) -> list[Any]:
+    """Candidate values of one parameter for the optimisation, e.g. ``"5, 10, 20"``.
+
+    Args:
+        text: values separated by commas or spaces (blank = not optimised).
+        spec: the parameter's spec; every value is checked with it (the strategy's own rule).
+        strategy: strategy name, for messages.
+
+    Returns:
+        The distinct values in the order given (empty when ``text`` is blank).
+
+    Raises:
+        BacktestInputError: a value that is not a number.
+        StrategyError: a value the strategy rejects (e.g. ``fast`` below 1).
+    """
+    values: list[Any] = []
+    for token in text.replace(",", " ").split():
+        try:
+            number = float(token)
+        except ValueError:
+            raise BacktestInputError(
+                f"{strategy}: optimisation values of {spec.name!r} must be numbers separated by "
+                f"commas, got {token!r}") from None
+        value = spec.check(strategy, int(number) if number.is_integer() else number)
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def windows_table_html(windows: pd.DataFrame) -> str:
+    """The walk-forward optimisation windows: training and test dates, the parameters chosen.
+
+    Args:
+        windows: :attr:`WalkForwardResult.windows`.
+
+    Returns:
+        HTML text.
+    """
+    if windows.empty:
+        return ""
+    head = ("<tr><th>Train</th><th>Test</th><th>Chosen parameters</th><th>Train score</th>"
+            "<th>Test return [%]</th></tr>")
+    rows = "".join(
+        f'<tr class="enb-bt-window"><td>{w.train_start:%Y-%m-%d} – {w.train_end:%Y-%m-%d}</td>'
+        f"<td>{w.test_start:%Y-%m-%d} – {w.test_end:%Y-%m-%d}</td>"
+        f"<td>{html.escape(params_summary(w.params))}</td>"
+        f"<td>{format_stat('', w.train_score)}</td><td>{format_stat('', w.test_return_pct)}</td>"
+        "</tr>"
+        for w in windows.itertuples(index=False)
+    )
+    return f'<table class="enb-stats enb-bt-windows-table">{head}{rows}</table>'
+
+
 def csv_basename(result: BacktestResult) -> str:
     """Base file name of a run's downloads, e.g. ``backtest_12_BRENT_sma-cross_2015-01-02_2026-08-18``."""
     run = f"{result.run_id}_" if result.run_id is not None else ""
-    return (f"backtest_{run}{result.commodity}_{result.strategy}_"
+    return (f"backtest_{run}{result.commodity}_{result.strategy.replace(' ', '-')}_"
             f"{result.start:%Y-%m-%d}_{result.end:%Y-%m-%d}")
 
 
@@ -519,6 +590,7 @@ class BacktestPage:
         self.background = background
         self.compare_last = compare_last
         self.result: BacktestResult | None = None
+        self.optimised: WalkForwardResult | None = None
         self._series: dict[str, tuple[str, pd.Series]] = {}
         self._status: list[dict[str, Any]] = []
         self._thread: threading.Thread | None = None
@@ -543,6 +615,27 @@ class BacktestPage:
         }
         self.params_box = widgets.VBox()
         self.params_box.add_class("enb-bt-params")
+
+        self.optimise = widgets.Checkbox(value=False, indent=False,
+                                         description="Optimise parameters walk-forward")
+        self.optimise.add_class("enb-bt-optimise")
+        self.grid_widgets: dict[str, dict[str, widgets.Text]] = {
+            name: {spec.name: self._grid_widget(spec) for spec in cls.param_specs
+                   if _optimisable(spec)}
+            for name, cls in STRATEGIES.items()
+        }
+        opt_style = {"description_width": "150px"}
+        self.train_days = widgets.IntText(value=504, description="Train window [days]",
+                                          style=opt_style, layout=widgets.Layout(width="260px"))
+        self.test_days = widgets.IntText(value=126, description="Test window [days]",
+                                         style=opt_style, layout=widgets.Layout(width="260px"))
+        self.objective = widgets.Dropdown(options=OBJECTIVES, value="Sharpe Ratio",
+                                          description="Best", style=opt_style,
+                                          layout=widgets.Layout(width="320px"))
+        self.optimise_box = widgets.VBox()
+        self.optimise_box.add_class("enb-bt-optimise-box")
+        self.windows_table = widgets.HTML(value="")
+        self.windows_table.add_class("enb-bt-windows")
 
         money_style = {"description_width": "150px"}
         money_layout = widgets.Layout(width="300px")
@@ -600,6 +693,7 @@ class BacktestPage:
             w.observe(self._on_change, names="value")
         self.commodity.observe(self._on_commodity, names="value")
         self.compare_commodity_only.observe(lambda _c: self.refresh_comparison(), names="value")
+        self.optimise.observe(self._on_optimise, names="value")
 
         if store_problem:
             self.messages.show(store_problem, "error")
@@ -614,9 +708,10 @@ class BacktestPage:
     # -- layout --------------------------------------------------------------------------------
 
     def _layout(self) -> widgets.VBox:
-        label = lambda text: widgets.HTML(f"<b>{html.escape(text)}</b>")  # noqa: E731
+        label = lambda text: widgets.HTML(f"<b>{html.escape(text)}</b>")
         left = widgets.VBox([label("Market and strategy"), self.commodity, self.strategy,
-                             self.params_box, self.dates.widget])
+                             self.params_box, self.dates.widget, self.optimise,
+                             self.optimise_box])
         right = widgets.VBox([label("Money"), self.capital, self.commission,
                               self.fixed_commission, self.slippage])
         run_row = widgets.HBox([self.run_button, self.cancel_button, self.progress, self.status])
@@ -645,6 +740,7 @@ class BacktestPage:
                 self.messages.widget,
                 results,
                 downloads,
+                self.windows_table,
                 label("Trades"),
                 self.trades_table,
                 widgets.HBox([label("Last runs side by side"), self.compare_commodity_only],
@@ -675,11 +771,34 @@ class BacktestPage:
         if not specs:
             boxes.append(widgets.HTML('<span style="color:#666">No parameters.</span>'))
         self.params_box.children = tuple(boxes)
+        self._show_optimise()
+
+    def _grid_widget(self, spec: ParamSpec) -> widgets.Text:
+        widget = widgets.Text(value="", placeholder="e.g. 5, 10, 20 (blank: fixed)",
+                              description=spec.name, style={"description_width": "110px"},
+                              layout=widgets.Layout(width="360px"))
+        widget.add_class(f"enb-grid-{spec.name.replace('_', '-')}")
+        return widget
+
+    def _show_optimise(self) -> None:
+        grid = self.grid_widgets[self.strategy.value]
+        self.optimise.disabled = not grid
+        if not self.optimise.value or not grid:
+            self.optimise_box.children = ()
+            return
+        self.optimise_box.children = (
+            widgets.HTML('<span style="color:#666">For each test window, every combination of '
+                         "the values below is backtested on the training window just before "
+                         "it; the best one trades the test window. Only the out-of-sample result "
+                         "is shown and stored.</span>"),
+            *grid.values(), self.train_days, self.test_days, self.objective,
+        )
 
     def _validated_widgets(self) -> list[widgets.Widget]:
         out: list[widgets.Widget] = [self.capital, self.commission, self.fixed_commission,
-                                     self.slippage, self.dates.start, self.dates.end]
-        for per_strategy in self.param_widgets.values():
+                                     self.slippage, self.dates.start, self.dates.end,
+                                     self.train_days, self.test_days, self.objective]
+        for per_strategy in (*self.param_widgets.values(), *self.grid_widgets.values()):
             out += list(per_strategy.values())
         return out
 
@@ -721,6 +840,10 @@ class BacktestPage:
     def _on_change(self, _change: dict) -> None:
         self.validate()
 
+    def _on_optimise(self, _change: dict) -> None:
+        self._show_optimise()
+        self.validate()
+
     def _on_commodity(self, _change: dict) -> None:
         self.freshness.update(self._status, [self.commodity.value])
         if self.compare_commodity_only.value:
@@ -740,7 +863,13 @@ class BacktestPage:
         name = self.strategy.value
         raw = {spec.name: read_param(spec, self.param_widgets[name][spec.name], name)
                for spec in STRATEGIES[name].param_specs}
-        strategy = make_strategy(name, **raw)
+        optimise = None
+        if self.optimise.value and self.grid_widgets[name]:
+            optimise = self._optimise_request(name, raw)
+            # the grid's own combinations are checked by the optimiser (invalid ones skipped)
+            strategy = make_strategy(name, **optimise["fixed"])
+        else:
+            strategy = make_strategy(name, **raw)
         try:
             config = EngineConfig(capital=self.capital.value, commission=self.commission.value,
                                   fixed_commission=self.fixed_commission.value,
@@ -752,7 +881,23 @@ class BacktestPage:
         if start is not None and end is not None and start >= end:
             raise BacktestError(f"The start date {start} must be before the end date {end}.")
         return BacktestRequest(commodity=self.commodity.value, strategy=strategy.name,
-                               params=dict(strategy.params), config=config, start=start, end=end)
+                               params=dict(strategy.params), config=config, start=start, end=end,
+                               optimise=optimise)
+
+    def _optimise_request(self, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+        specs = {s.name: s for s in STRATEGIES[name].param_specs}
+        grid = {}
+        for param, widget in self.grid_widgets[name].items():
+            values = parse_grid(widget.value, specs[param], name)
+            if values:
+                grid[param] = values
+        if not grid:
+            raise BacktestInputError(
+                f"{name}: enter the values to try for at least one parameter "
+                f"({', '.join(self.grid_widgets[name])}) or untick the optimisation")
+        return {"grid": grid, "fixed": {k: v for k, v in raw.items() if k not in grid},
+                "train_days": int(self.train_days.value), "test_days": int(self.test_days.value),
+                "objective": self.objective.value}
 
     def validate(self) -> BacktestRequest | None:
         """Validate the controls and show the problem, if any, in the page.
@@ -850,7 +995,7 @@ class BacktestPage:
         if pct != self._last_pct:  # at most 101 widget updates per run
             self._last_pct = pct
             self.progress.value = pct
-            self.status.value = f"Walk-forward forecasts: {done:,} / {total:,}"
+            self.status.value = f"Walk-forward steps: {done:,} / {total:,}"
 
     def _execute(self, req: BacktestRequest) -> BacktestResult | None:
         try:
@@ -859,12 +1004,20 @@ class BacktestPage:
                 raise BacktestError(
                     f"No {req.commodity} prices in the store. Import them with "
                     f"`energy-nb data import PATH --commodity {req.commodity}`.")
-            result = run_backtest(
-                prices, req.strategy, req.params, capital=req.config.capital,
-                commission=req.config.commission, fixed_commission=req.config.fixed_commission,
-                slippage_bps=req.config.slippage_bps, start=req.start, end=req.end,
-                progress=self._on_progress, store=self.store,
-            )
+            money = {"capital": req.config.capital, "commission": req.config.commission,
+                     "fixed_commission": req.config.fixed_commission,
+                     "slippage_bps": req.config.slippage_bps}
+            optimised: WalkForwardResult | None = None
+            if req.optimise is not None:
+                optimised = walk_forward_optimize(
+                    prices, req.strategy, **req.optimise, **money, start=req.start, end=req.end,
+                    progress=self._on_progress, store=self.store)
+                result = optimised.result
+            else:
+                result = run_backtest(
+                    prices, req.strategy, req.params, **money, start=req.start, end=req.end,
+                    progress=self._on_progress, store=self.store,
+                )
         except _Cancelled:
             self.progress.bar_style = "warning"
             self.status.value = "Cancelled."
@@ -885,14 +1038,23 @@ class BacktestPage:
             self._set_running(False)
         self.progress.value = 100
         self.progress.bar_style = "success"
-        self.show(result)
+        self.show(result, optimised)
         return result
 
     # -- results -------------------------------------------------------------------------------
 
-    def show(self, result: BacktestResult) -> None:
-        """Display a result: charts, statistics, trades, downloads, comparison."""
+    def show(self, result: BacktestResult, optimised: WalkForwardResult | None = None) -> None:
+        """Display a result: charts, statistics, trades, downloads, comparison.
+
+        Args:
+            result: the run (for an optimisation, its stitched out-of-sample run).
+            optimised: the optimisation, whose windows and chosen parameters are listed.
+        """
         self.result = result
+        self.optimised = optimised
+        self.windows_table.value = (
+            "<b>Walk-forward windows (parameters chosen on each training window)</b>"
+            + windows_table_html(optimised.windows)) if optimised is not None else ""
         title = (f"{result.strategy} on {result.commodity} "
                  f"({params_summary(result.params, result.strategy)})")
         self.equity_slot.set(equity_curve_figure(result.equity, title=title))
@@ -910,11 +1072,15 @@ class BacktestPage:
         )
         notes = []
         if skipped:
-            notes.append((f"The model failed on {skipped} rebalance date(s); the strategy was "
-                          "flat there.", "warning"))
+            text = f"The model failed on {skipped} rebalance date(s); the strategy was flat there."
+            notes.append((text, "warning"))
         if result.info.get("ruined_at"):
             notes.append((f"The account was ruined on {result.info['ruined_at']} (equity <= 0).",
                           "warning"))
+        if optimised is not None and optimised.skipped:
+            text = (f"{len(optimised.skipped)} parameter combination(s) were skipped as "
+                    f"invalid, e.g. {optimised.skipped[0]}")
+            notes.append((text, "info"))
         self.messages.show_many(notes)
         self.refresh_comparison()
 
@@ -933,10 +1099,16 @@ class BacktestPage:
         self.comparison_table.value = comparison_html(comparison_frame(runs), highlight)
 
 
+def _optimisable(spec: ParamSpec) -> bool:
+    """Whether the optimisation can search a parameter (a required number)."""
+    return spec.kind in ("int", "float") and not spec.optional
+
+
 def _sentence(text: str) -> str:
-    """Capitalise a message unless it starts with a strategy name (``sma-cross: ...``)."""
-    if not text or text.split(":", 1)[0] in STRATEGY_NAMES:
-        return text
+    """Capitalise a message unless it starts with a strategy or parameter name."""
+    first_word = text.split(" ", 1)[0] if text else ""
+    if not text or text.split(":", 1)[0] in STRATEGY_NAMES or "_" in first_word:
+        return text  # keep names as the code spells them (``slippage_bps must be ...``)
     return text[:1].upper() + text[1:]
 
 

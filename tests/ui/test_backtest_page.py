@@ -316,8 +316,8 @@ def test_invalid_strategy_parameters_show_the_strategy_message(page, real_store,
     [
         ("capital", -5.0, "Capital must be > 0"),
         ("commission", 1.5, "Commission must be in [0, 1)"),
-        ("slippage", -1.0, "Slippage_bps must be in [0, 10000)"),
-        ("fixed_commission", -2.0, "Fixed_commission must be >= 0"),
+        ("slippage", -1.0, "slippage_bps must be in [0, 10000)"),
+        ("fixed_commission", -2.0, "fixed_commission must be >= 0"),
     ],
 )
 def test_invalid_money_settings_show_a_message(page, real_store, control, value, expected):
@@ -347,3 +347,80 @@ def test_empty_store_shows_a_message_and_disables_run(tmp_path):
     page = widget.page
     assert page.messages.level == "error" and "price store is empty" in page.messages.text
     assert page.run_button.disabled is True
+
+
+# -- walk-forward optimisation ----------------------------------------------------------------------
+
+
+def test_walk_forward_optimisation_shows_out_of_sample_run_and_chosen_params(page, real_store):
+    from energy_nb.backtest.optimize import walk_forward_optimize
+
+    page.optimise.value = True
+    assert page.messages.level == "error" and "at least one parameter" in page.messages.text
+    assert page.grid_widgets["sma-cross"]["fast"] in page.optimise_box.children
+    page.grid_widgets["sma-cross"]["fast"].value = "5, 10, 5"
+    page.grid_widgets["sma-cross"]["slow"].value = "30 60"
+    page.train_days.value, page.test_days.value = 252, 126
+    page.objective.value = "Return [%]"
+    page.dates.start.value = date(2021, 1, 1)
+    assert page.messages.level is None
+    result = page.run()
+    assert result is not None, page.messages.text
+    expected = walk_forward_optimize(
+        real_store.load("BRENT"), "sma-cross", {"fast": [5, 10], "slow": [30, 60]},
+        fixed={"short": True}, train_days=252, test_days=126, objective="Return [%]",
+        capital=100_000, commission=0.001, start="2021-01-01")
+    assert result.strategy == "walk-forward sma-cross"
+    assert result.stats["Return [%]"] == pytest.approx(expected.result.stats["Return [%]"])
+    assert result.start == pd.Timestamp("2021-01-04")
+    windows = page.windows_table.value
+    assert windows.count('class="enb-bt-window"') == len(expected.windows) >= 8
+    first = expected.windows.iloc[0]
+    assert (f"{first.test_start:%Y-%m-%d}" in windows
+            and f"fast={first.params['fast']}, slow={first.params['slow']}" in windows)
+    row = re.search(rf'data-run="{result.run_id}".*?</tr>', page.comparison_table.value).group(0)
+    assert "walk-forward sma-cross" in row and "fast in 5, 10; slow in 30, 60" in row
+    assert "best Return [%]" in row
+    assert page.trades_download.filename.startswith(f"backtest_{result.run_id}_BRENT_walk-forward-sma-cross")
+    # a single run afterwards clears the windows table
+    page.optimise.value = False
+    page.run()
+    assert page.windows_table.value == "" and page.result.strategy == "sma-cross"
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ({"fast": "5, x"}, "optimisation values of 'fast' must be numbers"),
+        ({"fast": "0, 5"}, "parameter 'fast' must be >= 1"),
+        ({"fast": "", "slow": ""}, "enter the values to try for at least one parameter"),
+    ],
+)
+def test_invalid_optimisation_grid_shows_a_message(page, real_store, grid, expected):
+    before = stored_count(real_store)
+    page.optimise.value = True
+    for name, text in grid.items():
+        page.grid_widgets["sma-cross"][name].value = text
+    assert page.messages.level == "error" and expected in page.messages.text
+    assert page.run() is None and stored_count(real_store) == before
+
+
+def test_optimisation_errors_found_by_the_optimiser_show_a_message(page, real_store):
+    before = stored_count(real_store)
+    page.optimise.value = True
+    page.grid_widgets["sma-cross"]["fast"].value = "50, 60"   # every combination has fast >= slow
+    assert page.run() is None
+    assert "no valid parameter combination" in page.messages.text
+    page.grid_widgets["sma-cross"]["fast"].value = "5"
+    page.train_days.value = 5
+    assert page.run() is None
+    assert page.messages.level == "error" and "train_days must be >= 20" in page.messages.text
+    assert stored_count(real_store) == before and page.status.value == "Failed."
+
+
+def test_buy_and_hold_cannot_be_optimised(page):
+    page.strategy.value = "buy-and-hold"
+    assert page.optimise.disabled is True
+    page.strategy.value = "mean-reversion"
+    assert page.optimise.disabled is False
+    assert set(page.grid_widgets["mean-reversion"]) == {"window", "entry_z", "exit_z"}
