@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,13 +144,13 @@ def machine_info() -> dict[str, str]:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True, check=False,
                                 capture_output=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return {
-        "Date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "Date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "Cores": f"{usable} usable of {os.cpu_count()}",
         "CPU": cpu,
         "Memory": mem,
@@ -285,8 +285,8 @@ def render_markdown(machine: Mapping[str, str], runs: Sequence[ScriptRun]) -> st
         Markdown.
     """
     out = ["# Benchmark results", "",
-           "Written by `benchmarks/run_all.py` (`make bench`). Every baseline was measured in the "
-           "same run, on the same machine, right beside the figure it is compared with.", "",
+           ("Written by `benchmarks/run_all.py` (`make bench`). Every baseline was measured in the "
+           "same run, on the same machine, right beside the figure it is compared with."), "",
            "## Machine", "", "| | |", "|---|---|"]
     out += [f"| {k} | {_fmt(v)} |" for k, v in machine.items()]
     out += ["", "## Summary", "",
@@ -336,7 +336,7 @@ def _relative(args: Sequence[str]) -> list[str]:
 def _parse_extra(items: Sequence[str]) -> dict[str, list[str]]:
     extra: dict[str, list[str]] = {}
     for item in items:
-        match = re.fullmatch(r"\s*([\w.-]+)\s*=(.*)", item, re.S)
+        match = re.fullmatch(r"\s*([\w.-]+)\s*=(.*)", item, re.DOTALL)
         if not match:
             raise SystemExit(f"run_all.py: --args needs NAME=ARGS, got {item!r}")
         extra[match.group(1).removesuffix(".py")] = shlex.split(match.group(2))

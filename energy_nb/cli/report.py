@@ -100,8 +100,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"energy-nb: error: {exc}", file=sys.stderr)
         return 1
-    lines = [f"report {result.report_date} written to {result.run_dir} "
-             f"in {result.seconds:.1f} s"]
+    lines = [(f"report {result.report_date} written to {result.run_dir} "
+             f"in {result.seconds:.1f} s")]
     lines += [f"  {fmt}: {path}" for fmt, path in result.files.items()]
     lines += [f"  {fmt} skipped: {why}" for fmt, why in result.skipped.items()]
     if result.pruned:

@@ -29,7 +29,7 @@ import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,11 @@ from energy_nb.reports.parameters import (
     check_against_data,
     validate_parameters,
 )
-from energy_nb.ui.charts import equity_curve_figure, forecast_figure, price_history_figure
+from energy_nb.ui.charts import (
+    equity_curve_figure,
+    forecast_figure,
+    price_history_figure,
+)
 from energy_nb.ui.theme import PAGE_CSS, fmt_num, fmt_pct
 
 #: Business days after which the newest stored price counts as stale in the freshness section.
@@ -275,14 +279,14 @@ class ReportBuilder:
             store = PriceStore(params.db) if params.db else PriceStore.from_settings()
         self.params = check_against_data(params, store)
         self.store = store
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
         self.service = ForecastService(store, cache_size=8)
         self.renderer = FigureRenderer()
         self._series: dict[str, pd.Series] = {}
 
     @classmethod
     def from_parameters(cls, raw: Mapping[str, Any] | None = None, store: Any = None,
-                        now: datetime | None = None, **overrides: Any) -> "ReportBuilder":
+                        now: datetime | None = None, **overrides: Any) -> ReportBuilder:
         """Validate raw parameters (e.g. the notebook's variables) and create the builder.
 
         Args:
@@ -355,8 +359,8 @@ class ReportBuilder:
         fig = price_history_figure(frame, range_slider=False, title="Recent prices", height=360)
         section = PricesSection(
             title="Latest prices",
-            notes=[f"Changes are against the last price on or before one day, one month and one "
-                   f"year earlier. Data up to {self.params.as_of or 'the latest stored date'}."],
+            notes=[(f"Changes are against the last price on or before one day, one month and one "
+                   f"year earlier. Data up to {self.params.as_of or 'the latest stored date'}.")],
             table=table, stats=stats, figure=fig,
         )
         section.html_body = _table_html(table) + self.renderer.html(fig)
@@ -398,9 +402,9 @@ class ReportBuilder:
         notes = [
             f"Model {p.model}" + (f" (chose {chosen})" if chosen and chosen != p.model else "")
             + f", fitted on prices up to {run.origin.date()}." + (f" {reason}." if reason else ""),
-            f"In {p.horizon} trading days ({fc.dates[-1].date()}): {fmt_num(float(fc.mean[-1]))} "
+            (f"In {p.horizon} trading days ({fc.dates[-1].date()}): {fmt_num(float(fc.mean[-1]))} "
             f"{get_commodity(code).unit}, {top} % interval {fmt_num(float(fc.lower[top][-1]))} – "
-            f"{fmt_num(float(fc.upper[top][-1]))}.",
+            f"{fmt_num(float(fc.upper[top][-1]))}."),
         ]
         if len(run.actuals):
             notes.append("Dots: prices observed after the report date, shown for comparison only.")
@@ -456,11 +460,11 @@ class ReportBuilder:
         table = pd.DataFrame(rows).set_index("Model")
         origins = result.origins
         notes = [
-            f"{len(origins)} origins from {origins[0].date()} to {origins[-1].date()}, every "
+            (f"{len(origins)} origins from {origins[0].date()} to {origins[-1].date()}, every "
             f"{p.eval_step} trading days; every forecast compared with the prices that followed "
-            f"(all on or before {series.index[-1].date()}).",
-            "rMAE is the MAE relative to the random walk: below 1 beats it. Coverage is the share "
-            "of actual prices inside the interval.",
+            f"(all on or before {series.index[-1].date()})."),
+            ("rMAE is the MAE relative to the random walk: below 1 beats it. Coverage is the share "
+            "of actual prices inside the interval."),
         ]
         section = AccuracySection(title=f"Recent accuracy: {code}", notes=notes, commodity=code,
                                   table=table, origins=origins, result=result)
@@ -500,10 +504,10 @@ class ReportBuilder:
         equity = result.equity
         fig = equity_curve_figure(equity, title=f"{code}: {p.strategy} vs buy & hold", height=340)
         notes = [
-            f"{p.strategy} with the dashboard's default parameters "
+            (f"{p.strategy} with the dashboard's default parameters "
             f"({_params_text(result.params)}) from {equity.index[0].date()} to "
             f"{equity.index[-1].date()}, ${result.config.capital:,.0f} start, no costs. Signals "
-            "use each day's close and trade at the next day's price; buy & hold for comparison.",
+            "use each day's close and trade at the next day's price; buy & hold for comparison."),
         ]
         section = BacktestSection(title=f"Backtest: {code}", notes=notes, commodity=code,
                                   table=table, stats=result.stats, equity=equity, figure=fig)
@@ -513,7 +517,7 @@ class ReportBuilder:
     def freshness(self) -> FreshnessSection:
         """When each commodity was last priced and updated, and whether that is stale."""
         status = {row["commodity"]: row for row in self.store.status()}
-        today = pd.Timestamp(self.now.astimezone(timezone.utc).date())
+        today = pd.Timestamp(self.now.astimezone(UTC).date())
         rows, stale = [], []
         for code in self.params.commodities:
             row = status.get(code, {})
@@ -533,9 +537,9 @@ class ReportBuilder:
                 "Stale": "yes" if is_stale else "no",
             })
         table = pd.DataFrame(rows).set_index("Commodity")
-        notes = [f"At {self.now:%Y-%m-%d %H:%M} UTC. A price older than "
+        notes = [(f"At {self.now:%Y-%m-%d %H:%M} UTC. A price older than "
                  f"{STALE_AFTER_BUSINESS_DAYS} business days counts as stale; refresh with "
-                 "`energy-nb data update`."]
+                 "`energy-nb data update`.")]
         if stale:
             notes.append(f"Stale: {', '.join(stale)}.")
         section = FreshnessSection(title="Data freshness", notes=notes, table=table, stale=stale)
@@ -563,6 +567,7 @@ def _short(source: str) -> str:
 
 
 __all__ = [
+    "STALE_AFTER_BUSINESS_DAYS",
     "AccuracySection",
     "BacktestSection",
     "FigureRenderer",
@@ -572,7 +577,6 @@ __all__ = [
     "PricesSection",
     "ReportBuilder",
     "ReportContentError",
-    "STALE_AFTER_BUSINESS_DAYS",
     "Section",
     "plotlyjs_tag",
 ]

@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,7 @@ def run_report(
     out = Path(out_dir) if out_dir is not None else Settings.from_env().home / "reports"
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=RUNNING_PREFIX, dir=out))
-    run_time = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    run_time = (now or datetime.now(UTC)).astimezone(UTC)
     base = f"energy-report-{report_date}"
     executed = work / f"{base}.ipynb"
     try:

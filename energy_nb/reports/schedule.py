@@ -54,9 +54,9 @@ import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from energy_nb.reports.parameters import ReportParameterError, validate_parameters
@@ -87,7 +87,7 @@ class SchedulerLockedError(RuntimeError):
 
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_duration(value: Any, what: str = "catch_up") -> timedelta:
@@ -175,7 +175,7 @@ class Job:
             The slot (aware, in ``tz``), or ``None`` if none in the last 8 days.
         """
         local = now.astimezone(tz)
-        for back in range(0, 8):
+        for back in range(8):
             day = (local - timedelta(days=back)).date()
             if day.weekday() not in self.days:
                 continue
@@ -195,7 +195,7 @@ class Job:
             The slot (aware, in ``tz``).
         """
         local = now.astimezone(tz)
-        for ahead in range(0, 9):
+        for ahead in range(9):
             day = (local + timedelta(days=ahead)).date()
             if day.weekday() not in self.days:
                 continue
@@ -245,7 +245,7 @@ class ScheduleConfig:
     log_path: Path | None = None
 
     @classmethod
-    def load(cls, path: str | Path) -> "ScheduleConfig":
+    def load(cls, path: str | Path) -> ScheduleConfig:
         """Read a ``.toml`` or ``.json`` schedule file.
 
         Args:
@@ -271,7 +271,7 @@ class ScheduleConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None,
-                  source: str = "schedule") -> "ScheduleConfig":
+                  source: str = "schedule") -> ScheduleConfig:
         """Build the configuration from parsed TOML/JSON.
 
         Args:
@@ -408,8 +408,8 @@ def subprocess_runner(job: Job, slot: datetime) -> int:
     Returns:
         The exit code.
     """
-    cmd = [sys.executable, "-c", "import sys; from energy_nb.cli import main; "
-           "sys.exit(main(sys.argv[1:]))", *job.command()]
+    cmd = [sys.executable, "-c", ("import sys; from energy_nb.cli import main; "
+           "sys.exit(main(sys.argv[1:]))"), *job.command()]
     log.info("job %s (%s): energy-nb %s", job.name, slot.isoformat(), " ".join(job.command()))
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
@@ -524,8 +524,8 @@ class Scheduler:
                     log.info("job %s: catching up the run of %s", job.name, slot.isoformat())
                 try:
                     code = int(self.runner(job, slot))
-                except Exception as exc:  # noqa: BLE001 - one broken job must not stop the rest
-                    log.exception("job %s could not be started: %s", job.name, exc)
+                except Exception:
+                    log.exception("job %s could not be started", job.name)
                     code = -1
                 status = "ok" if code == 0 else "failed"
                 (log.info if code == 0 else log.error)(
@@ -569,7 +569,7 @@ class Scheduler:
                     break
         log.info("scheduler stopped")
 
-    def _lock(self) -> "_StateLock":
+    def _lock(self) -> _StateLock:
         return _StateLock(self.config.state_path.with_name(self.config.state_path.name + ".lock"))
 
 
@@ -580,9 +580,9 @@ class _StateLock:
         self.path = path
         self._handle: Any = None
 
-    def __enter__(self) -> "_StateLock":
+    def __enter__(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a+")  # noqa: SIM115 - held for the scheduler's lifetime
+        self._handle = open(self.path, "a+")
         try:
             fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

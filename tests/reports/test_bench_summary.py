@@ -39,7 +39,7 @@ def test_summary_has_machine_rows_printed_tables_and_failures(tmp_path: Path) ->
         raise SystemExit(3)
     """)
     res = subprocess.run([sys.executable, str(bench / "run_all.py"), "--quiet"],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 1, res.stderr  # one script failed
     text = (bench / "RESULTS.md").read_text()
     for label in ("| Cores |", "| CPU |", "| Memory |", "| Python |", "| Date |"):
@@ -60,12 +60,14 @@ def test_only_timeout_and_bad_names(tmp_path: Path) -> None:
     write(bench, "bench_slow.py", "import time\nprint('start', flush=True)\ntime.sleep(60)\n")
     write(bench, "bench_other.py", "print('other')\n")
     res = subprocess.run([sys.executable, str(bench / "run_all.py"), "--only", "bench_slow",
-                          "--timeout", "2", "--quiet"], capture_output=True, text=True, timeout=60)
+                          "--timeout", "2", "--quiet"], capture_output=True, text=True, timeout=60,
+                         check=False)
     assert res.returncode == 1
     text = (bench / "RESULTS.md").read_text()
     assert "- status: timed out" in text and "bench_other" not in text
     bad = subprocess.run([sys.executable, str(bench / "run_all.py"), "--only", "bench_nope"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60,
+                         check=False)
     assert bad.returncode != 0 and "no benchmark script named bench_nope" in bad.stderr
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from energy_nb.reports.parameters import ReportParameterError
 AS_OF = "2025-03-14"
 PARAMS = {"commodities": ["NG", "WTI"], "horizon": 4, "model": "theta", "as_of": AS_OF,
           "levels": [50, 90], "eval_origins": 3, "eval_step": 4, "backtest_days": 150}
-NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
 
 def truncated_copy(store: PriceStore, path: Path, after: str) -> PriceStore:
@@ -107,7 +107,7 @@ def test_sections_do_not_change_when_later_prices_change(builder: ReportBuilder,
 
 def test_freshness_marks_old_data_as_stale(report_store: PriceStore) -> None:
     fresh = ReportBuilder.from_parameters(PARAMS, store=report_store,
-                                          now=datetime(2026, 8, 19, 6, tzinfo=timezone.utc))
+                                          now=datetime(2026, 8, 19, 6, tzinfo=UTC))
     section = fresh.freshness()
     assert section.stale == []
     assert section.table.loc["WTI", "Last"] == "2026-08-18"

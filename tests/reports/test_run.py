@@ -17,6 +17,7 @@ from energy_nb.reports.parameters import ReportParameterError
 from energy_nb.reports.run import (
     DEFAULT_NOTEBOOK,
     ReportExecutionError,
+    export_notebook,
     find_chromium,
     list_reports,
     run_report,
@@ -177,7 +178,7 @@ def test_concurrent_cli_runs_do_not_clobber_and_old_reports_are_pruned(
     for r in results:
         html = Path(r["files"]["html"]).read_text(encoding="utf-8")
         assert f"<title>{r['parameters']['title']}</title>" in html
-        assert set(p.name for p in Path(r["run_dir"]).iterdir()) == {
+        assert {p.name for p in Path(r["run_dir"]).iterdir()} == {
             Path(r["files"]["html"]).name, "run.json"}
     # keep 3: both new runs and the newer old one stay; the oldest is gone
     assert list_reports(out) == [old[1], *sorted(dirs)]
@@ -202,5 +203,7 @@ def test_export_of_a_notebook_executed_elsewhere(custom_run, tmp_path: Path) -> 
     assert "<title>Gas &amp; oil &lt;check&gt;</title>" in html  # the injected title
     assert "ReportBuilder.from_parameters" not in html and "Forecast: BRENT" in html
     assert html.index("<script type=\"text/javascript\">") < html.index("require.min.js")
-    missing = run_cli(tmp_path, "report", "--export", str(tmp_path / "nope.ipynb"))
-    assert missing.returncode == 2 and "nope.ipynb does not exist" in missing.stderr
+    with pytest.raises(ReportParameterError, match=r"nope\.ipynb does not exist"):
+        export_notebook(tmp_path / "nope.ipynb")
+    with pytest.raises(ReportParameterError, match="exporting writes html and/or pdf"):
+        export_notebook(executed, formats="ipynb")

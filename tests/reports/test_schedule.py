@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,6 @@ from energy_nb.reports.schedule import (
 )
 from tests.reports.conftest import run_cli
 
-UTC = timezone.utc
 TOML = """
 timezone = "UTC"
 catch_up = "6h"
@@ -139,7 +138,7 @@ def test_missed_runs_are_made_up_once_within_the_window(config: ScheduleConfig) 
     config.state_path.write_text(json.dumps({
         "update": {"last_slot": monday.isoformat()}, "report": {"last_slot": monday.isoformat()}}))
     # the machine was off Tuesday and Wednesday; it comes back Thursday 20:00 (1.5 h late)
-    sched, clock, runner = make(config, datetime(2026, 11, 26, 20, 0, tzinfo=UTC))
+    sched, clock, _runner = make(config, datetime(2026, 11, 26, 20, 0, tzinfo=UTC))
     runs = sched.run_pending()
     thursday = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
     assert [(r.job, r.slot, r.status, r.missed) for r in runs] == [
@@ -167,7 +166,7 @@ def test_weekends_and_catch_up_off(tmp_path: Path) -> None:
                       "days": ["mon", "tue", "wed", "thu", "fri"]}]}
     config = ScheduleConfig.from_dict(data)
     saturday = datetime(2026, 11, 28, 19, 0, tzinfo=UTC)
-    sched, clock, runner = make(config, saturday)
+    sched, clock, _runner = make(config, saturday)
     assert [r.status for r in sched.run_pending()] == ["skipped"]  # Friday's run, 0 s window
     assert sched.next_wakeup() == datetime(2026, 11, 30, 18, 30, tzinfo=UTC)  # Monday
     clock.now = datetime(2026, 11, 30, 18, 30, tzinfo=UTC)
@@ -176,7 +175,7 @@ def test_weekends_and_catch_up_off(tmp_path: Path) -> None:
 
 def test_failed_job_is_logged_and_not_retried_before_its_next_time(
         config: ScheduleConfig, caplog: pytest.LogCaptureFixture) -> None:
-    sched, clock, runner = make(config, datetime(2026, 11, 26, 18, 30, tzinfo=UTC),
+    sched, _clock, _runner = make(config, datetime(2026, 11, 26, 18, 30, tzinfo=UTC),
                                 codes={"update": 1})
     with caplog.at_level("INFO", logger="energy_nb.schedule"):
         runs = sched.run_pending()
@@ -200,9 +199,8 @@ def test_times_are_in_the_configured_timezone(tmp_path: Path) -> None:
 def test_a_second_scheduler_on_the_same_state_is_refused(config: ScheduleConfig) -> None:
     first, _, _ = make(config, datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
     second, _, _ = make(config, datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
-    with first._lock():
-        with pytest.raises(SchedulerLockedError, match="another scheduler is running"):
-            second.run_forever(max_iterations=1)
+    with first._lock(), pytest.raises(SchedulerLockedError, match="another scheduler is running"):
+        second.run_forever(max_iterations=1)
 
 
 def test_cli_once_runs_due_jobs_as_subprocesses_and_logs_them(report_home: Path,
