@@ -21,9 +21,8 @@ from energy_nb.backtest import STAT_NAMES, list_backtests, run_backtest
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
 from energy_nb.models import MODEL_NAMES
-from energy_nb.ui.backtest import (
-    BacktestPage,
-    build_backtest_page,
+from energy_nb.ui.backtest import BacktestPage, build_backtest_page
+from energy_nb.ui.backtest_tables import (
     comparison_frame,
     format_stat,
     params_summary,

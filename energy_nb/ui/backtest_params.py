@@ -1,0 +1,155 @@
+"""Controls of a strategy's parameters on the Backtest page, generated from its ParamSpecs.
+
+Values go to the strategy's own validation (``make_strategy`` / ``ParamSpec.check``) unchanged,
+so the page shows the strategy's messages; only text that cannot be read at all (malformed JSON,
+a non-number) raises :class:`BacktestInputError` here.
+
+Usage::
+
+    >>> widget = param_widget(spec)                  # IntText, FloatText, Checkbox, Dropdown, Text
+    >>> read_param(spec, widget, "sma-cross")        # raw value for make_strategy
+    >>> parse_grid("5, 10, 20", spec, "sma-cross")   # optimisation candidates
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ipywidgets as widgets
+
+from energy_nb.backtest.strategies import ParamSpec
+
+__all__ = [
+    "MODEL_PARAMS",
+    "BacktestInputError",
+    "optimisable",
+    "param_widget",
+    "parse_grid",
+    "read_param",
+]
+
+#: Parameters of the forecast strategies shown in the "Forecast model" group.
+MODEL_PARAMS = ("model", "horizon", "model_params")
+
+
+class BacktestInputError(ValueError):
+    """A control holds a value that cannot be read (e.g. malformed JSON, a non-integer)."""
+
+
+def _model_names() -> tuple[str, ...]:
+    from energy_nb.models import MODEL_NAMES
+
+    return tuple(MODEL_NAMES)
+
+
+def param_widget(spec: ParamSpec) -> widgets.ValueWidget:
+    """The input widget of one strategy parameter.
+
+    Numbers use unbounded ``IntText`` / ``FloatText`` so that out-of-range values reach the
+    strategy's own validation (and its message); an optional number is a ``Text`` (blank = none);
+    ``model`` is a dropdown of the registered models; a mapping is JSON text.
+
+    Args:
+        spec: the parameter's spec.
+
+    Returns:
+        The widget (``description`` = parameter name, ``tooltip`` = its help).
+    """
+    common = {"description": spec.name, "style": {"description_width": "110px"},
+              "layout": widgets.Layout(width="260px")}
+    if spec.name == "model":
+        names = _model_names()
+        widget: widgets.ValueWidget = widgets.Dropdown(
+            options=names, value=spec.default if spec.default in names else names[0], **common)
+    elif spec.kind == "bool":
+        widget = widgets.Checkbox(value=bool(spec.default), description=spec.name, indent=False)
+    elif spec.kind == "dict":
+        widget = widgets.Text(value=json.dumps(spec.default or {}), placeholder="{}", **common)
+    elif spec.optional:
+        widget = widgets.Text(value="" if spec.default is None else str(spec.default),
+                              placeholder="all", **common)
+    elif spec.kind == "int":
+        widget = widgets.IntText(value=int(spec.default), **common)
+    elif spec.kind == "float":
+        widget = widgets.FloatText(value=float(spec.default), **common)
+    elif spec.choices:
+        widget = widgets.Dropdown(options=list(spec.choices), value=spec.default, **common)
+    else:
+        widget = widgets.Text(value=str(spec.default), **common)
+    widget.tooltip = spec.help
+    widget.add_class(f"enb-param-{spec.name.replace('_', '-')}")
+    return widget
+
+
+def read_param(spec: ParamSpec, widget: widgets.ValueWidget, strategy: str) -> Any:
+    """The raw value of a parameter widget, ready for ``make_strategy``.
+
+    Args:
+        spec: the parameter's spec.
+        widget: its widget.
+        strategy: strategy name, for messages.
+
+    Returns:
+        The value (range and type checks are left to the strategy).
+
+    Raises:
+        BacktestInputError: text that is not JSON / not a number.
+    """
+    value = widget.value
+    where = f"{strategy}: parameter {spec.name!r}"
+    if spec.kind == "dict":
+        text = (value or "").strip() or "{}"
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BacktestInputError(f"{where} must be a JSON object like "
+                                     f'{{"order": [1, 1, 1]}}: {exc.msg}') from None
+        if not isinstance(parsed, dict):
+            raise BacktestInputError(f"{where} must be a JSON object, got {text!r}")
+        return parsed
+    if spec.optional and isinstance(value, str):
+        text = value.strip()
+        if text == "" or text.lower() in ("all", "none"):
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise BacktestInputError(
+                f"{where} must be a number or blank (= {spec.help}), got {text!r}") from None
+        return int(number) if spec.kind == "int" and number.is_integer() else number
+    return value
+
+
+def parse_grid(text: str, spec: ParamSpec, strategy: str) -> list[Any]:
+    """Candidate values of one parameter for the optimisation, e.g. ``"5, 10, 20"``.
+
+    Args:
+        text: values separated by commas or spaces (blank = not optimised).
+        spec: the parameter's spec; every value is checked with it (the strategy's own rule).
+        strategy: strategy name, for messages.
+
+    Returns:
+        The distinct values in the order given (empty when ``text`` is blank).
+
+    Raises:
+        BacktestInputError: a value that is not a number.
+        StrategyError: a value the strategy rejects (e.g. ``fast`` below 1).
+    """
+    values: list[Any] = []
+    for token in text.replace(",", " ").split():
+        try:
+            number = float(token)
+        except ValueError:
+            raise BacktestInputError(
+                f"{strategy}: optimisation values of {spec.name!r} must be numbers separated by "
+                f"commas, got {token!r}") from None
+        value = spec.check(strategy, int(number) if number.is_integer() else number)
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def optimisable(spec: ParamSpec) -> bool:
+    """Whether the optimisation can search a parameter (a required number)."""
+    return spec.kind in ("int", "float") and not spec.optional
