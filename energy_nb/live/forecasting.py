@@ -57,7 +57,11 @@ def forecast_payload(frame: pd.DataFrame, model: str, as_of: pd.Timestamp,
 
 
 class ModelForecaster:
-    """Compute forecasts with a named model, cached per (commodity, horizon, last data date).
+    """Compute forecasts with a named model, once per commodity and data version.
+
+    A fit forecasts the largest horizon (``max_horizon``) once; every topic of that commodity is
+    a prefix of that path (the models' step-``k`` forecast does not depend on the horizon asked),
+    so a new price costs one fit per commodity, not one per subscribed horizon.
 
     Args:
         series: returns the price series of a commodity up to the latest known price.
@@ -65,40 +69,60 @@ class ModelForecaster:
         levels: interval levels.
         params: model parameters.
         history_days: fit on at most this many trailing observations (keeps refits fast).
+        max_horizon: the horizon fitted once per commodity.
     """
 
-    def __init__(self, series: SeriesProvider, model: str = "auto",
+    def __init__(self, series: SeriesProvider, model: str = "arima",
                  levels: tuple[int, ...] = (80, 95), params: dict[str, Any] | None = None,
-                 history_days: int | None = 1500) -> None:
+                 history_days: int | None = 1500, max_horizon: int = 30) -> None:
         self.series = series
         self.model = model
         self.levels = tuple(levels)
         self.params = dict(params or {})
         self.history_days = history_days
-        self._cache: dict[tuple[str, int], tuple[tuple[Any, int], dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self.max_horizon = max_horizon
+        self.fits = 0
+        self._cache: dict[str, tuple[tuple[Any, int, float], dict[str, Any]]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def __call__(self, commodity: str, horizon: int) -> dict[str, Any]:
         """Forecast ``horizon`` business days after the latest price of ``commodity``."""
-        from energy_nb.models import make_model
-
+        if not 1 <= horizon <= self.max_horizon:
+            raise ValueError(f"horizon must be in 1..{self.max_horizon}, got {horizon}")
         y = self.series(commodity)
         if self.history_days:
             y = y.iloc[-self.history_days:]
         if y.empty:
             raise ValueError(f"no prices stored for {commodity}")
-        stamp = (y.index[-1], len(y))
-        key = (commodity, horizon)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-        fc = make_model(self.model, **self.params).fit(y).predict(horizon=horizon,
+        last = y.iloc[-1]
+        stamp = (y.index[-1], len(y), float(last) if last == last else math.nan)
+        with self._guard:
+            lock = self._locks.setdefault(commodity, threading.Lock())
+        with lock:  # one fit per commodity at a time; the others reuse it
+            cached = self._cache.get(commodity)
+            if cached is None or not _same_stamp(cached[0], stamp):
+                cached = (stamp, self._fit(y))
+                self._cache[commodity] = cached
+        full = cached[1]
+        return {**full, "points": full["points"][:horizon]}
+
+    def _fit(self, y: pd.Series) -> dict[str, Any]:
+        from energy_nb.models import make_model
+
+        fc = make_model(self.model, **self.params).fit(y).predict(horizon=self.max_horizon,
                                                                   levels=self.levels)
-        payload = forecast_payload(fc.to_frame(), fc.model, fc.origin, self.levels)
-        with self._lock:
-            self._cache[key] = (stamp, payload)
-        return payload
+        self.fits += 1
+        info = getattr(fc, "info", None) or {}
+        model = fc.model
+        chosen = info.get("chosen") or info.get("choice") if isinstance(info, dict) else None
+        if isinstance(chosen, str) and chosen != model:
+            model = f"{model}:{chosen}"
+        return forecast_payload(fc.to_frame(), model, fc.origin, self.levels)
+
+
+def _same_stamp(a: tuple[Any, int, float], b: tuple[Any, int, float]) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and (a[2] == b[2] or (a[2] != a[2] and b[2] != b[2]))
 
 
 def store_series_provider(store: Any) -> SeriesProvider:

@@ -1,0 +1,159 @@
+"""``energy-nb serve``: the live forecast WebSocket server (protocol: docs/websocket-protocol.md).
+
+Usage::
+
+    energy-nb serve                                   # ws://127.0.0.1:8000/api/v1/ws/forecast
+    energy-nb serve --feed replay --replay-start 2025-01-02 --replay-interval 2
+    energy-nb serve --feed poll --source fred --poll-interval 3600
+    ENERGY_NB_BROADCAST_URL=redis://127.0.0.1:6379/0 energy-nb serve --port 8001
+
+The first line printed is the URL (with ``--json``: ``{"url": ..., "port": ...}``), so that
+``--port 0`` (a free port) can be used by scripts. SIGINT/SIGTERM stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from energy_nb.cli._common import CliError, add_json_flag, open_store
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command."""
+    p = subparsers.add_parser(
+        "serve", help="run the live forecast WebSocket server",
+        description="Serve live forecasts over WebSocket at /api/v1/ws/forecast, with /healthz, "
+                    "/api/v1/ws/stats and /api/docs on the same port. The API key comes from "
+                    "ENERGY_NB_API_KEY, the fan-out backend from ENERGY_NB_BROADCAST_URL "
+                    "(memory:// or redis://...).")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = a free port)")
+    p.add_argument("--feed", choices=("none", "replay", "poll"), default="none",
+                   help="what drives updates: replay stored history, poll FRED/EIA, or nothing "
+                        "(only server-side broadcasts and on-demand forecasts)")
+    p.add_argument("--replay-start", metavar="DATE",
+                   help="first replayed day (default: 60 trading days before the last stored)")
+    p.add_argument("--replay-interval", type=float, default=2.0, metavar="SECONDS",
+                   help="seconds between replayed days (default 2)")
+    p.add_argument("--replay-db", metavar="PATH",
+                   help="store receiving replayed prices (default $ENERGY_NB_HOME/replay.sqlite)")
+    p.add_argument("--source", choices=("fred", "eia"), default="fred",
+                   help="poll source (default fred; eia needs ENERGY_NB_EIA_API_KEY)")
+    p.add_argument("--poll-interval", type=float, default=3600.0, metavar="SECONDS",
+                   help="seconds between polls (default 3600)")
+    p.add_argument("--model", default="arima",
+                   help="forecast model (default arima; 'auto' is better but slower per update)")
+    p.add_argument("--broadcast-url", metavar="URL",
+                   help="memory:// or redis://HOST:PORT/DB (default $ENERGY_NB_BROADCAST_URL)")
+    p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
+                   help="allowed browser Origin (repeatable; '*' = any). Default: localhost pages")
+    p.add_argument("--max-connections", type=int, default=10_000)
+    p.add_argument("--max-per-address", type=int, default=256)
+    p.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add_json_flag(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port must be in 0..65535, got {args.port}")
+    if args.replay_interval <= 0:
+        raise CliError(f"--replay-interval must be positive, got {args.replay_interval}")
+    if args.poll_interval <= 0:
+        raise CliError(f"--poll-interval must be positive, got {args.poll_interval}")
+    if args.max_connections < 1 or args.max_per_address < 1:
+        raise CliError("--max-connections and --max-per-address must be at least 1")
+    from energy_nb.models import MODEL_NAMES
+
+    if args.model.lower() not in MODEL_NAMES:
+        raise CliError(f"unknown model {args.model!r}; expected one of {', '.join(MODEL_NAMES)}")
+    if args.replay_start is not None and args.feed != "replay":
+        raise CliError("--replay-start needs --feed replay")
+
+
+def build(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Create the server and its feed (not started) from parsed arguments.
+
+    Returns:
+        ``(LiveServer, feed or None)``.
+    """
+    from energy_nb.config import Settings
+    from energy_nb.data.store import PriceStore
+    from energy_nb.live.broker import make_broker
+    from energy_nb.live.feeds import FeedError, PollFeed, ReplayFeed
+    from energy_nb.live.forecasting import ModelForecaster, store_series_provider
+    from energy_nb.live.server import LiveConfig, LiveServer
+
+    _check(args)
+    settings = Settings.from_env()
+    store = open_store(args)
+    feed: Any = None
+    try:
+        if args.feed == "replay":
+            history = {code: store.load(code) for code in ("WTI", "BRENT", "NG")}
+            replay_db = Path(args.replay_db) if args.replay_db else settings.home / "replay.sqlite"
+            replay_db.parent.mkdir(parents=True, exist_ok=True)
+            feed = ReplayFeed(history, start=args.replay_start, interval=args.replay_interval,
+                              store=PriceStore(replay_db))
+            provider = feed.series
+        elif args.feed == "poll":
+            feed = PollFeed(store, source=args.source, interval=args.poll_interval,
+                            settings=settings)
+            provider = feed.series
+        else:
+            provider = store_series_provider(store)
+    except FeedError as exc:
+        raise CliError(str(exc)) from None
+    url = args.broadcast_url or settings.broadcast_url
+    try:
+        broker = make_broker(url)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    config = LiveConfig(host=args.host, port=args.port, api_key=settings.api_key,
+                        allowed_origins=args.allow_origin,
+                        max_connections=args.max_connections,
+                        max_per_address=args.max_per_address)
+    server = LiveServer(ModelForecaster(provider, model=args.model.lower()), config, broker)
+    return server, feed
+
+
+async def _run(server: Any, feed: Any, as_json: bool) -> None:
+    await server.start()
+    info = {"url": server.url, "port": server.port, "broker": type(server.broker).__name__,
+            "feed": type(feed).__name__ if feed else None}
+    print(json.dumps(info) if as_json else f"serving {server.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    feed_task = asyncio.ensure_future(feed.run(server)) if feed is not None else None
+    try:
+        await stop.wait()
+    finally:
+        if feed_task is not None:
+            feed_task.cancel()
+            try:
+                await feed_task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await server.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the server until SIGINT/SIGTERM."""
+    logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server, feed = build(args)
+    try:
+        asyncio.run(_run(server, feed, args.json))
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    return 0
