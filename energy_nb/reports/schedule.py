@@ -69,6 +69,9 @@ JOB_KINDS: tuple[str, ...] = ("data-update", "report")
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Default catch-up window.
 DEFAULT_CATCH_UP = timedelta(hours=6)
+#: Report parameters a schedule file may set (those ``energy-nb report`` has options for).
+REPORT_JOB_PARAMETERS: tuple[str, ...] = ("commodities", "horizon", "model", "as_of", "levels",
+                                          "title", "strategy", "plotlyjs", "db")
 #: Longest single sleep, so a changed clock (suspend, NTP step) is noticed soon.
 MAX_SLEEP_SECONDS = 300.0
 
@@ -157,7 +160,7 @@ class Job:
             args += ["--commodity", str(code)]
         for key, flag in (("horizon", "--horizon"), ("model", "--model"), ("as_of", "--as-of"),
                           ("title", "--title"), ("strategy", "--strategy"),
-                          ("plotlyjs", "--plotlyjs")):
+                          ("plotlyjs", "--plotlyjs"), ("db", "--db")):
             if params.get(key) is not None:
                 args += [flag, str(params[key])]
         if params.get("levels"):
@@ -365,8 +368,16 @@ def _parse_job(raw: Any, number: int, base: Path, source: str) -> Job:
     else:
         from energy_nb.reports.run import check_formats, check_keep
 
+        params = options.get("parameters") or {}
+        if not isinstance(params, Mapping):
+            raise ScheduleConfigError(f"{where}: parameters must be a table")
+        not_cli = sorted(set(params) - set(REPORT_JOB_PARAMETERS))
+        if not_cli:
+            raise ScheduleConfigError(
+                f"{where}: parameter(s) {', '.join(not_cli)} cannot be set from a schedule; "
+                f"allowed: {', '.join(REPORT_JOB_PARAMETERS)}")
         try:
-            validate_parameters(options.get("parameters") or {})
+            validate_parameters(params)
             options["formats"] = list(check_formats(options.get("formats", ["html", "ipynb"])))
             check_keep(options.get("keep"))
         except ReportParameterError as exc:
@@ -374,6 +385,9 @@ def _parse_job(raw: Any, number: int, base: Path, source: str) -> Job:
         if options.get("out"):
             out = Path(str(options["out"])).expanduser()
             options["out"] = str(out if out.is_absolute() else base / out)
+        if params.get("db"):
+            db = Path(str(params["db"])).expanduser()
+            options["parameters"] = {**params, "db": str(db if db.is_absolute() else base / db)}
     return Job(name=name, kind=kind, at=at, days=frozenset(days), options=options)
 
 

@@ -96,6 +96,10 @@ def test_toml_and_json_give_the_same_configuration(tmp_path: Path, config: Sched
     assert report.command() == [
         "report", "--out", str(tmp_path / "reports"), "--format", "html,pdf", "--keep", "10",
         "--commodity", "WTI", "--commodity", "NG", "--horizon", "5", "--levels", "80,95"]
+    with_db = ScheduleConfig.from_dict({"jobs": [{"name": "r", "kind": "report", "at": "07:00",
+                                                  "parameters": {"db": "store.sqlite"}}]},
+                                       base=tmp_path)
+    assert with_db.jobs[0].command()[-2:] == ["--db", str(tmp_path / "store.sqlite")]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +114,7 @@ def test_toml_and_json_give_the_same_configuration(tmp_path: Path, config: Sched
         (("keep = 10", "keep = 10\nretries = 3"), "unknown field(s) retries for a report job"),
         (('"fri"]', '"fry"]'), "unknown day 'fry'"),
         (("[[jobs]]", "[[jobs]"), "not valid TOML"),
+        (("horizon = 5", "eval_origins = 3"), "parameter(s) eval_origins cannot be set from a"),
     ],
 )
 def test_invalid_configuration_names_the_problem(tmp_path: Path, change: tuple[str, str],
