@@ -103,6 +103,9 @@ __all__ = [
     "build_backtest_page",
 ]
 
+#: Pixel width of the equity and drawdown charts (a FigureWidget does not follow its box).
+CHART_WIDTH = 900
+
 #: Default first day of the simulated window (fast default: BRENT sma-cross 10/40 from 2015).
 DEFAULT_START = date(2015, 1, 1)
 
@@ -701,8 +704,9 @@ class BacktestPage:
             + windows_table_html(optimised.windows)) if optimised is not None else ""
         title = (f"{result.strategy} on {result.commodity} "
                  f"({params_summary(result.params, result.strategy)})")
-        self.equity_slot.set(equity_curve_figure(result.equity, title=title))
-        self.drawdown_slot.set(drawdown_figure(result.equity))
+        self.equity_slot.set(equity_curve_figure(result.equity, title=title)
+                             .update_layout(width=CHART_WIDTH))
+        self.drawdown_slot.set(drawdown_figure(result.equity).update_layout(width=CHART_WIDTH))
         self.stats_table.value = stats_table_html(result.stats)
         self.trades_table.value = trades_table_html(result.trades)
         base = csv_basename(result)

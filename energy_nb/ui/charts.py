@@ -244,7 +244,8 @@ def equity_curve_figure(equity: pd.DataFrame, *, title: str = "", height: int = 
         "title": {"text": title or "Equity"},
         "margin": {"l": 70, "r": 20, "t": 40, "b": 30},
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.1, "x": 0},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
+                   "yanchor": "bottom"},
         "xaxis": {"type": "date"},
         "yaxis": {"title": {"text": "equity ($)"}, "tickformat": ",.0f"},
     })
@@ -279,7 +280,8 @@ def drawdown_figure(equity: pd.DataFrame, *, height: int = 260) -> go.Figure:
         "title": {"text": "Drawdown"},
         "margin": {"l": 70, "r": 20, "t": 40, "b": 30},
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.15, "x": 0},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
+                   "yanchor": "bottom"},
         "xaxis": {"type": "date"},
         "yaxis": {"title": {"text": "drawdown (%)"}, "ticksuffix": " %"},
     })
