@@ -2,10 +2,10 @@
 
 Usage::
 
-    >>> from energy_nb.backtest import run_backtest
-    >>> result = run_backtest(store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
-    ...                       capital=100_000, commission=0.001)
-    >>> result.stats["Return [%]"], result.trades.head(), result.equity.tail()
+    from energy_nb.backtest import run_backtest
+    result = run_backtest(store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
+                          capital=100_000, commission=0.001)
+    result.stats["Return [%]"], result.trades.head(), result.equity.tail()
 
 Timing rule: a target decided with data up to day ``t`` is executed at day ``t + 1``'s price
 (see :mod:`energy_nb.backtest.engine` and ``docs/backtest.md``).

@@ -13,10 +13,10 @@ end the day before the test window starts.
 
 Usage::
 
-    >>> wf = walk_forward_optimize(prices, "sma-cross", {"fast": [5, 10, 20], "slow": [40, 80]},
-    ...                            train_days=504, test_days=126, objective="Sharpe Ratio")
-    >>> wf.windows          # one row per test window: dates, chosen params, scores
-    >>> wf.result.stats     # the out-of-sample statistics
+    wf = walk_forward_optimize(prices, "sma-cross", {"fast": [5, 10, 20], "slow": [40, 80]},
+                               train_days=504, test_days=126, objective="Sharpe Ratio")
+    wf.windows          # one row per test window: dates, chosen params, scores
+    wf.result.stats     # the out-of-sample statistics
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Usage::
 
-    >>> with tqdm_progress("forecast BRENT") as progress:
-    ...     run_backtest(prices, "forecast", {"model": "arima"}, progress=progress)
+    with tqdm_progress("forecast BRENT") as progress:
+        run_backtest(prices, "forecast", {"model": "arima"}, progress=progress)
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ code.
 
 Usage::
 
-    >>> loop = simulate_loop(prices, targets, EngineConfig())
-    >>> loop.equity, loop.trades
+    loop = simulate_loop(prices, targets, EngineConfig())
+    loop.equity, loop.trades
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ with cash on the first day of the window; the first order can fill on its second
 
 Usage::
 
-    >>> result = run_backtest(prices, "sma-cross", {"fast": 10, "slow": 40},
-    ...                       capital=100_000, commission=0.001, store=store)
-    >>> result.stats["Sharpe Ratio"], result.trades, result.equity, result.run_id
+    result = run_backtest(prices, "sma-cross", {"fast": 10, "slow": 40},
+                          capital=100_000, commission=0.001, store=store)
+    result.stats["Sharpe Ratio"], result.trades, result.equity, result.run_id
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ than 0.
 
 Usage::
 
-    >>> stats = compute_stats(engine_result)
-    >>> stats["Sharpe Ratio"]
+    stats = compute_stats(engine_result)
+    stats["Sharpe Ratio"]
 """
 
 from __future__ import annotations

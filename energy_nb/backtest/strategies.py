@@ -26,8 +26,8 @@ whose last valid price is not positive (no return can be computed).
 
 Usage::
 
-    >>> strategy = make_strategy("sma-cross", fast=10, slow=40)
-    >>> targets = strategy.positions(prices)        # pd.Series in [-1, 1]
+    strategy = make_strategy("sma-cross", fast=10, slow=40)
+    targets = strategy.positions(prices)        # pd.Series in [-1, 1]
 """
 
 from __future__ import annotations
@@ -506,8 +506,7 @@ def make_strategy(name: str, **params: Any) -> Strategy:
 
     Usage::
 
-        >>> make_strategy("mean-reversion", window=20, entry_z=2, exit_z=0.5).params["window"]
-        20
+        make_strategy("mean-reversion", window=20, entry_z=2, exit_z=0.5).params["window"]  # 20
     """
     if not isinstance(name, str):
         raise StrategyError(f"strategy name must be a string, got {name!r}")
