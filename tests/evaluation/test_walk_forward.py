@@ -179,3 +179,30 @@ def test_bad_arguments_raise(kwargs: dict[str, Any], message: str) -> None:
     args.update(kwargs)
     with pytest.raises(EvaluationError, match=message):
         walk_forward(y, **args)
+
+
+def _real(eia_dir, file: str, code: str) -> pd.Series:
+    from energy_nb.data.validation import read_price_csv
+
+    parsed = read_price_csv(eia_dir / file, commodity=code)
+    values = np.array([np.nan if p is None else p for p in parsed.prices], dtype=float)
+    return pd.Series(values, index=pd.DatetimeIndex(pd.to_datetime(parsed.dates), name="date"),
+                     name=code)
+
+
+def test_real_quirks_missing_ng_price_and_negative_wti(eia_dir) -> None:
+    ng = _real(eia_dir, "henryhub-daily.csv", "NG").loc["2016-01-01":"2018-02-28"]
+    result = walk_forward(ng, ["drift"], start="2017-12-27", end="2018-01-31", horizon=5,
+                          step=2, progress=False)
+    assert result.failures == {"random_walk": [], "drift": []}
+    rows = result.forecasts[result.forecasts.date == pd.Timestamp("2018-01-05")]
+    assert len(rows) > 0 and rows["actual"].isna().all() and rows["mean"].notna().all()
+    assert np.isfinite(result.metrics[["mae", "rmae", "coverage_95"]].to_numpy()).all()
+
+    wti = _real(eia_dir, "wti-daily.csv", "WTI").loc["2018-01-01":"2020-06-30"]
+    result = walk_forward(wti, ["drift"], start="2020-04-13", end="2020-05-15", horizon=5,
+                          step=1, progress=False)
+    assert result.failures == {"random_walk": [], "drift": []}
+    hit = result.forecasts[result.forecasts.date == pd.Timestamp("2020-04-20")]
+    assert (hit["actual"] == -36.98).all() and len(hit) > 0
+    assert np.isfinite(result.metrics[["mae", "mape", "smape", "winkler_95"]].to_numpy()).all()
