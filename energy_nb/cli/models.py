@@ -53,13 +53,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     runs = ModelRegistry(open_store(args)).list(commodity=args.commodity, name=args.name,
                                                 kind=args.kind, limit=args.limit)
     payload = {"runs": [_summary(r) for r in runs]}
-    header = (f"{'id':>5}  {'commodity':<6} {'model':<12} {'kind':<12} {'train window':<23} "
+    header = (f"{'id':>5}  {'commodity':<9} {'model':<12} {'kind':<12} {'train window':<23} "
               f"{'data':<9} {'rMAE':>6} {'cov95':>6}  created")
     lines = [header]
     for r in runs:
         s = _summary(r)
         window = f"{r.train_start or '?'}..{r.train_end or '?'}"
-        lines.append(f"{r.id:>5}  {r.commodity:<6} {r.name:<12} {r.kind:<12} {window:<23} "
+        lines.append(f"{r.id:>5}  {r.commodity:<9} {r.name:<12} {r.kind:<12} {window:<23} "
                      f"{r.data_version or '-':<9} {_fmt(s.get('rmae')):>6} "
                      f"{_fmt(s.get('coverage_95')):>6}  {r.created_at}")
     if not runs:
