@@ -239,7 +239,27 @@ def main(argv: list[str] | None = None) -> int:
         report["ratio"] = ratio
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
+    write_rows(report, codes, args)
     return 0
+
+
+def write_rows(report: dict[str, Any], codes: list[str], args: argparse.Namespace) -> None:
+    """Machine-readable rows for ``run_all.py`` (written only when ENERGY_NB_BENCH_JSON is set)."""
+    # benchmarks/ is on sys.path when this script runs
+    from run_all import write_results
+
+    n = sum(report["origins"].values())
+    zoo = "whole zoo" if set(report["models"]) == set(MODEL_NAMES) else "models"
+    figure = (f"walk-forward, {zoo} ({len(report['models'])} models), {', '.join(codes)}, "
+              f"{n} origins, h={args.horizon}, refit every {args.refit_every}")
+    row: dict[str, Any] = {"figure": figure, "value": round(report["ours_seconds"], 2),
+                           "unit": "s"}
+    if "statsforecast_seconds" in report:
+        row.update(baseline=round(report["statsforecast_seconds"], 2),
+                   baseline_label=f"statsforecast cross_validation ({', '.join(SF_MODELS)}; "
+                                  f"refit every {args.sf_refit} windows, n_jobs={args.sf_jobs})",
+                   target="<= 0.5x", **{"pass": bool(report["ratio"] <= 0.5)})
+    write_results([row])
 
 
 if __name__ == "__main__":
