@@ -539,7 +539,7 @@ class ReportBuilder:
         table = pd.DataFrame(rows).set_index("Commodity")
         notes = [(f"At {self.now:%Y-%m-%d %H:%M} UTC. A price older than "
                  f"{STALE_AFTER_BUSINESS_DAYS} business days counts as stale; refresh with "
-                 "`energy-nb data update`.")]
+                 "energy-nb data update.")]
         if stale:
             notes.append(f"Stale: {', '.join(stale)}.")
         section = FreshnessSection(title="Data freshness", notes=notes, table=table, stale=stale)
