@@ -410,6 +410,10 @@ def forecast_figure(
     )
 
 
+# The diagnostics charts below carry plain lists (not numpy arrays): they are shown as static
+# figures (StaticChart), whose JSON would otherwise hold base64 typed arrays.
+
+
 def metric_by_step_figure(
     frame: pd.DataFrame,
     *,
@@ -436,7 +440,8 @@ def metric_by_step_figure(
     """
     scale = 100.0 if percent else 1.0
     traces = [
-        go.Scatter(x=[int(step) for step in frame.index], y=frame[name].to_numpy(dtype=float) * scale,
+        go.Scatter(x=[int(step) for step in frame.index],
+                   y=(frame[name].to_numpy(dtype=float) * scale).tolist(),
                    name=str(name), mode="lines+markers", marker={"size": 4})
         for name in frame.columns
     ]
@@ -483,7 +488,7 @@ def residuals_figure(residuals: pd.Series, *, title: str = "Scaled one-step resi
         for y in (-1.96, 0.0, 1.96)
     ]
     return go.Figure(
-        data=[go.Scatter(x=_iso_days(residuals.index), y=residuals.to_numpy(dtype=float),
+        data=[go.Scatter(x=_iso_days(residuals.index), y=residuals.to_numpy(dtype=float).tolist(),
                          name="residual",
                          mode="markers", marker={"size": 3, "color": "#1f77b4"})],
         layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
@@ -511,7 +516,7 @@ def acf_figure(acf: pd.Series, band: float, *, title: str = "Autocorrelation of 
         for y in (-band, band)
     ]
     return go.Figure(
-        data=[go.Bar(x=[int(lag) for lag in acf.index], y=acf.to_numpy(dtype=float), name="acf",
+        data=[go.Bar(x=[int(lag) for lag in acf.index], y=acf.to_numpy(dtype=float).tolist(), name="acf",
                      marker={"color": "#1f77b4"}, width=0.4)],
         layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
                 "margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "shapes": shapes,
@@ -538,12 +543,12 @@ def residual_histogram_figure(histogram: pd.DataFrame, *, title: str = "Residual
     if len(histogram):
         width = (histogram["right"] - histogram["left"]).to_numpy(dtype=float)
         total = float(histogram["count"].sum())
-        traces.append(go.Bar(x=histogram["center"].to_numpy(), y=histogram["count"].to_numpy(),
-                             width=width, name="residuals", marker={"color": "#1f77b4"},
+        traces.append(go.Bar(x=histogram["center"].tolist(), y=histogram["count"].tolist(),
+                             width=width.tolist(), name="residuals", marker={"color": "#1f77b4"},
                              opacity=0.7))
         xs = np.linspace(float(histogram["left"].iloc[0]), float(histogram["right"].iloc[-1]), 200)
         density = np.exp(-xs ** 2 / 2) / np.sqrt(2 * np.pi) * total * float(width.mean())
-        traces.append(go.Scatter(x=xs, y=density, name="normal", mode="lines",
+        traces.append(go.Scatter(x=xs.tolist(), y=density.tolist(), name="normal", mode="lines",
                                  line={"color": "#c0392b", "width": 1.5}))
     return go.Figure(
         data=traces,
@@ -597,13 +602,14 @@ class StaticChart:
         self.update(fig)
 
     def update(self, fig: go.Figure) -> None:
-        """Show ``fig`` instead of the current figure."""
-        from IPython import get_ipython
-        from IPython.display import display
+        """Show ``fig`` instead of the current figure.
 
+        The figure is written straight into the ``Output`` widget's ``outputs`` state rather than
+        displayed inside ``with widget:``: that capture follows the kernel's current request,
+        so a display from a background thread (or after the cell finished) would land
+        elsewhere; setting the state works from any thread.
+        """
         self.figure = fig
-        if get_ipython() is None:  # plain Python (tests, scripts): nothing to display into
-            return
-        self.widget.clear_output(wait=True)
-        with self.widget:
-            display(figure_mimebundle(fig), raw=True)
+        self.widget.outputs = (
+            {"output_type": "display_data", "data": figure_mimebundle(fig), "metadata": {}},
+        )

@@ -165,7 +165,7 @@ class CsvDownloadLink:
             f'<a class="enb-csv-link" download="{html.escape(filename)}" '
             f'href="data:text/csv;base64,{payload}" '
             'style="padding:4px 10px;border:1px solid #888;border-radius:4px;'
-            f'text-decoration:none">&#x2B73; {html.escape(self.label)}</a>'
+            f'text-decoration:none">{html.escape(self.label)}</a>'
             f' <span style="color:#666">{html.escape(filename)}</span>'
         )
 

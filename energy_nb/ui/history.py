@@ -22,6 +22,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
+import plotly.graph_objects as go
 
 from energy_nb.analytics import (
     FREQUENCIES,
@@ -35,6 +36,7 @@ from energy_nb.analytics import (
 )
 from energy_nb.commodities import get_commodity
 from energy_nb.ui.charts import (
+    StaticChart,
     price_history_figure,
     replace_figure,
     returns_histogram_figure,
@@ -71,7 +73,8 @@ class HistoryPage:
 
     Attributes:
         commodities, dates, freq, rebase, log_scale: the controls.
-        chart, histogram_chart, volatility_chart: ``go.FigureWidget``.
+        chart: the interactive ``go.FigureWidget`` (range slider).
+        histogram_chart, volatility_chart: :class:`StaticChart` (``.figure`` is the shown figure).
         stats_table: ``HTML`` with one column per commodity.
         messages, download, freshness: see :mod:`energy_nb.ui.controls`.
         view: the last valid :class:`HistoryView` (``None`` while the choices are invalid).
@@ -102,19 +105,26 @@ class HistoryPage:
 
         first, last = self._store_span()
         self.commodities = commodity_picker(commodities)
+        self.commodities.add_class("enb-commodities")
         self.dates = DateRange(first, last)
         self.freq = widgets.ToggleButtons(
             options=[(k.capitalize(), k) for k in FREQUENCIES], value=freq,
             description="Frequency", style={"description_width": "initial", "button_width": "80px"},
         )
+        self.freq.add_class("enb-freq")
         self.rebase = widgets.Checkbox(value=False, description="Rebase to 100", indent=False)
         self.log_scale = widgets.Checkbox(value=False, description="Log scale", indent=False)
         self.rebase.add_class("enb-rebase")
         self.log_scale.add_class("enb-log")
 
-        self.chart = to_widget(price_history_figure(pd.DataFrame()))
-        self.histogram_chart = to_widget(returns_histogram_figure({}))
-        self.volatility_chart = to_widget(rolling_volatility_figure({}, ROLLING_VOL_WINDOW))
+        # Compute the first view BEFORE creating the chart: a FigureWidget must be built with its
+        # data (see energy_nb.ui.charts), and the first render should cost one figure, not two.
+        first_view, first_problem = (None, store_problem) if store_problem else self._safe_compute()
+        main, hist, vol = self._figures(first_view)
+        self.chart = to_widget(main)
+        self.chart.add_class("enb-history-chart")
+        self.histogram_chart = StaticChart(hist, "enb-returns-histogram")
+        self.volatility_chart = StaticChart(vol, "enb-rolling-vol")
         self.stats_table = widgets.HTML(value="")
         self.stats_table.add_class("enb-stats")
 
@@ -129,7 +139,7 @@ class HistoryPage:
             [
                 widgets.HTML("<b>Statistics of the selected window (daily prices)</b>"),
                 self.stats_table,
-                widgets.HBox([self.histogram_chart, self.volatility_chart],
+                widgets.HBox([self.histogram_chart.widget, self.volatility_chart.widget],
                              layout=widgets.Layout(width="100%")),
             ]
         )
@@ -154,10 +164,13 @@ class HistoryPage:
             self.download.disable("no data")
             return
         self.freshness.update(self._status)
+        if first_view is not None:
+            self._show(first_view, redraw=False)
+        else:
+            self._show_invalid(first_problem or "nothing to show", redraw=False)
         for w in (self.commodities, self.freq, self.rebase, self.log_scale):
             w.observe(self._on_change, names="value")
         self.dates.observe(self._on_change)
-        self.refresh()
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -206,6 +219,21 @@ class HistoryPage:
             self._show_invalid(f"Unexpected error while updating the page: {exc}")
 
     def _refresh(self) -> None:
+        view, problem = self._compute()
+        if view is None:
+            self._show_invalid(problem or "nothing to show")
+        else:
+            self._show(view)
+
+    def _safe_compute(self) -> tuple[HistoryView | None, str | None]:
+        try:
+            return self._compute()
+        except Exception as exc:  # never a traceback in the page
+            log.exception("History page computation failed")
+            return None, f"Unexpected error while computing the page: {exc}"
+
+    def _compute(self) -> tuple[HistoryView | None, str | None]:
+        """The view for the current controls, or ``(None, message)`` when they are invalid."""
         codes = list(self.commodities.value)
         start, end = self.dates.value
         try:
@@ -227,20 +255,35 @@ class HistoryPage:
             )
         except AnalyticsError as exc:
             text = str(exc)
-            self._show_invalid(text[:1].upper() + text[1:])
-            return
-        self._show(view)
+            return None, text[:1].upper() + text[1:]
+        return view, None
 
-    def _show_invalid(self, text: str) -> None:
+    @staticmethod
+    def _figures(view: HistoryView | None) -> tuple[go.Figure, go.Figure, go.Figure]:
+        """Main chart, returns histogram and rolling volatility figures of a view (empty if None)."""
+        if view is None:
+            return (price_history_figure(pd.DataFrame()), returns_histogram_figure({}),
+                    rolling_volatility_figure({}, ROLLING_VOL_WINDOW))
+        codes = list(view.frame.columns)
+        return (
+            price_history_figure(view.frame, rebased=view.rebased, log_scale=view.log_scale),
+            returns_histogram_figure({c: returns_histogram(view.daily[c]) for c in codes}),
+            rolling_volatility_figure({c: rolling_volatility(view.daily[c]) for c in codes},
+                                      ROLLING_VOL_WINDOW),
+        )
+
+    def _show_invalid(self, text: str, redraw: bool = True) -> None:
         self.view = None
         self.messages.show(text, "error")
-        replace_figure(self.chart, price_history_figure(pd.DataFrame()))
-        replace_figure(self.histogram_chart, returns_histogram_figure({}))
-        replace_figure(self.volatility_chart, rolling_volatility_figure({}, ROLLING_VOL_WINDOW))
+        if redraw:
+            main, hist, vol = self._figures(None)
+            replace_figure(self.chart, main)
+            self.histogram_chart.update(hist)
+            self.volatility_chart.update(vol)
         self.stats_table.value = ""
         self.download.disable("fix the selection first")
 
-    def _show(self, view: HistoryView) -> None:
+    def _show(self, view: HistoryView, redraw: bool = True) -> None:
         self.view = view
         notes = []
         for code, hidden in view.hidden_on_log.items():
@@ -252,24 +295,14 @@ class HistoryPage:
                      f"({days}{more}); they are blank in the CSV.", "warning")
                 )
         self.messages.show_many(notes)
-        codes = list(view.frame.columns)
-        replace_figure(
-            self.chart,
-            price_history_figure(view.frame, rebased=view.rebased, log_scale=view.log_scale),
-        )
-        replace_figure(
-            self.histogram_chart,
-            returns_histogram_figure({c: returns_histogram(view.daily[c]) for c in codes}),
-        )
-        replace_figure(
-            self.volatility_chart,
-            rolling_volatility_figure(
-                {c: rolling_volatility(view.daily[c]) for c in codes}, ROLLING_VOL_WINDOW
-            ),
-        )
+        if redraw:
+            main, hist, vol = self._figures(view)
+            replace_figure(self.chart, main)
+            self.histogram_chart.update(hist)
+            self.volatility_chart.update(vol)
         self.stats_table.value = stats_table_html(view.stats)
         self.download.set_csv(view.to_csv(), csv_filename(view))
-        self.freshness.update(self._status, codes)
+        self.freshness.update(self._status, list(view.frame.columns))
 
 
 def csv_filename(view: HistoryView) -> str:

@@ -54,7 +54,9 @@ def test_default_page_shows_all_wti_history(page, real_store):
     assert "WTI: data through 2026-08-18" in page.freshness.text
     assert page.dates.value == (date(1986, 1, 2), date(2026, 8, 18))
     assert "Annualised volatility" in page.stats_table.value
-    assert len(page.histogram_chart.data) == 1 and len(page.volatility_chart.data) == 1
+    assert len(page.histogram_chart.figure.data) == 1 and len(page.volatility_chart.figure.data) == 1
+    # the FigureWidget was built with its data: the state Voila sends to a late browser has it
+    assert len(page.chart._widget_data) == 1
 
 
 def test_csv_link_carries_exactly_the_plotted_values(page, real_store):

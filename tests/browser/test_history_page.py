@@ -1,0 +1,119 @@
+"""The History dashboard in headless Chromium through Voilà, on the real imported data.
+
+One Voilà server and ONE rendered page for the module (rendering is the slow part); the tests
+run in file order on that page and each sets the controls it relies on.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from energy_nb.data.store import PriceStore
+from tests.browser.conftest import FIND_GD, open_page, plot_data, wait_for_plot
+
+CHART = ".enb-history-chart"
+
+
+@pytest.fixture(scope="module")
+def history(voila_server, module_page):
+    """The History page, loaded once, its main chart drawn."""
+    page = module_page
+    open_page(page, voila_server, "history.ipynb")
+    try:
+        wait_for_plot(page, CHART)
+    except Exception:
+        print(voila_server.log()[-5000:])
+        raise
+    return page
+
+
+@pytest.fixture(scope="module")
+def store(energy_home) -> PriceStore:
+    return PriceStore(Path(energy_home) / "energy_nb.sqlite")
+
+
+def wait_for_traces(page, names: list[str]) -> list[dict]:
+    page.wait_for_function(
+        f"""([sel, names]) => {{ const gd = ({FIND_GD})(sel);
+              return gd && gd.data && JSON.stringify(gd.data.map(t => t.name)) === JSON.stringify(names); }}""",
+        arg=[CHART, names],
+    )
+    return plot_data(page, CHART)
+
+
+def test_chart_shows_the_real_wti_history(history, store):
+    wti = store.load("WTI").dropna()
+    traces = plot_data(history, CHART)
+    assert [t["name"] for t in traces] == ["WTI"]
+    trace = traces[0]
+    assert trace["n"] == len(wti)
+    assert trace["x_first"].startswith("1986-01-02")
+    assert trace["x_last"].startswith("2026-08-18")
+    assert trace["y_last"] == pytest.approx(wti.iloc[-1])  # 86.48 USD/bbl
+    assert trace["y_first"] == pytest.approx(wti.iloc[0])
+    assert "WTI: data through 2026-08-18" in history.inner_text(".enb-freshness")
+    # range slider drawn, statistics panel filled
+    assert history.locator(f"{CHART} .rangeslider-container").count() == 1
+    assert "Annualised volatility" in history.inner_text(".enb-stats")
+    wait_for_plot(history, ".enb-returns-histogram")
+    wait_for_plot(history, ".enb-rolling-vol")
+    assert not history.console_errors, history.console_errors
+
+
+def select_commodities(page, codes: list[str]) -> None:
+    labels = page.locator(".enb-commodities option").all_inner_texts()
+    page.locator(".enb-commodities select").select_option(
+        label=[label for label in labels if label.split(" ")[0] in codes])
+
+
+def test_changing_the_commodity_changes_the_chart(history, store):
+    select_commodities(history, ["NG"])
+    traces = wait_for_traces(history, ["NG"])
+    ng = store.load("NG").dropna()
+    assert traces[0]["n"] == len(ng)
+    assert traces[0]["y_last"] == pytest.approx(ng.iloc[-1])
+    assert traces[0]["y_last"] < 20  # USD/MMBtu, not a crude price
+    assert "NG: data through" in history.inner_text(".enb-freshness")
+
+
+def test_downloaded_csv_is_what_the_chart_shows(history, store):
+    select_commodities(history, ["WTI"])
+    wait_for_traces(history, ["WTI"])
+    history.locator(".enb-start input").fill("2024-01-01")
+    history.locator(".enb-end input").fill("2024-06-30")
+    history.wait_for_function(
+        f"""(sel) => {{ const gd = ({FIND_GD})(sel);
+                     return gd && gd.data.length === 1 && String(gd.data[0].x[0]).startsWith('2024-01-02')
+                            && String(gd.data[0].x[gd.data[0].x.length - 1]).startsWith('2024-06-28'); }}""",
+        arg=CHART,
+    )
+    link = history.locator("a.enb-csv-link")
+    link.wait_for()
+    with history.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "history_WTI_daily_2024-01-02_2024-06-28.csv"
+    text = Path(download.path()).read_text()
+    csv = pd.read_csv(io.StringIO(text), parse_dates=["date"], index_col="date")
+    stored = store.load("WTI", "2024-01-01", "2024-06-30")
+    assert list(csv.columns) == ["WTI"]
+    assert len(csv) == len(stored) == plot_data(history, CHART)[0]["n"]
+    pd.testing.assert_series_equal(csv["WTI"], stored, check_names=False, check_freq=False)
+
+
+def test_invalid_range_shows_a_message_not_a_traceback(history):
+    history.locator(".enb-end input").fill("2001-01-01")
+    history.locator(".enb-start input").fill("2010-01-01")
+    message = history.locator(".enb-messages [data-level=error]")
+    message.wait_for()
+    assert "The start date 2010-01-01 is after the end date 2001-01-01" in message.inner_text()
+    history.wait_for_function(
+        f"(sel) => ({FIND_GD})(sel).data.length === 0", arg=CHART
+    )
+    assert history.locator("a.enb-csv-link").count() == 0
+    body = history.inner_text("body")
+    assert "Traceback" not in body and "Error" not in body.replace("error", "")
