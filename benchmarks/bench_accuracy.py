@@ -29,7 +29,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from energy_nb.models import MODEL_NAMES, make_model  # noqa: E402
+from energy_nb.models import MODEL_NAMES, make_model
 
 FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
 REPORT_STEPS = (1, 5, 10, 20, 30)
@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             if name == "auto":
                 cells = [rmae[s - 1] for s in steps]
                 auto_cells += cells
-                verdicts.append((f"{code} auto rMAE <= 1.00 in every cell "
-                                 f"(max {max(cells):.3f})", max(cells) <= 1.0 + 1e-12))
+                text = f"{code} auto rMAE <= 1.00 in every cell (max {max(cells):.3f})"
+                verdicts.append((text, max(cells) <= 1.0 + 1e-12))
                 for lv in LEVELS:
-                    verdicts.append((f"{code} auto coverage {lv}% within +-3 "
-                                     f"({cov[lv]:.1f})", abs(cov[lv] - lv) <= 3.0))
+                    text = f"{code} auto coverage {lv}% within +-3 ({cov[lv]:.1f})"
+                    verdicts.append((text, abs(cov[lv] - lv) <= 3.0))
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_rows", 200,
                            "display.float_format", "{:.3f}".format):

@@ -35,6 +35,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from energy_nb.models.errors import (
+    InsufficientDataError,
+    InvalidParameterError,
+    ModelError,
+    ModelInputError,
+    NotFittedError,
+)
 from energy_nb.models.intervals import (
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
@@ -44,16 +51,11 @@ from energy_nb.models.intervals import (
     horizon_scale,
     scaled_residuals,
 )
-from energy_nb.models.errors import (
-    InsufficientDataError,
-    InvalidParameterError,
-    ModelError,
-    ModelInputError,
-    NotFittedError,
-)
 from energy_nb.models.transforms import PreparedSeries, prepare_series
 
 __all__ = [
+    "DEFAULT_LEVELS",
+    "MAX_HORIZON",
     "Forecast",
     "ForecastModel",
     "InsufficientDataError",
@@ -61,8 +63,6 @@ __all__ = [
     "ModelError",
     "ModelInputError",
     "NotFittedError",
-    "MAX_HORIZON",
-    "DEFAULT_LEVELS",
     "validate_horizon",
     "validate_levels",
 ]

@@ -126,7 +126,7 @@ def scaled_residuals(
         ``z`` of shape ``(m, H)``; NaN where ``origin + h`` is beyond the data.
     """
     n = len(log_values)
-    m, horizon = paths.shape
+    horizon = paths.shape[1]
     steps = np.arange(1, horizon + 1)
     target_pos = origins[:, None] + steps[None, :]
     inside = target_pos < n

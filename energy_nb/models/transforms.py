@@ -35,7 +35,6 @@ import pandas as pd
 
 from energy_nb.models.errors import InsufficientDataError, ModelInputError
 
-
 #: Fewest valid (positive, non-missing) prices any model accepts.
 MIN_OBSERVATIONS = 30
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from model_series import make_prices
 
 from energy_nb.models import (
     MODEL_NAMES,
@@ -16,8 +17,6 @@ from energy_nb.models import (
     NotFittedError,
     make_model,
 )
-
-from model_series import make_prices
 
 REQUIRED = {"random_walk", "drift"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,11 @@ from hypothesis import strategies as st
 from model_series import make_prices
 
 from energy_nb.models import make_model
-from energy_nb.models.intervals import conformal_offsets, ewma_volatility, scaled_residuals
+from energy_nb.models.intervals import (
+    conformal_offsets,
+    ewma_volatility,
+    scaled_residuals,
+)
 
 
 def test_conformal_offsets_are_order_statistics() -> None:
@@ -58,7 +64,7 @@ def test_offsets_nested_and_ordered_for_any_residuals(
     for level in ordered:
         lo, hi = out[level]
         assert (lo <= 0).all() and (hi >= 0).all()
-    for small, big in zip(ordered, ordered[1:]):
+    for small, big in pairwise(ordered):
         assert (out[big][0] <= out[small][0]).all()
         assert (out[big][1] >= out[small][1]).all()
 
@@ -80,7 +86,7 @@ def test_model_bands_nested_and_ordered(
         assert (fc.lower[level] > 0).all()
         assert (fc.lower[level] <= fc.mean * (1 + 1e-12)).all()
         assert (fc.upper[level] >= fc.mean * (1 - 1e-12)).all()
-    for small, big in zip(ordered, ordered[1:]):
+    for small, big in pairwise(ordered):
         assert (fc.lower[big] <= fc.lower[small]).all()
         assert (fc.upper[big] >= fc.upper[small]).all()
 

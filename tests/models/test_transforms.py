@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from model_series import make_prices
 
 from energy_nb.models import InsufficientDataError, ModelInputError, make_model
 from energy_nb.models.transforms import prepare_series
-
-from model_series import make_prices
 
 
 def test_nan_and_nonpositive_are_carried_forward() -> None:
