@@ -26,7 +26,9 @@ Usage::
 from __future__ import annotations
 
 import html
+import json
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,11 +69,13 @@ class FigureRenderer:
     """Turns figures into static HTML snippets (a ``<div>`` and the script that draws it).
 
     plotly.js itself is not embedded in every figure: the HTML export puts it once into the
-    page's ``<head>`` (see :func:`plotlyjs_tag`), which keeps the executed notebook small.
+    page's ``<head>`` (see :func:`plotlyjs_tag`), which keeps the executed notebook small. When
+    the notebook is run interactively (JupyterLab), where no page-level plotly.js exists, each
+    figure's script loads plotly.js from the CDN before drawing.
     """
 
     def html(self, fig: go.Figure) -> str:
-        """The figure as an HTML ``<div>`` (static: no widget state needed).
+        """The figure as an HTML ``<div>`` plus a script drawing it (no widget state needed).
 
         Args:
             fig: the figure.
@@ -79,8 +83,23 @@ class FigureRenderer:
         Returns:
             HTML text.
         """
-        return fig.to_html(full_html=False, include_plotlyjs=False,
-                           config={"displaylogo": False, "responsive": True})
+        from plotly.offline import get_plotlyjs_version
+
+        div_id = f"enb-fig-{uuid.uuid4().hex[:12]}"
+        height = int(fig.layout.height or 450)
+        spec = fig.to_json().replace("</", "<\\/")  # no "</script>" inside the script
+        config = json.dumps({"displaylogo": False, "responsive": True})
+        cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+        return (
+            f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; '
+            f'width:100%;"></div>\n<script type="text/javascript">(function () {{\n'
+            f"var spec = {spec};\nvar config = {config};\n"
+            f'function draw() {{ window.Plotly.newPlot("{div_id}", spec.data, spec.layout, '
+            f"config); }}\n"
+            f"if (window.Plotly) {{ draw(); return; }}\n"
+            f'var s = document.createElement("script"); s.src = "{cdn}"; s.onload = draw;\n'
+            f"document.head.appendChild(s);\n}})();</script>"
+        )
 
 
 def plotlyjs_tag(mode: str = "inline") -> str:

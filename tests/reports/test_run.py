@@ -36,6 +36,31 @@ def code_sources(html: str) -> list[str]:
             "injected-parameters\">", "PARAMETER_NAMES"]
 
 
+def count_drawn_charts(html_path: Path) -> int:
+    """Open a report in headless Chromium (no network) and count the charts plotly drew."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = find_chromium()
+    if chromium is None:
+        if IN_CI:
+            pytest.fail("Chromium is required in CI")
+        pytest.skip("Chromium is not installed")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        try:
+            page = browser.new_page()
+            page.route("http*://**", lambda route: route.abort())  # offline: no CDN, no require.js
+            page.goto(html_path.resolve().as_uri())
+            page.wait_for_function(
+                "document.querySelectorAll('.plotly-graph-div .main-svg').length >= 5",
+                timeout=30_000)
+            return page.evaluate(
+                "document.querySelectorAll('.plotly-graph-div:has(.main-svg)').length")
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="module")
 def custom_run(report_home: Path, tmp_path_factory: pytest.TempPathFactory):
     import os
@@ -203,6 +228,7 @@ def test_export_of_a_notebook_executed_elsewhere(custom_run, tmp_path: Path) -> 
     assert "<title>Gas &amp; oil &lt;check&gt;</title>" in html  # the injected title
     assert "ReportBuilder.from_parameters" not in html and "Forecast: BRENT" in html
     assert html.index("<script type=\"text/javascript\">") < html.index("require.min.js")
+    assert count_drawn_charts(html_path) == 5  # plotly.js in the page draws every chart offline
     with pytest.raises(ReportParameterError, match=r"nope\.ipynb does not exist"):
         export_notebook(tmp_path / "nope.ipynb")
     with pytest.raises(ReportParameterError, match="exporting writes html and/or pdf"):
