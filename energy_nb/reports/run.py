@@ -256,6 +256,10 @@ def run_report(
         _prune(out / FAILED_DIR, keep)
         raise ReportExecutionError(number, label, exc.ename, _first_line(exc.evalue),
                                    failed / executed.name, failed) from None
+    except Exception as exc:  # kernel missing or dead, timeout, unreadable notebook ...
+        failed = _move_failed(work, out, run_time)
+        raise ReportError(f"report could not run: {type(exc).__name__}: {_first_line(exc)} "
+                          f"(run folder kept in {failed})") from exc
     except BaseException:
         _move_failed(work, out, run_time)
         raise
@@ -285,14 +289,14 @@ def run_report(
         failed = _move_failed(work, out, run_time)
         raise ReportOutputError(f"report output failed: {exc} (files kept in {failed})") from exc
 
-    final = _finish(work, out, run_time)
-    files = {k: final / v.name for k, v in files.items()}
     seconds = time.perf_counter() - began
-    _write_json(final / "run.json", {
+    _write_json(work / "run.json", {
         "status": "ok", "parameters": params.to_dict(), "report_date": report_date,
         "started": run_time.isoformat(), "seconds": round(seconds, 2),
         "files": {k: v.name for k, v in files.items()}, "skipped": skipped,
     })
+    final = _finish(work, out, run_time)  # the folder appears complete, run.json included
+    files = {k: final / v.name for k, v in files.items()}
     _point_latest(out, final)
     pruned = _prune(out, keep)
     return ReportResult(final, files, params, report_date, seconds, skipped, pruned)

@@ -233,3 +233,13 @@ def test_export_of_a_notebook_executed_elsewhere(custom_run, tmp_path: Path) -> 
         export_notebook(tmp_path / "nope.ipynb")
     with pytest.raises(ReportParameterError, match="exporting writes html and/or pdf"):
         export_notebook(executed, formats="ipynb")
+
+
+def test_a_kernel_that_cannot_start_is_a_report_error(use_report_home: Path,
+                                                      tmp_path: Path) -> None:
+    from energy_nb.reports.run import ReportError
+
+    out = tmp_path / "out"
+    with pytest.raises(ReportError, match=r"report could not run: NoSuchKernel.*no-such-kernel"):
+        run_report({"commodities": ["NG"]}, out_dir=out, kernel_name="no-such-kernel")
+    assert list_reports(out) == [] and len(list((out / "failed").iterdir())) == 1
