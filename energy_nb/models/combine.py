@@ -20,6 +20,10 @@ from energy_nb.models.intervals import DEFAULT_HALFLIFE, DEFAULT_WINDOW
 from energy_nb.models.transforms import PreparedSeries
 
 _COMPOSITES = ("ensemble", "auto")
+#: Fewest prices ``auto`` fits its candidates on before the validation window.
+MIN_VALIDATION_TRAIN = 30
+#: Fewest validation origins for ``auto`` to validate at all (otherwise: random walk).
+MIN_VALIDATION_ORIGINS = 5
 
 
 def _check_members(label: str, names: object, allow_empty: bool = False) -> tuple[str, ...]:
@@ -182,10 +186,18 @@ class Auto(ForecastModel):
 
     def _fit(self, series: PreparedSeries) -> None:
         n = len(series)
-        window = int(min(self.validation_window, max(n // 3, 1)))
+        window = int(min(self.validation_window, n - 1 - MIN_VALIDATION_TRAIN))
+        members: dict[str, ForecastModel] = {}
+        if window < MIN_VALIDATION_ORIGINS:
+            # too little data to validate anything: the random walk, fitted on everything
+            rw = _make("random_walk", self.calibration_window, self.vol_halflife)
+            self.members_ = {"random_walk": rw._fit_prepared(series)}
+            self.choice_ = ["random_walk"] * int(self.validation_steps)
+            self.scores_ = {"random_walk": np.ones(int(self.validation_steps))}
+            self.n_validation_ = 0
+            return
         cut = n - 1 - window
         train = series.head(cut + 1)
-        members: dict[str, ForecastModel] = {}
         for name in ("random_walk", *_check_members("candidates", self.candidates, True)):
             model = _make(name, self.calibration_window, self.vol_halflife)
             try:
@@ -204,11 +216,18 @@ class Auto(ForecastModel):
         inside = target < n
         actual = np.where(inside, np.exp(y[np.minimum(target, n - 1)]), np.nan)
         base = np.exp(y[origins])[:, None]
-        rw_mae = np.nanmean(np.abs(actual - base), axis=0)
+        counts = inside.sum(axis=0)
+
+        def mae(pred: np.ndarray) -> np.ndarray:
+            err = np.where(inside, np.abs(actual - pred), 0.0)
+            return err.sum(axis=0) / np.maximum(counts, 1)
+
+        rw_mae = mae(np.broadcast_to(base, actual.shape))
+        usable = (counts > 0) & (rw_mae > 0)
         scores: dict[str, np.ndarray] = {}
         for name, path in paths.items():
-            mae = np.nanmean(np.abs(actual - base * np.exp(path)), axis=0)
-            rel = np.where(rw_mae > 0, mae / np.where(rw_mae > 0, rw_mae, 1.0), 1.0)
+            rel = np.ones(steps)
+            rel[usable] = mae(base * np.exp(path))[usable] / rw_mae[usable]
             rel = np.where(np.isfinite(rel), rel, np.inf)
             scores[name] = self._smoothed(rel)
         choice: list[str] = []
@@ -272,7 +291,12 @@ class Auto(ForecastModel):
         last = min(forecast.horizon, len(self.choice_)) - 1
         ranked = sorted(self.scores_, key=lambda k: self.scores_[k][last])
         score_text = ", ".join(f"{k} {self.scores_[k][last]:.3f}" for k in ranked)
-        if set(choice) == {"random_walk"}:
+        if self.n_validation_ == 0:
+            reason = (
+                f"too little data to validate candidates ({len(self.series_)} prices); "
+                "using the random walk"
+            )
+        elif set(choice) == {"random_walk"}:
             reason = (
                 f"no candidate beat the random walk by {self.margin:.0%} on the last "
                 f"{self.n_validation_} trading days (validation rMAE at step {last + 1}: "

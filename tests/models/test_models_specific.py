@@ -153,3 +153,20 @@ def test_gbm_direct_steps_and_extension_beyond_max_steps() -> None:
     assert fc.mean.shape == (15,) and np.isfinite(fc.mean).all()
     hgb = make_model("gbm", estimator="hgb", max_steps=5, window=300).fit(y).predict(7)
     assert np.isfinite(hgb.mean).all()
+
+
+@pytest.mark.parametrize("n", [30, 40, 100])
+def test_auto_on_short_series_uses_random_walk_and_says_why(n: int) -> None:
+    y = make_prices(n=n, seed=30)
+    fc = make_model("auto").fit(y).predict(horizon=30)
+    assert np.isfinite(fc.mean).all()
+    assert fc.info["chosen"] == "random_walk"
+    if n == 30:
+        assert "too little data" in fc.info["reason"]
+
+
+def test_gbm_needs_enough_history() -> None:
+    from energy_nb.models import InsufficientDataError
+
+    with pytest.raises(InsufficientDataError, match="at least 120"):
+        make_model("gbm").fit(make_prices(n=100))
