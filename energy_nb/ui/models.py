@@ -48,12 +48,11 @@ from energy_nb.diagnostics import (
 )
 from energy_nb.registry import ModelRegistry, ModelRun
 from energy_nb.ui.charts import (
+    StaticChart,
     acf_figure,
     metric_by_step_figure,
-    replace_figure,
     residual_histogram_figure,
     residuals_figure,
-    to_widget,
 )
 from energy_nb.ui.controls import FreshnessLine, MessageArea, store_freshness
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
@@ -95,7 +94,8 @@ class ModelsPage:
         evaluate_progress: the quick evaluation; diagnostics_button.
         runs_html: the runs table; runs_frame: its rows.
         comparison_html / comparison: the metrics table and its frame.
-        rmae_chart, coverage_chart, residual_chart, acf_chart, histogram_chart: FigureWidgets.
+        rmae_chart, coverage_chart, residual_chart, acf_chart, histogram_chart:
+        :class:`~energy_nb.ui.charts.StaticChart` (``.figure`` is the figure shown).
         details: ``HTML`` of the selected run; diagnostics: the last
         :class:`ResidualDiagnostics` (``None`` when none).
         messages, freshness: see :mod:`energy_nb.ui.controls`; widget: the whole page.
@@ -173,18 +173,21 @@ class ModelsPage:
         self.runs_html.add_class("enb-runs")
         self.comparison_html = widgets.HTML(value="")
         self.comparison_html.add_class("enb-comparison")
-        self.rmae_chart = to_widget(metric_by_step_figure(pd.DataFrame(), metric_label="rMAE"))
-        self.coverage_chart = to_widget(metric_by_step_figure(pd.DataFrame(),
-                                                              metric_label="coverage"))
-        self.rmae_chart.add_class("enb-rmae-chart")
-        self.coverage_chart.add_class("enb-coverage-chart")
+        # Static charts: their content is widget state, so it shows however late the page
+        # connects (Voilà) and whichever thread drew it (background diagnostics).
+        self.rmae_chart = StaticChart(metric_by_step_figure(pd.DataFrame(), metric_label="rMAE"),
+                                      "enb-rmae-chart")
+        self.coverage_chart = StaticChart(
+            metric_by_step_figure(pd.DataFrame(), metric_label="coverage"), "enb-coverage-chart")
         self.details = widgets.HTML(value="")
         self.details.add_class("enb-run-details")
         self.diagnostics_summary = widgets.HTML(value="")
         self.diagnostics_summary.add_class("enb-diagnostics")
-        self.residual_chart = to_widget(residuals_figure(pd.Series(dtype=float)))
-        self.acf_chart = to_widget(acf_figure(pd.Series(dtype=float), 0.0))
-        self.histogram_chart = to_widget(residual_histogram_figure(pd.DataFrame()))
+        self.residual_chart = StaticChart(residuals_figure(pd.Series(dtype=float)),
+                                          "enb-residual-chart")
+        self.acf_chart = StaticChart(acf_figure(pd.Series(dtype=float), 0.0), "enb-acf-chart")
+        self.histogram_chart = StaticChart(residual_histogram_figure(pd.DataFrame()),
+                                           "enb-residual-histogram")
 
         section = lambda text: widgets.HTML(f'<h3 style="margin:0.8em 0 0.2em">{text}</h3>')
         self.widget = widgets.VBox([
@@ -199,8 +202,8 @@ class ModelsPage:
             widgets.HBox([self.evaluate_button, self.evaluate_progress]),
             section("Compare models (latest walk-forward evaluation per model)"),
             self.comparison_html,
-            widgets.HBox([self.rmae_chart, widgets.VBox([self.coverage_level,
-                                                         self.coverage_chart])]),
+            widgets.HBox([self.rmae_chart.widget,
+                          widgets.VBox([self.coverage_level, self.coverage_chart.widget])]),
             section("Model runs"),
             self.runs_html,
             section("Run details"),
@@ -208,7 +211,8 @@ class ModelsPage:
             self.details,
             self.diagnostics_progress,
             self.diagnostics_summary,
-            widgets.HBox([self.residual_chart, self.acf_chart, self.histogram_chart]),
+            widgets.HBox([self.residual_chart.widget, self.acf_chart.widget,
+                          self.histogram_chart.widget]),
         ])
         self.widget.add_class("enb-models-page")
 
@@ -310,7 +314,7 @@ class ModelsPage:
         self.comparison = comparison_table(runs) if runs else pd.DataFrame()
         self.comparison_html.value = comparison_table_html(self.comparison)
         rmae = metric_by_step(runs, "rmae") if runs else pd.DataFrame()
-        replace_figure(self.rmae_chart, metric_by_step_figure(
+        self.rmae_chart.update(metric_by_step_figure(
             rmae, metric_label="rMAE", reference=1.0, reference_label="random walk",
             title="rMAE by horizon step (below 1 beats the random walk)",
         ))
@@ -329,7 +333,7 @@ class ModelsPage:
         level = self.coverage_level.value
         runs = self._evaluations
         frame = metric_by_step(runs, f"coverage_{level}") if runs and level else pd.DataFrame()
-        replace_figure(self.coverage_chart, metric_by_step_figure(
+        self.coverage_chart.update(metric_by_step_figure(
             frame, metric_label="coverage", percent=True,
             reference=(level / 100.0) if level else None,
             reference_label=f"nominal {level}%" if level else "",
@@ -369,9 +373,9 @@ class ModelsPage:
 
     def _clear_diagnostics(self) -> None:
         self.diagnostics_summary.value = ""
-        replace_figure(self.residual_chart, residuals_figure(pd.Series(dtype=float)))
-        replace_figure(self.acf_chart, acf_figure(pd.Series(dtype=float), 0.0))
-        replace_figure(self.histogram_chart, residual_histogram_figure(pd.DataFrame()))
+        self.residual_chart.update(residuals_figure(pd.Series(dtype=float)))
+        self.acf_chart.update(acf_figure(pd.Series(dtype=float), 0.0))
+        self.histogram_chart.update(residual_histogram_figure(pd.DataFrame()))
 
     def show_diagnostics(self) -> None:
         """Refit the selected run's model and show its residual diagnostics (cached per run).
@@ -435,9 +439,9 @@ class ModelsPage:
             return
         self.diagnostics = result
         self.diagnostics_summary.value = diagnostics_html(result)
-        replace_figure(self.residual_chart, residuals_figure(result.residuals))
-        replace_figure(self.acf_chart, acf_figure(result.acf, result.acf_band))
-        replace_figure(self.histogram_chart, residual_histogram_figure(result.histogram))
+        self.residual_chart.update(residuals_figure(result.residuals))
+        self.acf_chart.update(acf_figure(result.acf, result.acf_band))
+        self.histogram_chart.update(residual_histogram_figure(result.histogram))
 
     def run_quick_evaluation(self) -> dict[str, int]:
         """Run and record the quick evaluation of the selected commodity (progress bar).

@@ -56,7 +56,7 @@ def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_regist
     assert page.messages.level == "warning" and "registry is empty" in page.messages.text
     assert "No walk-forward evaluation of WTI" in page.messages.text
     assert page.evaluate_button.layout.display == ""
-    assert page.comparison.empty and len(page.rmae_chart.data) == 0
+    assert page.comparison.empty and len(page.rmae_chart.figure.data) == 0
     assert page.runs_frame.empty and page.run_picker.value is None
 
     progress_values: list[int] = []
@@ -72,7 +72,7 @@ def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_regist
     assert page.messages.level == "info" and "Recorded a quick evaluation of WTI" in page.messages.text
     assert page.evaluate_button.layout.display == "none"
     assert sorted(page.comparison.index) == sorted(FAST_MODELS)
-    assert sorted(t.name for t in page.rmae_chart.data) == sorted(FAST_MODELS)
+    assert sorted(t.name for t in page.rmae_chart.figure.data) == sorted(FAST_MODELS)
 
 
 def test_comparison_shows_the_registry_metrics(evaluated_store):
@@ -90,16 +90,16 @@ def test_comparison_shows_the_registry_metrics(evaluated_store):
     assert table.loc["random_walk", "mean_rmae"] == pytest.approx(1.0)
     assert "rMAE step 1" in page.comparison_html.value and "Coverage 95%" in page.comparison_html.value
     # rMAE by step: one line per model over steps 1..10, the random walk at exactly 1
-    rmae = {t.name: t for t in page.rmae_chart.data}
+    rmae = {t.name: t for t in page.rmae_chart.figure.data}
     assert list(rmae["drift"].x) == list(range(1, 11))
     np.testing.assert_allclose(rmae["random_walk"].y, 1.0)
     # coverage chart in percent with the nominal level as reference
     assert page.coverage_level.value == 95
-    cov = {t.name: t for t in page.coverage_chart.data}
+    cov = {t.name: t for t in page.coverage_chart.figure.data}
     np.testing.assert_allclose(cov["theta"].y, latest["theta"].step_metrics()["coverage_95"] * 100)
-    assert page.coverage_chart.layout.shapes[0].y0 == pytest.approx(95.0)
+    assert page.coverage_chart.figure.layout.shapes[0].y0 == pytest.approx(95.0)
     page.coverage_level.value = 80
-    cov = {t.name: t for t in page.coverage_chart.data}
+    cov = {t.name: t for t in page.coverage_chart.figure.data}
     np.testing.assert_allclose(cov["drift"].y, latest["drift"].step_metrics()["coverage_80"] * 100)
 
 
@@ -134,9 +134,9 @@ def test_run_details_and_residual_diagnostics(evaluated_store):
     assert diag.acf.iloc[0] == pytest.approx(lag1, abs=0.01)
     assert diag.histogram["count"].sum() == len(diag.residuals)
     assert 0.0 <= diag.ljung_box_pvalue <= 1.0
-    assert [t.name for t in page.residual_chart.data] == ["residual"]
-    assert len(page.acf_chart.data[0].y) == 20
-    assert [t.name for t in page.histogram_chart.data] == ["residuals", "normal"]
+    assert [t.name for t in page.residual_chart.figure.data] == ["residual"]
+    assert len(page.acf_chart.figure.data[0].y) == 20
+    assert [t.name for t in page.histogram_chart.figure.data] == ["residuals", "normal"]
     assert "Ljung-Box" in page.diagnostics_summary.value
     # another run: details follow, diagnostics recomputed for it
     other = next(v for _, v in page.run_picker.options if v != run.id)
@@ -150,7 +150,7 @@ def test_diagnostics_on_demand_and_unavailable_run(evaluated_store):
     bad = registry.record("drift", "WTI", params={}, train_start="1980-01-01",
                           train_end="1980-06-30", data_version="x", metrics={"kind": "fit"})
     page = ModelsPage(evaluated_store, diagnostics=False, background=False)
-    assert page.diagnostics is None and len(page.residual_chart.data[0].y) == 0
+    assert page.diagnostics is None and len(page.residual_chart.figure.data[0].y) == 0
     page.run_picker.value = bad
     page.diagnostics_button.click()
     assert page.diagnostics is None
@@ -166,12 +166,12 @@ def test_diagnostics_refit_in_the_background_keeps_the_page_usable(evaluated_sto
     page.diagnostics_button.click()
     page.wait_for_diagnostics()
     assert shown[:2] == ["", "none"]
-    assert page.diagnostics is not None and len(page.residual_chart.data[0].y) == 750
+    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == 750
     # another run: nothing computed (diagnostics=False); back to the first: drawn from the cache
     page.run_picker.value = next(v for _, v in page.run_picker.options if v != first)
-    assert page.diagnostics is None and len(page.residual_chart.data[0].y) == 0
+    assert page.diagnostics is None and len(page.residual_chart.figure.data[0].y) == 0
     page.run_picker.value = first
-    assert page.diagnostics is not None and len(page.residual_chart.data[0].y) == 750
+    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == 750
 
 
 def test_broken_store_shows_a_message(tmp_path, monkeypatch):
