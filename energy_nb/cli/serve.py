@@ -142,7 +142,7 @@ async def _run(server: Any, feed: Any, as_json: bool) -> None:
             feed_task.cancel()
             try:
                 await feed_task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - shutting down
                 pass
         await server.stop()
 

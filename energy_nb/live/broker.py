@@ -213,7 +213,7 @@ class RedisBroker(Broker):
         """
         try:
             await self._init_cursors()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Redis down: the reader retries
             logger.warning("redis not reachable at start (%s); will retry", exc)
         self._tasks = [asyncio.ensure_future(self._read_loop()),
                        asyncio.ensure_future(self._topics_loop())]
@@ -224,13 +224,13 @@ class RedisBroker(Broker):
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - closing
                 pass
         self._tasks = []
         for client in (self._redis, self._reader_redis):
             try:
                 await client.aclose()
-            except Exception:  # pragma: no cover - best effort
+            except Exception:  # noqa: BLE001, S110 - best effort on close
                 pass
 
     async def _init_cursors(self) -> None:
@@ -265,7 +265,7 @@ class RedisBroker(Broker):
                             self._deliver(topic, seq, message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any Redis error: back off, retry
                 self.connected = False
                 logger.warning("redis reader error (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -287,7 +287,7 @@ class RedisBroker(Broker):
                 await self.sync_topics(period)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - heartbeat is best effort
                 logger.debug("topic heartbeat failed: %s", exc)
             await asyncio.sleep(period)
 
@@ -307,9 +307,9 @@ class RedisBroker(Broker):
                     commodity, _, horizon = member.partition(":")
                     try:
                         topics.add(Topic.parse(commodity, int(horizon)))
-                    except Exception:
+                    except Exception:  # noqa: BLE001, S112 - skip a foreign member
                         continue
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - fall back to local topics
             logger.warning("cannot read active topics from redis: %s", exc)
         return topics
 

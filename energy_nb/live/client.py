@@ -188,7 +188,7 @@ class ForecastStream:
             task.cancel()
             try:
                 await task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping
                 pass
         if self._ws is not None:
             await self._ws.close()
@@ -259,7 +259,7 @@ class ForecastStream:
                 await self._set_status(connected=False,
                                        last_error=f"connection closed ({code} {reason})".strip())
                 delay = self.reconnect_interval if self.state.updates else delay
-            except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake) as exc:
+            except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
                 await self._set_status(connected=False, last_error=f"{type(exc).__name__}: {exc}")
             finally:
                 self._ws = None
@@ -304,7 +304,7 @@ class ForecastStream:
         if kind in ("forecast_update", "resync"):
             try:
                 topic = Topic.parse(message.get("commodity"), message.get("horizon"))
-            except Exception:
+            except Exception:  # noqa: BLE001 - a bad topic in a message is ignored
                 topic = None
             seq = message.get("seq")
             if topic is not None and seq is not None and topic in self.last_seq:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -114,11 +115,11 @@ class ReplayFeed:
         from energy_nb.data.validation import PriceSeries
 
         for commodity, price in prices.items():
-            value = None if price != price else price
+            value = None if math.isnan(price) else price
             series = PriceSeries(commodity, f"replay:{commodity}", [day.date()], [value], [0])
             try:
                 self.store.import_series(series, replace=True)
-            except Exception as exc:  # the broadcast must still happen
+            except Exception as exc:  # noqa: BLE001 - the broadcast must still happen
                 logger.warning("replay could not store %s %s: %s", commodity, day.date(), exc)
 
     async def step(self, server: Refresher) -> dict[str, str]:

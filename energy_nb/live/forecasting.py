@@ -96,7 +96,7 @@ class ModelForecaster:
         if y.empty:
             raise ValueError(f"no prices stored for {commodity}")
         last = y.iloc[-1]
-        stamp = (y.index[-1], len(y), float(last) if last == last else math.nan)
+        stamp = (y.index[-1], len(y), float(last))
         with self._guard:
             lock = self._locks.setdefault(commodity, threading.Lock())
         with lock:  # one fit per commodity at a time; the others reuse it
@@ -122,7 +122,8 @@ class ModelForecaster:
 
 
 def _same_stamp(a: tuple[Any, int, float], b: tuple[Any, int, float]) -> bool:
-    return a[0] == b[0] and a[1] == b[1] and (a[2] == b[2] or (a[2] != a[2] and b[2] != b[2]))
+    same_last = a[2] == b[2] or (math.isnan(a[2]) and math.isnan(b[2]))
+    return a[0] == b[0] and a[1] == b[1] and same_last
 
 
 def store_series_provider(store: Any) -> SeriesProvider:

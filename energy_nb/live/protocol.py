@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from energy_nb.commodities import CODES, UnknownCommodityError, normalize
@@ -86,7 +86,7 @@ class Topic:
         return {"commodity": self.commodity, "horizon": self.horizon}
 
     @classmethod
-    def parse(cls, commodity: Any, horizon: Any) -> "Topic":
+    def parse(cls, commodity: Any, horizon: Any) -> Topic:
         """Validate a commodity/horizon pair.
 
         Args:
@@ -246,7 +246,7 @@ def parse(frame: str | bytes | bytearray | memoryview) -> Action:
 
 def utc_now() -> str:
     """The current UTC time as ISO-8601 with milliseconds and ``Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _clean(value: Any) -> Any:

@@ -28,9 +28,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -101,6 +102,7 @@ class LiveConfig:
             long (seconds); ``None`` disables.
         ping_interval, ping_timeout: WebSocket heartbeat; a peer that does not answer is dropped.
         close_timeout: how long a closing handshake may take before the TCP connection is cut.
+        backlog: listen backlog (pending TCP connections) for bursts of reconnecting clients.
         send_high_water: write-buffer bytes above which a connection counts as a slow consumer.
         docs_file: served at ``/api/docs``.
     """
@@ -122,6 +124,7 @@ class LiveConfig:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     close_timeout: float = 5.0
+    backlog: int = 1024
     send_high_water: int = 64 * 1024
     docs_file: Path = field(default_factory=lambda: DEFAULT_DOCS_FILE)
 
@@ -137,9 +140,25 @@ class LiveConfig:
 class ConnectionInfo:
     """Registry entry of one connection (metadata, limits state, outbox)."""
 
-    __slots__ = ("id", "ws", "address", "connected_at", "last_seen", "messages_in",
-                 "messages_out", "subscriptions", "tokens", "token_time", "abuse_count",
-                 "abuse_start", "outbox", "writer", "pending", "dropped", "closing")
+    __slots__ = (
+        "abuse_count",
+        "abuse_start",
+        "address",
+        "closing",
+        "connected_at",
+        "dropped",
+        "id",
+        "last_seen",
+        "messages_in",
+        "messages_out",
+        "outbox",
+        "pending",
+        "subscriptions",
+        "token_time",
+        "tokens",
+        "writer",
+        "ws",
+    )
 
     def __init__(self, ws: ServerConnection, address: str, burst: int) -> None:
         self.id = uuid.uuid4().hex[:16]
@@ -175,9 +194,9 @@ class ConnectionInfo:
 
 
 def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 class LiveServer:
@@ -219,6 +238,7 @@ class LiveServer:
             max_size=cfg.hard_max_bytes,
             ping_interval=cfg.ping_interval, ping_timeout=cfg.ping_timeout,
             close_timeout=cfg.close_timeout,
+            backlog=cfg.backlog,
             compression=None,
             logger=ws_logger,
         )
@@ -235,7 +255,7 @@ class LiveServer:
                 info.writer.cancel()
         await self.broker.close()
 
-    async def __aenter__(self) -> "LiveServer":
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -330,7 +350,7 @@ class LiveServer:
             try:
                 published[topic.key] = await self.broadcast_forecast_update(
                     topic.commodity, topic.horizon)
-            except (BrokerError, Exception) as exc:
+            except Exception as exc:  # noqa: BLE001 - one topic must not stop the others
                 logger.warning("refresh of %s failed: %s", topic.key, exc)
         return published
 
@@ -539,7 +559,7 @@ class LiveServer:
         elif action.action == "forecast":
             try:
                 forecast = await self.compute_forecast(topic)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported to the client as forecast_failed
                 logger.warning("forecast %s failed: %s", topic.key, exc)
                 raise ProtocolError("forecast_failed",
                                     f"forecast for {topic.key} failed: {exc}"[:300],
@@ -601,7 +621,7 @@ class LiveServer:
             return seq
         try:
             forecast = await self.compute_forecast(topic)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the client as forecast_failed
             await self._send(info, protocol.error("forecast_failed",
                                                   f"resync of {topic.key} failed: {exc}"[:300],
                                                   "subscribe"))

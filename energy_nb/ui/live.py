@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-from copy import deepcopy
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 
 import ipywidgets as widgets

@@ -46,7 +46,7 @@ async def test_replay_recomputes_once_per_commodity_without_look_ahead(book, tmp
         return s
 
     forecaster = ModelForecaster(series, model="random_walk", history_days=None)
-    async with LiveServer(forecaster, LiveConfig(port=0)) as server:
+    async with LiveServer(forecaster, LiveConfig(port=0)) as server:  # noqa: SIM117 - url first
         async with websockets.connect(server.url + "?commodity=WTI&horizon=3") as ws3, \
                 websockets.connect(server.url + "?commodity=WTI&horizon=5") as ws5:
             await recv_json(ws3)
@@ -90,7 +90,7 @@ def test_replay_rejects_bad_settings(book) -> None:
 class FredHandler(http.server.BaseHTTPRequestHandler):
     """Serves ``self.server.body`` as FRED's CSV (or ``self.server.status`` errors)."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
         body = self.server.body.encode()  # type: ignore[attr-defined]
         self.send_response(self.server.status)  # type: ignore[attr-defined]
@@ -129,7 +129,7 @@ async def test_poll_stores_new_prices_and_broadcasts(book, tmp_path, fred) -> No
     settings = Settings(home=tmp_path, fred_base_url=f"http://127.0.0.1:{fred.server_port}/csv")
     feed = PollFeed(store, source="fred", interval=60, commodities=["WTI"], settings=settings)
     forecaster = ModelForecaster(feed.series, model="random_walk", history_days=None)
-    async with LiveServer(forecaster, LiveConfig(port=0)) as server:
+    async with LiveServer(forecaster, LiveConfig(port=0)) as server:  # noqa: SIM117 - url first
         async with websockets.connect(server.url + "?commodity=WTI&horizon=2") as ws:
             await recv_json(ws)
             fred.status, fred.body = 500, "boom"
@@ -194,6 +194,6 @@ def test_serve_command_rejects_bad_arguments(tmp_path: Path) -> None:
                           (["--replay-start", "2025-01-01"], "needs --feed replay"),
                           (["--feed", "replay"], "import data first")):
         done = subprocess.run([*energy_nb_cmd(), "serve", "--port", "0", *args], env=env,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "energy-nb: error:" in done.stderr
