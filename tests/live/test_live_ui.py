@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pandas as pd
 import pytest
+
+from energy_nb.data.validation import PriceSeries
 
 from energy_nb.live.client import ForecastStream, StreamState
 from energy_nb.ui.live import (
@@ -96,3 +99,39 @@ def test_pure_helpers() -> None:
     assert list(trace(fig, "upper 95%").y) == [82.0, 83.0]
     table = points_table_html(message)
     assert table.count("<tr>") == 3 and "–" in table and 'data-as-of="2025-01-02"' in table
+
+
+async def test_forecast_page_live_mode(tmp_path, eia_dir) -> None:
+    """The Forecast page's live toggle: status indicator, chart and table follow the server."""
+    from energy_nb.data.store import PriceStore
+    from energy_nb.data.validation import read_price_csv
+    from energy_nb.live.forecasting import ModelForecaster, store_series_provider
+    from energy_nb.live.server import LiveConfig, LiveServer
+    from energy_nb.ui.forecast import ForecastPage
+    from energy_nb.ui.live import attach_to_forecast_page
+
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    store.import_series(read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"))
+    page = ForecastPage(store, commodity="WTI", model="drift", horizon=5)
+    forecaster = ModelForecaster(store_series_provider(store), model="drift")
+    async with LiveServer(forecaster, LiveConfig(port=0)) as server:
+        toggle = attach_to_forecast_page(page, url=server.url, api_key="")
+        assert toggle in page.live_controls.children
+        toggle.value = True
+        await wait_until(lambda: "Live update" in page.model_info.value)
+        assert 'data-state="connected"' in page.live_status.value
+        assert len(page.table_frame) == 5
+        # a new price arrives and the server broadcasts: the page follows
+        last = store.last_date("WTI")
+        new_day = last + pd.offsets.BDay(1)
+        store.import_series(PriceSeries("WTI", "test", [new_day.date()], [123.0], [1]))
+        seq = await server.broadcast_forecast_update("WTI", 5)
+        await wait_until(lambda: seq in page.model_info.value)
+        assert f"{new_day.date()}" in page.model_info.value
+        dates = pd.to_datetime(page.table_frame["date"])
+        assert (dates > new_day).all() and len(dates) == 5
+        # the horizon control re-subscribes the stream
+        page.horizon.value = 3
+        await wait_until(lambda: len(page.table_frame) == 3)
+        toggle.value = False
+        await wait_until(lambda: page.live_status.layout.display == "none")
