@@ -91,6 +91,9 @@ class ForecastPage:
         levels: initially ticked interval levels.
         start: initial start date (forecast origin); ``None`` = the latest data.
         lookback: trading days of history shown (one of :data:`LOOKBACK_CHOICES`).
+        live: offer the live mode (a ``Live`` toggle, off by default) when
+            :mod:`energy_nb.ui.live` is available; server URL and API key come from
+            ``ENERGY_NB_WS_URL`` / ``ENERGY_NB_API_KEY``.
 
     Attributes:
         commodity, model, horizon, start, latest_button, lookback: the controls;
@@ -100,7 +103,8 @@ class ForecastPage:
         progress: the "fitting ..." indicator (hidden when idle); ``progress_log`` lists the texts
         it showed.
         live_status: the live connection indicator (hidden until :meth:`set_live_status`);
-        live_controls: an ``HBox`` where a live controller puts its toggle.
+        live_controls: an ``HBox`` where a live controller puts its toggle; live_toggle: that
+        toggle (``None`` without live mode).
         messages, download, freshness: see :mod:`energy_nb.ui.controls`.
         run: the last :class:`ForecastRun` shown (``None`` while the choices are invalid).
         table_frame: the rows of the table and of the CSV.
@@ -126,6 +130,7 @@ class ForecastPage:
         levels: Sequence[int] = DEFAULT_LEVELS,
         start: date | None = None,
         lookback: int = 126,
+        live: bool = True,
     ) -> None:
         from energy_nb.models import MODEL_NAMES
 
@@ -184,6 +189,7 @@ class ForecastPage:
         self.live_status = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.live_status.add_class("enb-live-status")
         self.live_controls = widgets.HBox([])
+        self.live_toggle: widgets.ToggleButton | None = None
 
         # The first forecast is computed BEFORE the chart exists: a FigureWidget must be built
         # with its data (traces added later travel as one-shot messages that Voilà loses when
@@ -236,6 +242,8 @@ class ForecastPage:
                         *self.level_boxes.values()):
             control.observe(self._on_change, names="value")
         self.latest_button.on_click(self._on_latest)
+        if live:
+            self.live_toggle = _attach_live_mode(self)
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -500,6 +508,21 @@ class ForecastPage:
 
 #: What :meth:`ForecastPage._compute` returns.
 _Outcome = tuple
+
+
+def _attach_live_mode(page: ForecastPage) -> widgets.ToggleButton | None:
+    """The live controller's toggle in ``page.live_controls``, or ``None`` without live mode.
+
+    :func:`energy_nb.ui.live.attach_to_forecast_page` drives the page through
+    :meth:`ForecastPage.apply_forecast` and :meth:`ForecastPage.set_live_status`.
+    """
+    try:
+        from energy_nb.ui.live import attach_to_forecast_page
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("energy_nb.ui.live", "energy_nb.live"):
+            raise
+        return None
+    return attach_to_forecast_page(page)
 
 
 def _empty_figure(commodity: str) -> go.Figure:

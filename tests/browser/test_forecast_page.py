@@ -120,3 +120,38 @@ def test_invalid_start_shows_a_message_not_a_traceback(forecast):
     forecast.wait_for_function(
         "(sel) => document.querySelector(sel + ' .js-plotly-plot').data.length === 0", arg=CHART)
     assert "Traceback" not in forecast.inner_text("body")
+
+
+def test_live_mode_updates_the_page_when_the_server_broadcasts(voila_factory, browser):
+    """Live mode (issue 5): the page's chart and table change after the server broadcasts."""
+    from energy_nb.live.forecasting import ModelForecaster
+    from tests.live.conftest import PriceBook, ServerThread
+
+    book = PriceBook(80)
+    server = ServerThread(ModelForecaster(book, model="random_walk", history_days=None))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        voila = voila_factory(env={"ENERGY_NB_WS_URL": server.server.url, "ENERGY_NB_API_KEY": ""})
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(render_url(voila, "forecast.ipynb"))
+        wait_for_plot(page, CHART)
+        page.locator(".enb-live-toggle").click()
+        page.locator('.enb-live-status [data-state="connected"]').wait_for()
+        for price in (123.45, 54.32):
+            book.add("WTI", price)
+            seq = server.call(server.server.broadcast_forecast_update("WTI", horizon=7))
+            page.wait_for_function(
+                "(seq) => document.querySelector('.enb-model-info').innerText.includes(seq)",
+                arg=str(seq))
+            page.wait_for_function(
+                """([sel, y]) => { const gd = document.querySelector(sel + ' .js-plotly-plot');
+                      const t = gd && gd.data.find(d => d.name === 'forecast');
+                      return t && Math.abs(Array.from(t.y).slice(-1)[0] - y) < 1e-6; }""",
+                arg=[CHART, price])
+            first_row = page.locator(".enb-forecast-rows tr").nth(1).inner_text()
+            assert f"{price:.2f}" in first_row
+        assert "Live update" in page.inner_text(".enb-model-info")
+    finally:
+        context.close()
+        server.stop()

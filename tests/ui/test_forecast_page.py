@@ -243,3 +243,12 @@ def test_empty_store_shows_a_message(tmp_path):
     page = widget.page
     assert page.messages.level == "error" and "store is empty" in page.messages.text
     assert page.run is None and page.download.csv_text is None
+
+
+def test_live_mode_toggle_is_offered_and_off_by_default(real_store):
+    page = ForecastPage(real_store, model="random_walk")
+    assert page.live_toggle is not None and page.live_toggle.value is False
+    assert page.live_toggle in page.live_controls.children
+    assert page.live_status.layout.display == "none"
+    quiet = ForecastPage(real_store, model="random_walk", live=False)
+    assert quiet.live_toggle is None and quiet.live_controls.children == ()
