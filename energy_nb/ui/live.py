@@ -276,12 +276,17 @@ def attach_to_forecast_page(page: Any, url: str | None = None,
     def topic() -> tuple[str, int]:
         return str(page.commodity.value), int(page.horizon.value)
 
+    def show(message: dict[str, Any]) -> None:
+        if page.apply_forecast(message):
+            chart = getattr(page, "chart", None)
+            if isinstance(chart, go.FigureWidget):
+                sync_widget_state(chart)  # a view created later shows the live forecast too
+
     def on_toggle(change: dict[str, Any]) -> None:
         if change["new"]:
             commodity, horizon = topic()
             live = LiveForecastWidget(url, api_key, commodity=commodity, horizon=horizon,
-                                      on_update=page.apply_forecast,
-                                      on_status=page.set_live_status)
+                                      on_update=show, on_status=page.set_live_status)
             holder["live"] = live
             page.set_live_status("connecting…", "info")
             live.start()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import pytest
 
 from energy_nb.live.forecasting import ModelForecaster
@@ -140,3 +141,90 @@ def test_live_widget_changes_after_server_broadcasts(live_voila: str, live_serve
     status = page.inner_text(".enb-live-status")
     assert "live" in status and "update 3" in status
     assert not page.console_errors, page.console_errors
+
+
+def start_voila(notebook_dir: Path, notebook: Path, env: dict[str, str]) -> tuple[Any, str]:
+    """Start Voilà on one notebook; returns ``(process, base url)`` once it answers."""
+    port = free_port()
+    log_path = notebook_dir / "voila.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(VOILA), str(notebook), "--no-browser", f"--port={port}",
+             "--Voila.ip=127.0.0.1"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=notebook_dir, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "voila/static/", timeout=2):
+                break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"voila did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+    return process, url
+
+
+def test_forecast_page_live_mode_changes_after_broadcast(tmp_path: Path, energy_home: Path,
+                                                         page: Any) -> None:
+    """The Forecast page with its live toggle on: the table and model line follow broadcasts."""
+    import shutil
+
+    from energy_nb.data.store import PriceStore
+    from energy_nb.data.validation import PriceSeries
+    from energy_nb.live.forecasting import store_series_provider
+
+    db = tmp_path / "energy_nb.sqlite"
+    shutil.copy(energy_home / "energy_nb.sqlite", db)  # private copy: this test adds a price
+    store = PriceStore(db)
+    server = ServerThread(ModelForecaster(store_series_provider(store), model="drift"))
+    process = None
+    try:
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(
+            "from energy_nb.data.store import PriceStore\n"
+            "from energy_nb.ui.forecast import ForecastPage\n"
+            "from energy_nb.ui.live import attach_to_forecast_page\n"
+            f"page = ForecastPage(PriceStore({str(db)!r}), commodity='WTI', model='drift',"
+            " horizon=5)\n"
+            f"toggle = attach_to_forecast_page(page, url={server.server.url!r}, api_key='')\n"
+            "toggle.value = True\n"
+            "page.widget"
+        )]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                           "language": "python"}
+        path = tmp_path / "forecast_live.ipynb"
+        nbformat.write(notebook, path)
+        env = {**os.environ, "ENERGY_NB_HOME": str(tmp_path), "ENERGY_NB_API_KEY": "",
+               "PYTHONPATH": str(Path.cwd())}
+        process, url = start_voila(tmp_path, path, env)
+        page.goto(url)
+        page.wait_for_selector('.enb-live-status [data-state="connected"]', timeout=120_000)
+        page.wait_for_function("() => { const m = document.querySelector('.enb-model-info');"
+                               " return m && m.textContent.includes('Live update'); }")
+        new_day = store.last_date("WTI") + pd.offsets.BDay(1)
+        store.import_series(PriceSeries("WTI", "test", [new_day.date()], [150.0], [1]))
+        seq = server.call(server.server.broadcast_forecast_update("WTI", horizon=5))
+        page.wait_for_function(
+            "(seq) => { const m = document.querySelector('.enb-model-info');"
+            " return m && m.textContent.includes(seq); }", arg=seq, timeout=30_000)
+        info = page.inner_text(".enb-model-info")
+        assert str(new_day.date()) in info and "drift" in info
+        table = page.inner_text(".enb-forecast-table")
+        first_forecast_day = (new_day + pd.offsets.BDay(1)).strftime("%Y-%m-%d")
+        assert first_forecast_day in table
+        first_row = next(line for line in table.splitlines() if first_forecast_day in line)
+        first_mean = float(first_row.split("\t")[2])
+        assert first_mean == pytest.approx(150.0, rel=0.01)  # drift from the new 150.00 price
+        assert not page.console_errors, page.console_errors
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        server.stop()
