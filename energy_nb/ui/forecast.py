@@ -335,7 +335,7 @@ class ForecastPage:
                 raise ForecastRequestError("Choose a start date (or press `Latest data`).")
             origin = self.service.resolve_origin(code, self.start.value)
             if origin.date() != self.start.value:
-                text = (f"{self.start.value} is not a {code} trading day in the store; "
+                text = (f"{self.start.value} has no {code} price in the store; "
                         f"the forecast starts from {origin.date()}.")
                 notes.append((text, "info"))
             if not levels:
