@@ -604,10 +604,9 @@ class StaticChart:
     def update(self, fig: go.Figure) -> None:
         """Show ``fig`` instead of the current figure.
 
-        The figure is written straight into the ``Output`` widget's ``outputs`` state rather than
-        displayed inside ``with widget:``: that capture follows the kernel's current request,
-        so a display from a background thread (or after the cell finished) would land
-        elsewhere; setting the state works from any thread.
+        The ``Output`` widget's ``outputs`` are set directly (one state update) rather than
+        captured with ``with output: display(...)``: capturing makes the browser swallow every
+        kernel message of the current request while it lasts, including other widgets' updates.
         """
         self.figure = fig
         self.widget.outputs = (

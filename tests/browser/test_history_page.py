@@ -65,9 +65,11 @@ def test_chart_shows_the_real_wti_history(history, store):
 
 
 def select_commodities(page, codes: list[str]) -> None:
-    labels = page.locator(".enb-commodities option").all_inner_texts()
-    page.locator(".enb-commodities select").select_option(
-        label=[label for label in labels if label.split(" ")[0] in codes])
+    """Select exactly ``codes`` in the commodity list (option values are "CODE — name")."""
+    values = page.locator(".enb-commodities option").evaluate_all("os => os.map(o => o.value)")
+    wanted = [v for v in values if v.split()[0] in codes]
+    assert len(wanted) == len(codes), values
+    page.locator(".enb-commodities select").select_option(value=wanted)
 
 
 def test_changing_the_commodity_changes_the_chart(history, store):
@@ -108,9 +110,9 @@ def test_downloaded_csv_is_what_the_chart_shows(history, store):
 def test_invalid_range_shows_a_message_not_a_traceback(history):
     history.locator(".enb-end input").fill("2001-01-01")
     history.locator(".enb-start input").fill("2010-01-01")
-    message = history.locator(".enb-messages [data-level=error]")
+    message = history.locator(".enb-messages [data-level=error]",
+                              has_text="The start date 2010-01-01 is after the end date 2001-01-01")
     message.wait_for()
-    assert "The start date 2010-01-01 is after the end date 2001-01-01" in message.inner_text()
     history.wait_for_function(
         f"(sel) => ({FIND_GD})(sel).data.length === 0", arg=CHART
     )
