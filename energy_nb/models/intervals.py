@@ -3,8 +3,8 @@
 Method (used by every model through :meth:`ForecastModel.predict`):
 
 1. Volatility scale. ``sigma_t`` is an exponentially weighted (EWMA) standard deviation of daily
-   log returns up to and including day ``t`` (half-life ``halflife`` trading days, default 20),
-   ``sigma_long_t`` the same with a half-life of 250 days. Both are causal: they use no price
+   log returns up to and including day ``t`` (half-life ``halflife`` trading days, default 10),
+   ``sigma_long_t`` the same with a half-life of 1000 days. Both are causal: they use no price
    after ``t``. The scale of step ``h`` lets the daily variance revert geometrically (persistence
    0.97 per day) from ``sigma_t^2`` to ``sigma_long_t^2``:
    ``s(t, h)^2 = h sigma_long^2 + (sigma^2 - sigma_long^2) (1 - 0.97^h) / (1 - 0.97)``
@@ -44,11 +44,11 @@ import numpy as np
 import pandas as pd
 
 #: Default EWMA half-life (trading days) of the volatility scale.
-DEFAULT_HALFLIFE = 20.0
+DEFAULT_HALFLIFE = 10.0
 #: Default number of most recent origins whose residuals calibrate the intervals.
-DEFAULT_WINDOW = 750
+DEFAULT_WINDOW = 1500
 #: EWMA half-life (trading days) of the long-run volatility level.
-LONG_HALFLIFE = 250.0
+LONG_HALFLIFE = 1000.0
 #: Daily persistence of volatility shocks (mean reversion of the short-run level).
 DEFAULT_PERSISTENCE = 0.97
 #: Fewest residuals per step before falling back to Gaussian quantiles.
