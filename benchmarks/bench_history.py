@@ -1,0 +1,211 @@
+"""Benchmark: time to first chart of the History page vs a trivial one-FigureWidget page.
+
+Both notebooks are served by the same Voilà (``energy_nb.app.start``, the packaged
+configuration) in the same run, and opened in headless Chromium (``/usr/bin/chromium``) in a fresh
+browser context per visit. "First chart" = the moment plotly has drawn the page's first
+FigureWidget with data (``.js-plotly-plot`` with ``gd.data.length > 0`` and an SVG), measured
+from the navigation start.
+
+Two modes:
+
+* ``cold`` — kernels start on demand (``preheat_kernel=False``);
+* ``preheated`` — Voilà's kernel pool (``preheat_kernel=True``, ``pool_size=1``): each visit
+  waits until the page's pool has refilled, as a user arriving later would find it.
+
+Targets (issue 2 §5): History / trivial ≤ 1.3 in each mode, and the History chart under 3 s
+with preheated kernels.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_history.py [--runs 3] [--data ../shared/data/eia] [--json]
+
+Exit code 0 when it measured (PASS or FAIL is in the table and in the JSON rows written to
+``$ENERGY_NB_BENCH_JSON`` for ``run_all.py``), non-zero when it could not measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SNAPSHOT = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
+RATIO_TARGET = 1.3
+PREHEATED_TARGET_S = 3.0
+
+TRIVIAL_SOURCE = (
+    "import plotly.graph_objects as go\n"
+    "go.FigureWidget(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))"
+)
+
+#: JS predicate: the first plotly chart on the page has drawn data.
+FIRST_CHART_JS = """() => { const gd = document.querySelector('.js-plotly-plot');
+    return !!(gd && gd.data && gd.data.length > 0 && gd.querySelector('.main-svg')); }"""
+
+
+def write_notebook(path: Path, source: str) -> None:
+    """Write a one-cell notebook."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def prepare_home(data_dir: Path, home: Path) -> None:
+    """Import the EIA snapshot into a fresh store with the ``energy-nb`` CLI."""
+    script = Path(sys.executable).with_name("energy-nb")
+    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
+    for code, name in SNAPSHOT.items():
+        subprocess.run([str(script), "data", "import", str(data_dir / name), "--commodity", code],
+                       env=env, check=True, capture_output=True, text=True)
+
+
+def pool_fills(log_path: Path, notebook: str) -> int:
+    """How many times Voilà has reported the notebook's kernel pool as filled."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return len(re.findall(rf"Kernel pool of \S*{re.escape(notebook)} is filled", text))
+
+
+def time_first_chart(browser, url: str, timeout_ms: int = 180_000) -> float:
+    """Seconds from navigation start to the first drawn chart, in a fresh context."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route(
+        lambda u: not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")),
+        lambda route: route.abort(),
+    )
+    page = context.new_page()
+    try:
+        start = time.perf_counter()
+        page.goto(url, wait_until="commit", timeout=timeout_ms)
+        page.wait_for_function(FIRST_CHART_JS, timeout=timeout_ms, polling=50)
+        return time.perf_counter() - start
+    finally:
+        context.close()
+
+
+def run_mode(browser, notebooks: Path, home: Path, preheat: bool, runs: int,
+             log_dir: Path) -> dict[str, list[float]]:
+    """Serve ``notebooks`` and time each page ``runs`` times (pages interleaved)."""
+    sys.path.insert(0, str(REPO))
+    from energy_nb.app import AppOptions, start, stop
+
+    log_path = log_dir / f"voila-{'preheated' if preheat else 'cold'}.log"
+    with open(log_path, "w") as log:
+        process, urls = start(
+            AppOptions(notebooks=notebooks, port=0, open_browser=False, preheat=preheat,
+                       env={"ENERGY_NB_HOME": str(home)}),
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = urls["tree"].replace("localhost", "127.0.0.1")
+        times: dict[str, list[float]] = {"trivial": [], "history": []}
+        used = {"trivial": 0, "history": 0}
+        try:
+            for _ in range(runs):
+                for name in ("trivial", "history"):
+                    if preheat:
+                        deadline = time.monotonic() + 180
+                        while pool_fills(log_path, f"{name}.ipynb") <= used[name]:
+                            if time.monotonic() > deadline:
+                                raise RuntimeError(f"kernel pool of {name} did not refill; see {log_path}")
+                            time.sleep(0.2)
+                        time.sleep(1.0)  # let the preheated kernel finish rendering the notebook
+                    times[name].append(time_first_chart(browser, f"{base}voila/render/{name}.ipynb"))
+                    used[name] += 1
+        finally:
+            stop(process)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="visits per page and mode (default 3)")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "eia",
+                        help="EIA snapshot folder to import")
+    parser.add_argument("--modes", default="cold,preheated", help="comma-separated modes")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="bench_history_"))
+    try:
+        home = work / "home"
+        prepare_home(args.data, home)
+        notebooks = work / "notebooks"
+        notebooks.mkdir()
+        shutil.copy(REPO / "notebooks" / "history.ipynb", notebooks / "history.ipynb")
+        write_notebook(notebooks / "trivial.ipynb", TRIVIAL_SOURCE)
+        results = []
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+                    times = run_mode(browser, notebooks, home, mode == "preheated", args.runs, work)
+                    trivial = statistics.median(times["trivial"])
+                    history = statistics.median(times["history"])
+                    ratio = history / trivial
+                    ok = ratio <= RATIO_TARGET
+                    target = f"ratio <= {RATIO_TARGET}"
+                    if mode == "preheated":
+                        ok = ok and history < PREHEATED_TARGET_S
+                        target += f", history < {PREHEATED_TARGET_S:g} s"
+                    results.append({
+                        "mode": mode, "trivial_s": round(trivial, 2), "history_s": round(history, 2),
+                        "ratio": round(ratio, 2), "target": target, "pass": ok,
+                        "runs": {k: [round(v, 2) for v in vs] for k, vs in times.items()},
+                    })
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
+               "python": platform.python_version(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    if args.json:
+        print(json.dumps({"benchmark": "history_time_to_first_chart", "machine": machine,
+                          "results": results}, indent=2))
+    else:
+        print("History page: time to first chart in Chromium (median of "
+              f"{args.runs} visits), baseline = trivial one-FigureWidget page, same Voila, same run")
+        print(f"machine: {machine['cpus']} CPUs, {machine['platform']}, "
+              f"load average {machine['load_avg_1m']}")
+        print(f"{'mode':<10} {'trivial (s)':>12} {'history (s)':>12} {'ratio':>7}  {'target':<32} result")
+        for r in results:
+            print(f"{r['mode']:<10} {r['trivial_s']:>12.2f} {r['history_s']:>12.2f} "
+                  f"{r['ratio']:>7.2f}  {r['target']:<32} {'PASS' if r['pass'] else 'FAIL'}")
+        for r in results:
+            print(f"  {r['mode']} runs: trivial {r['runs']['trivial']}, history {r['runs']['history']}")
+    if os.environ.get("ENERGY_NB_BENCH_JSON"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from run_all import write_results
+
+        write_results([
+            {"figure": f"History page, time to first chart ({r['mode']} kernels)",
+             "value": r["history_s"], "unit": "s", "baseline": r["trivial_s"],
+             "baseline_label": "trivial one-FigureWidget page", "ratio": r["ratio"],
+             "target": r["target"], "pass": r["pass"]}
+            for r in results
+        ])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
