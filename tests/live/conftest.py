@@ -183,6 +183,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     after a browser test. That loop does not execute while a test here runs, so it is unmarked
     for the duration of the test and restored afterwards.
     """
+    if Path(__file__).parent not in Path(str(item.fspath)).parents:
+        return (yield)  # only for tests in this folder (this module may be imported elsewhere)
     saved = asyncio._get_running_loop()
     if saved is not None:
         asyncio._set_running_loop(None)
