@@ -189,7 +189,14 @@ class PollFeed:
             start = None if last is None else (last - pd.Timedelta(days=self.overlap_days)).date()
             try:
                 series = fetch(self.source, commodity, start=start, settings=self.settings)
-                report = self.store.import_series(series)
+                try:
+                    report = self.store.import_series(series)
+                except ImportConflictError as exc:
+                    # a revised past price: keep the stored one, still import the new days
+                    logger.warning("poll %s %s: keeping stored prices: %s", self.source,
+                                   commodity, exc)
+                    report = self.store.import_series(_without(series, {c[0] for c in
+                                                                        exc.conflicts}))
             except (SourceError, ImportConflictError) as exc:
                 self.last_errors[commodity] = str(exc)
                 logger.warning("poll %s %s: %s", self.source, commodity, exc)
@@ -218,3 +225,12 @@ class PollFeed:
             except Exception:
                 logger.exception("poll step failed")
             await asyncio.sleep(self.interval)
+
+
+def _without(series: Any, dates: set[Any]) -> Any:
+    """A copy of a ``PriceSeries`` without the given dates."""
+    from energy_nb.data.validation import PriceSeries
+
+    keep = [i for i, d in enumerate(series.dates) if d not in dates]
+    return PriceSeries(series.commodity, series.source, [series.dates[i] for i in keep],
+                       [series.prices[i] for i in keep], [series.lines[i] for i in keep])

@@ -144,7 +144,16 @@ async def test_poll_stores_new_prices_and_broadcasts(book, tmp_path, fred) -> No
             assert feed.last_errors == {}
             assert "cosd=" in fred.requests[-1]  # asks only for recent days
             assert await feed.step(server) == {}  # nothing new: no broadcast
-    assert store.last_date("WTI") == wti.index[-1]
+            # a revised past price is not overwritten, and does not block a new day
+            revised = wti.iloc[-10:].copy()
+            revised.iloc[0] += 5.0
+            next_day = wti.index[-1] + pd.offsets.BDay(1)
+            revised.loc[next_day] = 77.77
+            fred.body = fred_csv(revised)
+            assert list(await feed.step(server)) == ["WTI:2"]
+            assert (await recv_json(ws))["points"][0]["mean"] == pytest.approx(77.77)
+            assert store.load("WTI").loc[wti.index[-10]] == pytest.approx(wti.iloc[-10])
+    assert store.last_date("WTI") == wti.index[-1] + pd.offsets.BDay(1)
 
 
 def energy_nb_cmd() -> list[str]:

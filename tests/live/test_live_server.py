@@ -302,3 +302,18 @@ async def test_heartbeat_drops_a_dead_peer(make_server) -> None:
         await asyncio.sleep(0.1)
     assert server.connections == {}
     ws.transport.abort()
+
+
+async def test_subscription_limit_and_duplicate_subscribe(make_server) -> None:
+    server = await make_server(max_subscriptions=2)
+    async with websockets.connect(server.url + "?commodity=WTI&horizon=1") as ws:
+        await recv_json(ws)
+        for h in (1, 2, 3):  # WTI:1 again is a no-op, WTI:2 fills the limit, WTI:3 is refused
+            await ws.send(json.dumps({"action": "subscribe", "commodity": "WTI", "horizon": h}))
+        replies = [await recv_json(ws) for _ in range(3)]
+        assert [r["type"] for r in replies] == ["subscribed", "subscribed", "error"]
+        assert replies[2]["code"] == "too_many_subscriptions"
+        await server.broadcast_forecast_update("WTI", 1)
+        assert (await recv_json(ws))["horizon"] == 1
+        await ws.send('{"action": "ping"}')
+        assert (await recv_json(ws))["type"] == "pong"  # exactly one delivery per update
