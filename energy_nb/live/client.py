@@ -247,6 +247,10 @@ class ForecastStream:
                     await self._session(ws, first)
                     first = False
                     delay = self.reconnect_interval
+                    # the server closed cleanly (e.g. restart, 1001): say so, then reconnect
+                    await self._set_status(
+                        connected=False,
+                        last_error=f"connection closed ({ws.close_code} {ws.close_reason})".strip())
             except asyncio.CancelledError:
                 raise
             except InvalidStatus as exc:
