@@ -158,7 +158,7 @@ class Auto(ForecastModel):
         include_ensemble: bool = True,
         validation_window: int = 250,
         validation_steps: int = 30,
-        margin: float = 0.1,
+        margin: float = 0.2,
         smooth: int = 2,
         calibration_window: int = DEFAULT_WINDOW,
         vol_halflife: float = DEFAULT_HALFLIFE,
