@@ -79,7 +79,7 @@ def test_changing_the_commodity_changes_the_chart(history, store):
     assert traces[0]["n"] == len(ng)
     assert traces[0]["y_last"] == pytest.approx(ng.iloc[-1])
     assert traces[0]["y_last"] < 20  # USD/MMBtu, not a crude price
-    assert "NG: data through" in history.inner_text(".enb-freshness")
+    history.locator(".enb-freshness", has_text="NG: data through 2026-08-18").wait_for()
 
 
 def test_downloaded_csv_is_what_the_chart_shows(history, store):
@@ -119,3 +119,14 @@ def test_invalid_range_shows_a_message_not_a_traceback(history):
     assert history.locator("a.enb-csv-link").count() == 0
     body = history.inner_text("body")
     assert "Traceback" not in body and "Error" not in body.replace("error", "")
+
+
+def test_landing_page_links_to_history(history, voila_server):
+    """Last test of the module: it navigates the shared page away to the landing page."""
+    open_page(history, voila_server, "index.ipynb")
+    link = history.locator("a.enb-page-link", has_text="History")
+    link.wait_for()
+    assert "WTI: data through 2026-08-18" in history.inner_text(".enb-fresh")
+    link.click()
+    wait_for_plot(history, CHART)
+    assert history.url.endswith("/voila/render/history.ipynb")

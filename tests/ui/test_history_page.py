@@ -57,6 +57,11 @@ def test_default_page_shows_all_wti_history(page, real_store):
     assert len(page.histogram_chart.figure.data) == 1 and len(page.volatility_chart.figure.data) == 1
     # the FigureWidget was built with its data: the state Voila sends to a late browser has it
     assert len(page.chart._widget_data) == 1
+    # secondary charts travel as plotly JSON in the Output widgets' state
+    (out,) = page.volatility_chart.widget.outputs
+    fig_json = out["data"]["application/vnd.plotly.v1+json"]
+    assert fig_json["data"][0]["name"] == "WTI"
+    assert "30-day" in fig_json["layout"]["title"]["text"]
 
 
 def test_csv_link_carries_exactly_the_plotted_values(page, real_store):
