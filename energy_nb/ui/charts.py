@@ -153,8 +153,27 @@ def returns_histogram_figure(histograms: Mapping[str, pd.DataFrame], height: int
     )
 
 
+def thin(series: pd.Series, max_points: int) -> pd.Series:
+    """Every k-th point of a long series (first and last kept), for small secondary charts.
+
+    Args:
+        series: the values.
+        max_points: most points returned (about).
+
+    Returns:
+        ``series`` itself when short enough, else a regular subsample ending with its last point.
+    """
+    if max_points <= 0 or len(series) <= max_points:
+        return series
+    step = -(-len(series) // max_points)
+    picked = series.iloc[::step]
+    if picked.index[-1] != series.index[-1]:
+        picked = pd.concat([picked, series.iloc[-1:]])
+    return picked
+
+
 def rolling_volatility_figure(
-    vols: Mapping[str, pd.Series], window: int = 30, height: int = 300
+    vols: Mapping[str, pd.Series], window: int = 30, height: int = 300, max_points: int = 1500
 ) -> go.Figure:
     """Rolling annualised volatility lines, one per commodity.
 
@@ -162,10 +181,13 @@ def rolling_volatility_figure(
         vols: per code, a series from :func:`energy_nb.analytics.rolling_volatility` (fraction).
         window: window length, for the title.
         height: pixels.
+        max_points: long series are thinned to about this many points (:func:`thin`) to keep
+            the page light; 0 keeps every point.
 
     Returns:
         The figure (y in percent).
     """
+    vols = {code: thin(v, max_points) for code, v in vols.items()}
     traces = [
         go.Scatter(
             x=_dates(v.index),
@@ -612,3 +634,54 @@ class StaticChart:
         self.widget.outputs = (
             {"output_type": "display_data", "data": figure_mimebundle(fig), "metadata": {}},
         )
+
+
+def statistics_figure(
+    histograms: Mapping[str, pd.DataFrame],
+    vols: Mapping[str, pd.Series],
+    window: int = 30,
+    height: int = 320,
+    max_points: int = 1500,
+) -> go.Figure:
+    """Returns histogram (left) and rolling volatility (right) side by side in one figure.
+
+    One figure instead of two keeps a page at a single extra chart widget.
+
+    Args:
+        histograms: per code, :func:`energy_nb.analytics.returns_histogram` frames.
+        vols: per code, :func:`energy_nb.analytics.rolling_volatility` series (fraction).
+        window: rolling window, for the subtitle.
+        height: pixels.
+        max_points: long volatility series are thinned to about this many points.
+
+    Returns:
+        The figure: bar traces on ``x``/``y`` (named by code, ``legendgroup`` = code), line
+        traces on ``x2``/``y2``.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.08,
+        subplot_titles=("Daily log returns", f"Rolling {window}-day volatility (annualised)"),
+    )
+    for code, h in histograms.items():
+        fig.add_trace(go.Bar(
+            x=h["center"].to_numpy(), y=h["count"].to_numpy(),
+            width=(h["right"] - h["left"]).to_numpy(), name=code, legendgroup=code,
+            marker={"color": commodity_color(code)}, opacity=0.6,
+            hovertemplate="%{x:.2f} %: %{y} days<extra>" + code + "</extra>",
+        ), row=1, col=1)
+    for code, v in vols.items():
+        v = thin(v, max_points)
+        fig.add_trace(go.Scatter(
+            x=_dates(v.index), y=v.to_numpy(dtype=float) * 100.0, name=code, legendgroup=code,
+            showlegend=code not in histograms, mode="lines",
+            line={"color": commodity_color(code), "width": 1.2},
+        ), row=1, col=2)
+    fig.update_layout(template=PLOTLY_TEMPLATE, height=height, barmode="overlay",
+                      margin={"l": 50, "r": 20, "t": 40, "b": 40},
+                      legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(title_text="return (%)", row=1, col=1)
+    fig.update_yaxes(title_text="days", row=1, col=1)
+    fig.update_yaxes(title_text="volatility (%)", row=1, col=2)
+    return fig

@@ -246,12 +246,15 @@ class FreshnessLine:
         widget: an ``HTML`` widget; ``text`` the plain line.
     """
 
-    def __init__(self) -> None:
-        self.widget = widgets.HTML(value="")
+    def __init__(self, header_html: str = "") -> None:
+        self.header_html = header_html  # e.g. the page header: one widget instead of two
+        self.widget = widgets.HTML(value=header_html)
         self.widget.add_class("enb-freshness")
         self.text = ""
 
     def update(self, status_rows: Sequence[dict[str, Any]], codes: Sequence[str] | None = None) -> None:
         """Refresh the line (see :func:`freshness_text`)."""
         self.text = freshness_text(status_rows, codes)
-        self.widget.value = f'<div class="enb-fresh">{html.escape(self.text)}</div>'
+        self.widget.value = (
+            f'{self.header_html}<div class="enb-fresh">{html.escape(self.text)}</div>'
+        )

@@ -36,11 +36,9 @@ from energy_nb.analytics import (
 )
 from energy_nb.commodities import get_commodity
 from energy_nb.ui.charts import (
-    StaticChart,
     price_history_figure,
     replace_figure,
-    returns_histogram_figure,
-    rolling_volatility_figure,
+    statistics_figure,
     to_widget,
 )
 from energy_nb.ui.controls import (
@@ -74,7 +72,8 @@ class HistoryPage:
     Attributes:
         commodities, dates, freq, rebase, log_scale: the controls.
         chart: the interactive ``go.FigureWidget`` (range slider).
-        histogram_chart, volatility_chart: :class:`StaticChart` (``.figure`` is the shown figure).
+        stats_chart: ``go.FigureWidget`` returns histogram | rolling 30-day volatility; ``None``
+            until the main chart has been displayed (see :meth:`show_statistics_charts`).
         stats_table: ``HTML`` with one column per commodity.
         messages, download, freshness: see :mod:`energy_nb.ui.controls`.
         view: the last valid :class:`HistoryView` (``None`` while the choices are invalid).
@@ -97,7 +96,8 @@ class HistoryPage:
         self._series: dict[str, tuple[str, pd.Series]] = {}
         self.view: HistoryView | None = None
         self.messages = MessageArea()
-        self.freshness = FreshnessLine()
+        self.freshness = FreshnessLine(page_header(
+            "Price history", "WTI, Brent and Henry Hub spot prices from the local store"))
         self.download = CsvDownloadLink()
         self.store = store
         self._status: list[dict[str, Any]] = []
@@ -120,11 +120,17 @@ class HistoryPage:
         # Compute the first view BEFORE creating the chart: a FigureWidget must be built with its
         # data (see energy_nb.ui.charts), and the first render should cost one figure, not two.
         first_view, first_problem = (None, store_problem) if store_problem else self._safe_compute()
-        main, hist, vol = self._figures(first_view)
+        main, stats_fig = self._figures(first_view)
         self.chart = to_widget(main)
         self.chart.add_class("enb-history-chart")
-        self.histogram_chart = StaticChart(hist, "enb-returns-histogram")
-        self.volatility_chart = StaticChart(vol, "enb-rolling-vol")
+        # The statistics charts (a second FigureWidget) are created once the main chart is on
+        # screen: a second FigureWidget at page load costs about a second before the FIRST chart
+        # appears (every widget model loads before any view renders). ipywidgets tracks views
+        # through ``_view_count``; the first view of the main chart triggers the stats charts.
+        self._stats_figure = stats_fig
+        self.stats_chart: go.FigureWidget | None = None
+        self.stats_box = widgets.VBox([widgets.HTML("<i>Loading the statistics charts…</i>")])
+        self.stats_box.add_class("enb-stats-charts")
         self.stats_table = widgets.HTML(value="")
         self.stats_table.add_class("enb-stats")
 
@@ -137,18 +143,12 @@ class HistoryPage:
         )
         stats_panel = widgets.VBox(
             [
-                widgets.HTML("<b>Statistics of the selected window (daily prices)</b>"),
                 self.stats_table,
-                widgets.HBox([self.histogram_chart.widget, self.volatility_chart.widget],
-                             layout=widgets.Layout(width="100%")),
+                self.stats_box,
             ]
         )
         self.widget = widgets.VBox(
             [
-                widgets.HTML(page_header(
-                    "Price history",
-                    "WTI, Brent and Henry Hub spot prices from the local store",
-                )),
                 self.freshness.widget,
                 controls,
                 self.messages.widget,
@@ -171,6 +171,25 @@ class HistoryPage:
         for w in (self.commodities, self.freq, self.rebase, self.log_scale):
             w.observe(self._on_change, names="value")
         self.dates.observe(self._on_change)
+        if self.chart._view_count is None:
+            self.chart._view_count = 0  # start tracking views (ipywidgets opt-in)
+        self.chart.observe(self._on_chart_view, names="_view_count")
+
+    def _on_chart_view(self, change: dict) -> None:
+        if change.get("new"):
+            self.show_statistics_charts()
+
+    def show_statistics_charts(self) -> None:
+        """Create the statistics charts widget (done automatically once the main chart shows)."""
+        if self.stats_chart is not None:
+            return
+        try:
+            self.stats_chart = to_widget(self._stats_figure)
+            self.stats_chart.add_class("enb-stats-chart")
+            self.stats_box.children = (self.stats_chart,)
+        except Exception as exc:  # never a traceback in the page
+            log.exception("cannot show the statistics charts")
+            self.stats_box.children = (widgets.HTML(f"Statistics charts unavailable: {exc}"),)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -259,27 +278,30 @@ class HistoryPage:
         return view, None
 
     @staticmethod
-    def _figures(view: HistoryView | None) -> tuple[go.Figure, go.Figure, go.Figure]:
-        """Main chart, returns histogram and rolling volatility figures of a view (empty if None)."""
+    def _figures(view: HistoryView | None) -> tuple[go.Figure, go.Figure]:
+        """Main chart and statistics figure (histogram | rolling vol) of a view (empty if None)."""
         if view is None:
-            return (price_history_figure(pd.DataFrame()), returns_histogram_figure({}),
-                    rolling_volatility_figure({}, ROLLING_VOL_WINDOW))
+            return (price_history_figure(pd.DataFrame()),
+                    statistics_figure({}, {}, ROLLING_VOL_WINDOW))
         codes = list(view.frame.columns)
         return (
             price_history_figure(view.frame, rebased=view.rebased, log_scale=view.log_scale),
-            returns_histogram_figure({c: returns_histogram(view.daily[c]) for c in codes}),
-            rolling_volatility_figure({c: rolling_volatility(view.daily[c]) for c in codes},
-                                      ROLLING_VOL_WINDOW),
+            statistics_figure(
+                {c: returns_histogram(view.daily[c]) for c in codes},
+                {c: rolling_volatility(view.daily[c]) for c in codes},
+                ROLLING_VOL_WINDOW,
+            ),
         )
 
     def _show_invalid(self, text: str, redraw: bool = True) -> None:
         self.view = None
         self.messages.show(text, "error")
         if redraw:
-            main, hist, vol = self._figures(None)
+            main, stats_fig = self._figures(None)
             replace_figure(self.chart, main)
-            self.histogram_chart.update(hist)
-            self.volatility_chart.update(vol)
+            self._stats_figure = stats_fig
+            if self.stats_chart is not None:
+                replace_figure(self.stats_chart, stats_fig)
         self.stats_table.value = ""
         self.download.disable("fix the selection first")
 
@@ -296,10 +318,11 @@ class HistoryPage:
                 )
         self.messages.show_many(notes)
         if redraw:
-            main, hist, vol = self._figures(view)
+            main, stats_fig = self._figures(view)
             replace_figure(self.chart, main)
-            self.histogram_chart.update(hist)
-            self.volatility_chart.update(vol)
+            self._stats_figure = stats_fig
+            if self.stats_chart is not None:
+                replace_figure(self.stats_chart, stats_fig)
         self.stats_table.value = stats_table_html(view.stats)
         self.download.set_csv(view.to_csv(), csv_filename(view))
         self.freshness.update(self._status, list(view.frame.columns))
@@ -369,7 +392,8 @@ def stats_table_html(stats: dict[str, PriceStats]) -> str:
             [f"{s.non_positive} / {s.missing}" for s in stats.values()]),
     ]
     head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in codes) + "</tr>"
-    return f'<table class="enb-stats">{head}{"".join(rows)}</table>'
+    return ("<b>Statistics of the selected window (daily prices)</b>"
+            f'<table class="enb-stats">{head}{"".join(rows)}</table>')
 
 
 def build_history_page(store: Any = None, **kwargs: Any) -> widgets.Widget:

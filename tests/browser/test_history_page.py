@@ -59,8 +59,9 @@ def test_chart_shows_the_real_wti_history(history, store):
     # range slider drawn, statistics panel filled
     assert history.locator(f"{CHART} .rangeslider-container").count() == 1
     assert "Annualised volatility" in history.inner_text(".enb-stats")
-    wait_for_plot(history, ".enb-returns-histogram")
-    wait_for_plot(history, ".enb-rolling-vol")
+    wait_for_plot(history, ".enb-stats-chart")
+    stats = plot_data(history, ".enb-stats-chart")
+    assert [(t["name"], t["yaxis"]) for t in stats] == [("WTI", "y"), ("WTI", "y2")]
     assert not history.console_errors, history.console_errors
 
 

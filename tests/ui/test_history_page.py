@@ -54,14 +54,16 @@ def test_default_page_shows_all_wti_history(page, real_store):
     assert "WTI: data through 2026-08-18" in page.freshness.text
     assert page.dates.value == (date(1986, 1, 2), date(2026, 8, 18))
     assert "Annualised volatility" in page.stats_table.value
-    assert len(page.histogram_chart.figure.data) == 1 and len(page.volatility_chart.figure.data) == 1
+    # the statistics charts appear once the main chart has a view in the browser
+    assert page.stats_chart is None
+    page.chart._view_count = 1  # what the browser reports when it displays the chart
+    assert page.stats_box.children == (page.stats_chart,)
+    kinds = [(t.type, t.name, t.xaxis) for t in page.stats_chart.data]
+    assert kinds == [("bar", "WTI", "x"), ("scatter", "WTI", "x2")]
     # the FigureWidget was built with its data: the state Voila sends to a late browser has it
-    assert len(page.chart._widget_data) == 1
-    # secondary charts travel as plotly JSON in the Output widgets' state
-    (out,) = page.volatility_chart.widget.outputs
-    fig_json = out["data"]["application/vnd.plotly.v1+json"]
-    assert fig_json["data"][0]["name"] == "WTI"
-    assert "30-day" in fig_json["layout"]["title"]["text"]
+    assert len(page.chart._widget_data) == 1 and len(page.stats_chart._widget_data) == 2
+    hist = page.stats_chart.data[0]
+    assert sum(hist.y) == len(real_store.load("WTI").dropna()) - 1 - 2  # 2 returns undefined
 
 
 def test_csv_link_carries_exactly_the_plotted_values(page, real_store):
@@ -77,6 +79,11 @@ def test_csv_link_carries_exactly_the_plotted_values(page, real_store):
 
 
 def test_several_commodities_units_on_two_axes(page, real_store):
+    page.commodities.value = ("WTI", "NG")
+    page.show_statistics_charts()  # created from the latest view
+    assert [t.name for t in page.stats_chart.data] == ["WTI", "NG", "WTI", "NG"]
+    page.commodities.value = ("WTI", "NG", "BRENT")
+    assert len(page.stats_chart.data) == 6  # updated in place once it exists
     page.commodities.value = ("WTI", "NG")
     names = [t.name for t in page.chart.data]
     assert names == ["WTI", "NG"]
