@@ -56,6 +56,8 @@ CHROMIUM_PATHS: tuple[str, ...] = ("/usr/bin/chromium", "/usr/bin/chromium-brows
 RUN_DIR_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}Z-[0-9a-f]{8}$")
 #: Prefix of a run folder still being written (never pruned, never shown as a report).
 RUNNING_PREFIX = ".running-"
+#: How many times a kernel that dies while starting (a port race with another run) is retried.
+KERNEL_START_ATTEMPTS = 3
 #: Folder (inside the output folder) holding failed runs for diagnosis.
 FAILED_DIR = "failed"
 
@@ -243,10 +245,20 @@ def run_report(
     base = f"energy-report-{report_date}"
     executed = work / f"{base}.ipynb"
     try:
-        papermill.execute_notebook(
-            str(source), str(executed), parameters=params.to_dict(), kernel_name=kernel_name,
-            progress_bar=False, log_output=False, cwd=str(work), execution_timeout=timeout,
-        )
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(source), str(executed), parameters=params.to_dict(),
+                    kernel_name=kernel_name, progress_bar=False, log_output=False,
+                    cwd=str(work), execution_timeout=timeout,
+                )
+                break
+            except RuntimeError as exc:
+                # Jupyter picks free TCP ports before the kernel binds them, so two reports
+                # started at the same moment can race for a port and one kernel dies at start.
+                # Nothing has run yet then: starting a fresh kernel is safe.
+                if attempt == KERNEL_START_ATTEMPTS or not _kernel_start_race(exc):
+                    raise
     except PapermillExecutionError as exc:
         failed = _move_failed(work, out, run_time)
         number, label = _failing_cell(source, exc.source)
@@ -457,6 +469,11 @@ def _newest_date(store: Any, codes: Sequence[str]) -> str:
     dates = [store.last_date(c) for c in codes]
     known = [d for d in dates if d is not None]
     return max(known).strftime("%Y-%m-%d") if known else "undated"
+
+
+def _kernel_start_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is a kernel that died before answering, i.e. before any cell ran."""
+    return "Kernel died before replying to kernel_info" in str(exc)
 
 
 def _run_name(run_time: datetime) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from energy_nb.backtest import STAT_NAMES, run_backtest
 
-bt_stats = pytest.importorskip("backtesting._stats", reason="backtesting.py is a test dependency")
+import backtesting._stats as bt_stats  # noqa: E402 - a test dependency (pyproject [test])
 
 
 def _theirs(result) -> pd.Series:

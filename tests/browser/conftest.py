@@ -144,9 +144,14 @@ def voila_server(voila_factory: Callable[..., VoilaServer]) -> VoilaServer:
     return voila_factory()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium (system binary). Fails in CI, skips elsewhere, when it cannot start."""
+    """Headless Chromium (system binary). Fails in CI, skips elsewhere, when it cannot start.
+
+    Module-scoped: Playwright's sync API keeps its event loop registered as running in the main
+    thread while it is open, so it is stopped after each browser module and never leaks into the
+    tests that follow (asyncio tests, or other code using Playwright).
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:  # pragma: no cover - depends on the environment

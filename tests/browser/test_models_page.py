@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from energy_nb.data.store import PriceStore
+from energy_nb.models.intervals import DEFAULT_WINDOW
 from energy_nb.registry import ModelRegistry
 from tests.browser.conftest import plot_data, render_url, wait_for_plot
 
@@ -73,7 +74,7 @@ def test_run_details_show_residual_diagnostics(models, store):
         """() => { const gd = document.querySelector('.enb-residual-chart .js-plotly-plot');
                    return gd && gd.data && gd.data.length === 1 && gd.data[0].x.length > 0; }""")
     residuals = plot_data(models, ".enb-residual-chart")
-    assert [t["name"] for t in residuals] == ["residual"] and residuals[0]["n"] == 750
+    assert [t["name"] for t in residuals] == ["residual"] and residuals[0]["n"] == DEFAULT_WINDOW
     wait_for_plot(models, ".enb-acf-chart")
     assert plot_data(models, ".enb-acf-chart")[0]["n"] == 20
     wait_for_plot(models, ".enb-residual-histogram")

@@ -123,6 +123,8 @@ def test_html_report_hides_every_code_cell(custom_run) -> None:
 def test_pdf_is_printed_by_chromium(custom_run) -> None:
     result, _ = custom_run
     if "pdf" not in result.files:
+        if IN_CI:
+            pytest.fail("no PDF was printed: Chromium is required in CI")
         pytest.skip("Chromium is not installed")
     data = result.files["pdf"].read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 20_000

@@ -15,6 +15,7 @@ import pytest
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
 from energy_nb.diagnostics import quick_evaluation
+from energy_nb.models.intervals import DEFAULT_WINDOW
 from energy_nb.registry import ModelRegistry
 from energy_nb.ui.models import ModelsPage, build_models_page
 
@@ -128,7 +129,8 @@ def test_run_details_and_residual_diagnostics(evaluated_store):
     assert "calibration_window" in page.details.value  # parameters table
     diag = page.diagnostics
     assert diag is not None and diag.model == run.name
-    assert len(diag.residuals) == 750 and diag.residuals.index[-1] == pd.Timestamp(run.train_end)
+    # one residual per calibration origin of the recorded run's own parameters
+    assert len(diag.residuals) == run.params.get("calibration_window", DEFAULT_WINDOW) and diag.residuals.index[-1] == pd.Timestamp(run.train_end)
     assert list(diag.acf.index) == list(range(1, 21))
     lag1 = np.corrcoef(diag.residuals.to_numpy()[:-1], diag.residuals.to_numpy()[1:])[0, 1]
     assert diag.acf.iloc[0] == pytest.approx(lag1, abs=0.01)
@@ -166,12 +168,12 @@ def test_diagnostics_refit_in_the_background_keeps_the_page_usable(evaluated_sto
     page.diagnostics_button.click()
     page.wait_for_diagnostics()
     assert shown[:2] == ["", "none"]
-    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == 750
+    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW
     # another run: nothing computed (diagnostics=False); back to the first: drawn from the cache
     page.run_picker.value = next(v for _, v in page.run_picker.options if v != first)
     assert page.diagnostics is None and len(page.residual_chart.figure.data[0].y) == 0
     page.run_picker.value = first
-    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == 750
+    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW
 
 
 def test_broken_store_shows_a_message(tmp_path, monkeypatch):
