@@ -15,9 +15,11 @@ or from the shell: ``energy-nb app --port 8866 --no-browser``.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -211,10 +213,45 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
         process.wait(timeout)
 
 
+def start_live_server(
+    port: int, ip: str = "127.0.0.1", env: dict[str, str] | None = None, timeout: float = 60.0
+) -> tuple[subprocess.Popen, str]:
+    """Start ``energy-nb serve`` (the live forecast WebSocket server) in the background.
+
+    Args:
+        port: its port (``0`` = a free one).
+        ip: interface.
+        env: environment (default: this process's).
+        timeout: seconds to wait for it to print its URL.
+
+    Returns:
+        ``(process, websocket_url)``; stop it with :func:`stop`.
+
+    Raises:
+        AppError: it exited or did not report its URL in time (its stderr tail in the message).
+    """
+    code = "import sys; from energy_nb.cli import main; sys.exit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--host", ip, "--port", str(port), "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline() if ready else ""
+    try:
+        url = str(json.loads(line)["url"])
+    except (ValueError, KeyError, TypeError):
+        stop(process)
+        err = (process.stderr.read() or "").strip().splitlines()[-3:] if process.stderr else []
+        raise AppError("the live server did not start: " + (" | ".join(err) or "no output")) from None
+    return process, url
+
+
 def launch(
     options: AppOptions,
     echo: Callable[[str], None] = print,
     on_ready: Callable[[dict[str, str]], None] | None = None,
+    live_port: int | None = None,
 ) -> int:
     """Run the app in the foreground until Ctrl-C, SIGTERM/SIGHUP, or Voilà exits.
 
@@ -222,11 +259,35 @@ def launch(
         options: launch options.
         echo: where to print the URLs.
         on_ready: called with the URLs once the server answers.
+        live_port: also start the live forecast server on this port (``None`` = don't); its
+            WebSocket URL is passed to the dashboards' kernels as ``ENERGY_NB_WS_URL``. A live
+            server that cannot start is reported and the dashboards run without it.
 
     Returns:
         Voilà's exit code (0 after Ctrl-C).
     """
-    process, urls = start(options, stdout=sys.stderr)  # our stdout carries only our URLs/JSON
+    if not Path(options.notebooks).is_dir():
+        raise AppError(f"notebooks folder not found: {options.notebooks}")
+    if options.port:
+        check_port_free(options.ip, options.port)
+    live: subprocess.Popen | None = None
+    live_url: str | None = None
+    if live_port is not None:
+        try:
+            live, live_url = start_live_server(live_port, options.ip,
+                                               env={**os.environ, **options.env})
+            options = dataclasses.replace(
+                options, env={**options.env, "ENERGY_NB_WS_URL": live_url})
+        except AppError as exc:
+            echo(f"warning: {exc}; the dashboards run without live updates")
+    try:
+        process, urls = start(options, stdout=sys.stderr)  # our stdout: only our URLs/JSON
+    except BaseException:
+        if live is not None:
+            stop(live)
+        raise
+    if live_url:
+        urls = {**urls, "live": live_url}
 
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -235,6 +296,8 @@ def launch(
     try:
         echo(f"energy_nb dashboards: {urls['landing']}")
         echo(f"(all notebooks: {urls['tree']}; stop with Ctrl-C)")
+        if live_url:
+            echo(f"live forecast server: {live_url}")
         if on_ready is not None:
             on_ready(urls)
         if options.open_browser:
@@ -244,5 +307,7 @@ def launch(
         return 0
     finally:
         stop(process)  # Voilà runs in its own process group: never leave it behind
+        if live is not None:
+            stop(live)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

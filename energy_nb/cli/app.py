@@ -3,11 +3,13 @@
 Usage::
 
     energy-nb app [--port 8866] [--no-browser] [--notebooks DIR] [--no-preheat]
+                  [--no-live | --live-port 8000]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from energy_nb.cli._common import CliError, add_json_flag
@@ -22,13 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "app", help="serve the dashboards with Voila",
         description="Launch Voila on the project's notebooks with the packaged configuration "
-                    "(preheated kernels, tracebacks hidden) and print the URL.",
+                    "(preheated kernels, tracebacks hidden) and, unless --no-live, the live "
+                    "forecast server; print the URLs.",
     )
     parser.add_argument("--port", type=_port, default=8866, help="TCP port (default 8866; 0 = any free)")
     parser.add_argument("--ip", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help="folder of notebooks to serve (default: the project's notebooks/)")
+    parser.add_argument("--no-live", action="store_true",
+                        help="do not start the live forecast server (energy-nb serve)")
+    parser.add_argument("--live-port", type=_port, default=8000,
+                        help="port of the live forecast server (default 8000; 0 = any free)")
     parser.add_argument("--no-preheat", action="store_true",
                         help="start kernels on demand instead of keeping one preheated per page")
     add_json_flag(parser)
@@ -58,6 +65,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     from energy_nb.app import AppError, AppOptions, launch
 
+    live_port = None if args.no_live else args.live_port
     kwargs = {}
     if args.notebooks is not None:
         kwargs["notebooks"] = args.notebooks
@@ -69,8 +77,9 @@ def run_app(args: argparse.Namespace) -> int:
 
     try:
         if args.json:
-            return launch(options, echo=lambda _text: None,
-                          on_ready=lambda urls: print(json.dumps({"urls": urls}), flush=True))
-        return launch(options, echo=echo)
+            return launch(options, echo=lambda text: print(text, file=sys.stderr, flush=True),
+                          on_ready=lambda urls: print(json.dumps({"urls": urls}), flush=True),
+                          live_port=live_port)
+        return launch(options, echo=echo, live_port=live_port)
     except AppError as exc:
         raise CliError(str(exc)) from exc

@@ -76,14 +76,14 @@ def test_cli_rejects_bad_arguments(args, message):
 
 
 @pytest.mark.slow
-def test_cli_serves_the_notebooks_and_stops_voila_on_sigterm(tmp_path):
+def test_cli_serves_notebooks_and_live_server_and_stops_both_on_sigterm(tmp_path):
     notebooks = tmp_path / "nb"
     notebooks.mkdir()
     (notebooks / "index.ipynb").write_text((REPO / "notebooks" / "index.ipynb").read_text())
     env = {**os.environ, "ENERGY_NB_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
         [*ENB, "app", "--port", "0", "--no-browser", "--no-preheat", "--json",
-         "--notebooks", str(notebooks)],
+         "--live-port", "0", "--notebooks", str(notebooks)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     try:
@@ -94,19 +94,25 @@ def test_cli_serves_the_notebooks_and_stops_voila_on_sigterm(tmp_path):
         with urllib.request.urlopen(tree, timeout=30) as resp:
             assert resp.status == 200
         port = int(tree.rsplit(":", 1)[1].strip("/"))
+        live = urls["live"]
+        assert live.startswith("ws://127.0.0.1:") and live.endswith("/api/v1/ws/forecast")
+        live_port = int(live.split(":")[2].split("/")[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{live_port}/healthz", timeout=30) as resp:
+            assert resp.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    # Voila (its own process group) was stopped with the CLI: the port is free again
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            check_port_free("127.0.0.1", port)
-            break
-        except AppError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    # Voila and the live server (their own process groups) stopped with the CLI: ports free
+    for p in (port, live_port):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                check_port_free("127.0.0.1", p)
+                break
+            except AppError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 def test_landing_page_links_existing_pages_and_shows_freshness(tmp_path, eia_dir):
