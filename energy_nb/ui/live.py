@@ -254,6 +254,13 @@ class LiveForecastWidget:
             self.on_status(text, {"connecting": "info"}.get(kind, kind))
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def attach_to_forecast_page(page: Any, url: str | None = None,
                             api_key: str | None = None) -> widgets.ToggleButton:
     """Give the Forecast page a live mode: a "Live" toggle in ``page.live_controls``.
@@ -268,6 +275,16 @@ def attach_to_forecast_page(page: Any, url: str | None = None,
     Returns:
         The toggle button.
     """
+    kernel_loop = _running_loop()  # the kernel's loop (cells run inside it)
+
+    def in_loop(action: Callable[[], Any]) -> None:
+        """Run ``action`` on the kernel's loop (widget callbacks may come from another thread)."""
+        current = _running_loop()
+        if kernel_loop is None or current is kernel_loop:
+            action()
+        else:
+            kernel_loop.call_soon_threadsafe(action)
+
     toggle = widgets.ToggleButton(value=False, description="Live", icon="bolt",
                                   tooltip="Follow the live forecast server")
     toggle.add_class("enb-live-toggle")
@@ -283,20 +300,26 @@ def attach_to_forecast_page(page: Any, url: str | None = None,
                 sync_widget_state(chart)  # a view created later shows the live forecast too
 
     def on_toggle(change: dict[str, Any]) -> None:
-        if change["new"]:
+        in_loop(lambda: switch(bool(change["new"])))
+
+    def switch(on: bool) -> None:
+        if on and "live" not in holder:
             commodity, horizon = topic()
             live = LiveForecastWidget(url, api_key, commodity=commodity, horizon=horizon,
                                       on_update=show, on_status=page.set_live_status)
             holder["live"] = live
             page.set_live_status("connecting…", "info")
             live.start()
-        elif "live" in holder:
+        elif not on and "live" in holder:
             asyncio.ensure_future(holder.pop("live").stop())
             page.set_live_status("")
 
-    def on_topic(_change: dict[str, Any]) -> None:
+    def follow_topic() -> None:
         if "live" in holder:
             asyncio.ensure_future(holder["live"].set_topic(*topic()))
+
+    def on_topic(_change: dict[str, Any]) -> None:
+        in_loop(follow_topic)
 
     toggle.observe(on_toggle, names="value")
     page.commodity.observe(on_topic, names="value")

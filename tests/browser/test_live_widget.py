@@ -170,7 +170,7 @@ def start_voila(notebook_dir: Path, notebook: Path, env: dict[str, str]) -> tupl
 
 def test_forecast_page_live_mode_changes_after_broadcast(tmp_path: Path, energy_home: Path,
                                                          page: Any) -> None:
-    """The Forecast page with its live toggle on: the table and model line follow broadcasts."""
+    """The Forecast page: the user clicks "Live"; the table and model line follow broadcasts."""
     import shutil
 
     from energy_nb.data.store import PriceStore
@@ -187,22 +187,23 @@ def test_forecast_page_live_mode_changes_after_broadcast(tmp_path: Path, energy_
         notebook.cells = [nbformat.v4.new_code_cell(
             "from energy_nb.data.store import PriceStore\n"
             "from energy_nb.ui.forecast import ForecastPage\n"
-            "from energy_nb.ui.live import attach_to_forecast_page\n"
             f"page = ForecastPage(PriceStore({str(db)!r}), commodity='WTI', model='drift',"
             " horizon=5)\n"
-            f"toggle = attach_to_forecast_page(page, url={server.server.url!r}, api_key='')\n"
-            "toggle.value = True\n"
             "page.widget"
         )]
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                            "language": "python"}
         path = tmp_path / "forecast_live.ipynb"
         nbformat.write(notebook, path)
+        # the page's own Live toggle finds the server through ENERGY_NB_WS_URL
         env = {**os.environ, "ENERGY_NB_HOME": str(tmp_path), "ENERGY_NB_API_KEY": "",
-               "PYTHONPATH": str(Path.cwd())}
+               "ENERGY_NB_WS_URL": server.server.url, "PYTHONPATH": str(Path.cwd())}
         process, url = start_voila(tmp_path, path, env)
         page.goto(url)
-        page.wait_for_selector('.enb-live-status [data-state="connected"]', timeout=120_000)
+        page.wait_for_selector(".enb-forecast-table table", timeout=120_000)
+        assert page.locator('.enb-live-status [data-state="connected"]').count() == 0
+        page.click(".enb-live-toggle")  # the user switches live mode on
+        page.wait_for_selector('.enb-live-status [data-state="connected"]', timeout=60_000)
         page.wait_for_function("() => { const m = document.querySelector('.enb-model-info');"
                                " return m && m.textContent.includes('Live update'); }")
         new_day = store.last_date("WTI") + pd.offsets.BDay(1)

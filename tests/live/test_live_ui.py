@@ -111,7 +111,7 @@ async def test_forecast_page_live_mode(tmp_path, eia_dir) -> None:
 
     store = PriceStore(tmp_path / "energy_nb.sqlite")
     store.import_series(read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"))
-    page = ForecastPage(store, commodity="WTI", model="drift", horizon=5)
+    page = ForecastPage(store, commodity="WTI", model="drift", horizon=5, live=False)
     forecaster = ModelForecaster(store_series_provider(store), model="drift")
     async with LiveServer(forecaster, LiveConfig(port=0)) as server:
         toggle = attach_to_forecast_page(page, url=server.url, api_key="")
