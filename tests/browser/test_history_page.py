@@ -7,13 +7,21 @@ run in file order on that page and each sets the controls it relies on.
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from energy_nb.data.store import PriceStore
-from tests.browser.conftest import FIND_GD, open_page, plot_data, wait_for_plot
+from energy_nb.app import free_port
+from tests.browser.conftest import REPO, FIND_GD, open_page, plot_data, wait_for_plot
 
 CHART = ".enb-history-chart"
 
@@ -131,3 +139,52 @@ def test_landing_page_links_to_history(history, voila_server):
     link.click()
     wait_for_plot(history, CHART)
     assert history.url.endswith("/voila/render/history.ipynb")
+
+
+@pytest.fixture()
+def lab_url(energy_home, tmp_path):
+    """JupyterLab (no token) on a free port over a COPY of the History notebook."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    shutil.copy(REPO / "notebooks" / "history.ipynb", folder / "history.ipynb")
+    port = free_port()
+    log = open(tmp_path / "lab.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
+         "--ServerApp.password=", f"--ServerApp.root_dir={folder}", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env={**os.environ, "ENERGY_NB_HOME": str(energy_home)},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    (tmp_path / "lab.log").read_text()[-3000:]
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/lab/tree/history.ipynb"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+        log.close()
+
+
+def test_csv_download_works_in_jupyterlab(lab_url, page, store):
+    page.goto(lab_url)
+    page.wait_for_function("() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')")
+    page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    link = page.locator("a.enb-csv-link")
+    link.wait_for()
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "history_WTI_daily_1986-01-02_2026-08-18.csv"
+    csv = pd.read_csv(download.path(), parse_dates=["date"], index_col="date")
+    pd.testing.assert_series_equal(csv["WTI"], store.load("WTI"), check_names=False,
+                                   check_freq=False)
