@@ -41,8 +41,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Frequencies the History page offers, mapped to pandas resample rules (None = as stored).
-FREQUENCIES: dict[str, str | None] = {"daily": None, "weekly": "W-FRI", "monthly": "ME"}
+# Resampling lives in the data layer (one definition for the page, the CLI export and reports);
+# it is re-exported here as part of the History computations.
+from energy_nb.data.frequency import (
+    FREQUENCIES,  # noqa: F401 - re-exported for the page
+    FrequencyError,
+    resample_prices,
+)
+from energy_nb.data.frequency import check_frequency as _check_frequency
 
 #: Observations per year used to annualise volatility at each frequency.
 PERIODS_PER_YEAR: dict[str, int] = {"daily": 252, "weekly": 52, "monthly": 12}
@@ -56,7 +62,7 @@ class AnalyticsError(ValueError):
 
 
 def check_frequency(freq: str) -> str:
-    """Validate a frequency name.
+    """Validate a frequency name (see :func:`energy_nb.data.frequency.check_frequency`).
 
     Args:
         freq: ``"daily"``, ``"weekly"`` or ``"monthly"`` (case-insensitive).
@@ -67,12 +73,10 @@ def check_frequency(freq: str) -> str:
     Raises:
         AnalyticsError: for any other value.
     """
-    key = str(freq).strip().lower()
-    if key not in FREQUENCIES:
-        raise AnalyticsError(
-            f"unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)}"
-        )
-    return key
+    try:
+        return _check_frequency(freq)
+    except FrequencyError as exc:
+        raise AnalyticsError(str(exc)) from None
 
 
 def clip_dates(
@@ -96,34 +100,6 @@ def clip_dates(
     if lo is not None and hi is not None and lo > hi:
         raise AnalyticsError(f"start {lo.date()} is after end {hi.date()}")
     return series.loc[lo:hi].copy()
-
-
-def resample_prices(
-    series: pd.Series, freq: str, cap: pd.Timestamp | str | None = None
-) -> pd.Series:
-    """Resample prices to the page's frequency (last available price of each period).
-
-    Args:
-        series: daily price series (NaN = missing price).
-        freq: ``"daily"``, ``"weekly"`` (weeks ending Friday) or ``"monthly"``.
-        cap: latest label allowed (default: the series' last date); the last, unfinished period
-            is labelled ``cap`` instead of a period end in the future.
-
-    Returns:
-        For ``daily`` the series unchanged; otherwise one value per period labelled by the period
-        end (Friday / last day of the month), periods without any price dropped. Name and index
-        name kept.
-    """
-    rule = FREQUENCIES[check_frequency(freq)]
-    if rule is None:
-        return series.copy()
-    out = series.resample(rule).last().dropna()
-    limit = pd.Timestamp(cap) if cap is not None else (series.index[-1] if len(series) else None)
-    if limit is not None and len(out) and out.index[-1] > limit:
-        out.index = out.index.where(out.index <= limit, limit)
-    out.index.name = series.index.name or "date"
-    out.name = series.name
-    return out
 
 
 def rebase_to_100(series: pd.Series) -> pd.Series:

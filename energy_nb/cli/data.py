@@ -18,7 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from energy_nb.cli._common import CliError, add_json_flag, emit, open_store
-from energy_nb.commodities import CODES, COMMODITIES, UnknownCommodityError, get_commodity
+from energy_nb.commodities import (
+    CODES,
+    COMMODITIES,
+    UnknownCommodityError,
+    get_commodity,
+)
 from energy_nb.data.frequency import FREQUENCIES, check_frequency, resample_prices
 from energy_nb.data.sources import SOURCES, SourceError, fetch
 from energy_nb.data.store import ImportConflictError, ImportReport

@@ -1,7 +1,8 @@
-"""Resampling daily prices to weekly or monthly averages (EIA's convention).
+"""Daily prices at a lower frequency: the last price of each week (ending Friday) or month.
 
-Weekly averages are dated the Friday ending the week and monthly averages the month's end, the
-way EIA publishes them; missing prices are left out of the averages.
+One definition for every face: the History page's chart and CSV, ``energy-nb data export
+--freq`` and the reports all resample through :func:`resample_prices`, so a weekly CSV from the
+CLI equals the weekly CSV the page downloads.
 
 Usage::
 
@@ -12,7 +13,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: Frequencies offered everywhere, mapped to pandas resample rules (None = as stored).
 FREQUENCIES: dict[str, str | None] = {"daily": None, "weekly": "W-FRI", "monthly": "ME"}
+
+
+class FrequencyError(ValueError):
+    """An unknown frequency name."""
 
 
 def check_frequency(freq: str) -> str:
@@ -25,28 +31,37 @@ def check_frequency(freq: str) -> str:
         The lower-case name.
 
     Raises:
-        ValueError: naming the bad value and the choices.
+        FrequencyError: naming the bad value and the choices.
     """
     key = str(freq).strip().lower()
     if key not in FREQUENCIES:
-        raise ValueError(f"unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)}")
+        raise FrequencyError(f"unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)}")
     return key
 
 
-def resample_prices(data: pd.Series | pd.DataFrame, freq: str) -> pd.Series | pd.DataFrame:
-    """Average daily prices per week or month.
+def resample_prices(
+    series: pd.Series, freq: str, cap: pd.Timestamp | str | None = None
+) -> pd.Series:
+    """Resample prices to a frequency (last available price of each period).
 
     Args:
-        data: daily prices (Series or DataFrame with a DatetimeIndex).
-        freq: ``daily`` (returned as is), ``weekly`` or ``monthly``.
+        series: daily price series (NaN = missing price).
+        freq: ``"daily"``, ``"weekly"`` (weeks ending Friday) or ``"monthly"``.
+        cap: latest label allowed (default: the series' last date); the last, unfinished period
+            is labelled ``cap`` instead of a period end in the future.
 
     Returns:
-        The averages; periods with no price at all are dropped.
+        For ``daily`` a copy of the series; otherwise one value per period labelled by the period
+        end (Friday / last day of the month), periods without any price dropped. Name and index
+        name kept.
     """
     rule = FREQUENCIES[check_frequency(freq)]
     if rule is None:
-        return data
-    out = data.resample(rule).mean()
-    out = out.dropna(how="all") if isinstance(out, pd.DataFrame) else out.dropna()
-    out.index.name = "date"
+        return series.copy()
+    out = series.resample(rule).last().dropna()
+    limit = pd.Timestamp(cap) if cap is not None else (series.index[-1] if len(series) else None)
+    if limit is not None and len(out) and out.index[-1] > limit:
+        out.index = out.index.where(out.index <= limit, limit)
+    out.index.name = series.index.name or "date"
+    out.name = series.name
     return out

@@ -24,7 +24,12 @@ from typing import Any
 from energy_nb import __version__
 from energy_nb.commodities import get_commodity
 from energy_nb.config import Settings
-from energy_nb.data.validation import DataFileError, PriceSeries, find_flags, parse_price_text
+from energy_nb.data.validation import (
+    DataFileError,
+    PriceSeries,
+    find_flags,
+    parse_price_text,
+)
 
 #: EIA API v2 route per commodity (the dataset holding its daily spot series).
 EIA_ROUTES: dict[str, str] = {
@@ -51,7 +56,7 @@ def _get(url: str, *, timeout: float, what: str) -> tuple[int, str]:
     except urllib.error.HTTPError as exc:
         body = exc.read().decode("utf-8", errors="replace")[:300] if exc.fp else ""
         raise SourceError(f"{what}: HTTP {exc.code} {exc.reason}{_detail(body)}") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise SourceError(f"{what}: no answer within {timeout:g} s (timeout)") from None
     except urllib.error.URLError as exc:
         reason = exc.reason

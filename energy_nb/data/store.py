@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,7 @@ class PriceStore:
         self._migrate()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> "PriceStore":
+    def from_settings(cls, settings: Settings | None = None) -> PriceStore:
         """Open the store at the configured location (``ENERGY_NB_HOME``).
 
         Args:
@@ -201,7 +201,7 @@ class PriceStore:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = %d" % int(self.timeout * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
@@ -473,4 +473,4 @@ def _fmt(p: float | None) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

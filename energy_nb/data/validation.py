@@ -162,8 +162,7 @@ def parse_price_text(
             different prices — naming the file and line.
     """
     code = get_commodity(commodity).code
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     if not text.strip():
         raise DataFileError(source, "file is empty")
     reader = csv.reader(io.StringIO(text, newline=""))

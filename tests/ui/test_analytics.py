@@ -11,6 +11,7 @@ import pytest
 from energy_nb.analytics import (
     AnalyticsError,
     build_history_view,
+    check_frequency,
     clip_dates,
     for_log_scale,
     log_returns,
@@ -21,6 +22,7 @@ from energy_nb.analytics import (
     returns_histogram,
     rolling_volatility,
 )
+from energy_nb.data.frequency import FrequencyError
 
 
 def make_series(values, start="2024-01-01", name="WTI", freq="B") -> pd.Series:
@@ -55,8 +57,10 @@ def test_weekly_and_monthly_take_last_price_of_period_and_drop_empty_periods():
     # a month without any price is dropped, not kept as NaN
     gap = pd.concat([make_series([1, 2], "2024-01-01"), make_series([3], "2024-03-01")])
     assert list(resample_prices(gap, "monthly")) == [2.0, 3.0]
-    with pytest.raises(AnalyticsError, match="unknown frequency 'hourly'"):
+    with pytest.raises(FrequencyError, match="unknown frequency 'hourly'"):
         resample_prices(s, "hourly")
+    with pytest.raises(AnalyticsError, match="unknown frequency 'hourly'"):
+        check_frequency("hourly")
 
 
 def test_daily_keeps_missing_values():
