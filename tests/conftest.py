@@ -24,3 +24,16 @@ def eia_dir() -> Path:
             pytest.fail(f"real data folder missing: {path}")
         pytest.skip(f"real data folder missing: {path}")
     return path
+
+
+# CI explores the same hypothesis examples on every run (a red build must be reproducible);
+# local runs keep drawing new examples, which is how bugs are found.
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, deadline=None,
+                                          print_blob=True)
+    if IN_CI:
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass

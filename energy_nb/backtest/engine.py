@@ -219,6 +219,23 @@ def _validate_prices(prices: pd.Series) -> pd.Series:
     return values
 
 
+#: Targets smaller than this fraction of equity mean "flat": a position of a few units in the
+#: last bits of a float (e.g. 2e-16 left by arithmetic on weights) is not a trade.
+FLAT_TARGET = 1e-9
+
+
+def snap_flat(targets: np.ndarray) -> np.ndarray:
+    """Set targets within :data:`FLAT_TARGET` of zero to exactly zero.
+
+    Args:
+        targets: target fractions of equity.
+
+    Returns:
+        A new array with near-zero targets flat.
+    """
+    return np.where(np.abs(targets) < FLAT_TARGET, 0.0, targets)
+
+
 def _validate_targets(targets: Any, index: pd.DatetimeIndex, allow_short: bool) -> np.ndarray:
     if isinstance(targets, pd.Series):
         if not targets.index.equals(index):
@@ -234,10 +251,11 @@ def _validate_targets(targets: Any, index: pd.DatetimeIndex, allow_short: bool) 
     if (np.abs(arr) > 1 + 1e-12).any():
         bad = index[np.abs(arr) > 1 + 1e-12][0]
         raise EngineError(f"targets must be in [-1, 1]; first bad value on {bad.date()}")
+    arr = snap_flat(np.clip(arr, -1.0, 1.0))
     if not allow_short and (arr < 0).any():
         bad = index[arr < 0][0]
         raise EngineError(f"short positions are off but the target is negative on {bad.date()}")
-    return np.clip(arr, -1.0, 1.0)
+    return arr
 
 
 def _empty_trades() -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy_nb.backtest.engine import EngineConfig, trades_frame
+from energy_nb.backtest.engine import EngineConfig, snap_flat, trades_frame
 
 __all__ = ["LoopResult", "simulate_loop"]
 
@@ -107,7 +107,7 @@ def simulate_loop(
         The :class:`LoopResult`.
     """
     price = [float(v) for v in prices.to_numpy(dtype=float)]
-    target = [float(v) for v in targets]
+    target = [float(v) for v in snap_flat(np.asarray(targets, dtype=float))]
     n = len(price)
     slip = config.slippage
     cash = float(config.capital)

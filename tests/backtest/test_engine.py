@@ -241,3 +241,23 @@ def test_changing_a_future_price_leaves_the_past_unchanged(case, data) -> None:
     b = simulate(changed, targets, cfg)
     np.testing.assert_array_equal(a.equity.to_numpy()[:k], b.equity.to_numpy()[:k])
     np.testing.assert_array_equal(a.units.to_numpy()[:k], b.units.to_numpy()[:k])
+
+
+def test_float_dust_target_is_flat_not_a_trade() -> None:
+    """Found by hypothesis: a target of 2.2e-16 between shorts opened a dust-sized long whose
+    return was float noise; such a target means flat in both engines."""
+    index = pd.bdate_range("2024-01-01", periods=12, name="date")
+    prices = pd.Series([1.0, 1.0, np.nan, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+                       index=index, name="WTI")
+    targets = np.full(12, -1.0)
+    targets[5] = 2.220446049250313e-16
+    cfg = EngineConfig(capital=100.0, commission=0.0005)
+    r = simulate(prices, targets, cfg)
+    loop = simulate_loop(prices, targets, cfg)
+    assert list(r.trades["Side"]) == ["short", "short"]  # short, flat a day, short: no dust long
+    np.testing.assert_allclose(r.trades["ReturnPct"].to_numpy(), loop.trades["ReturnPct"].to_numpy(),
+                               rtol=1e-9)
+    with pytest.raises(EngineError, match="negative on"):
+        simulate(prices, -np.abs(targets) * 0 - 1e-3, EngineConfig(capital=100.0, allow_short=False))
+    flat_short_off = simulate(prices, np.full(12, -1e-17), EngineConfig(capital=100.0, allow_short=False))
+    assert len(flat_short_off.trades) == 0
