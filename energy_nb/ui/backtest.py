@@ -89,7 +89,7 @@ from energy_nb.ui.controls import (
     FreshnessLine,
     MessageArea,
     commodity_picker,
-    store_freshness,
+    open_page_store,
 )
 from energy_nb.ui.theme import page_header
 
@@ -112,11 +112,6 @@ DEFAULT_START = date(2015, 1, 1)
 
 
 
-EMPTY_STORE_MESSAGE = (
-    "The price store is empty ({path}). Import data first, e.g. "
-    "`energy-nb data import ../shared/data/eia/brent-daily.csv --commodity BRENT` "
-    "or `energy-nb data init`, then reload this page."
-)
 
 
 
@@ -452,18 +447,8 @@ class BacktestPage:
     # -- data ----------------------------------------------------------------------------------
 
     def _open_store(self) -> str | None:
-        try:
-            if self.store is None:
-                from energy_nb.data.store import PriceStore
-
-                self.store = PriceStore.from_settings()
-            self._status = store_freshness(self.store)
-        except Exception as exc:  # a broken store must not become a traceback in the page
-            log.exception("cannot open the price store")
-            return f"Cannot open the price store: {exc}"
-        if not self._status:
-            return EMPTY_STORE_MESSAGE.format(path=getattr(self.store, "path", "?"))
-        return None
+        self.store, self._status, problem = open_page_store(self.store)
+        return problem
 
     def _store_last(self) -> date | None:
         lasts = [r["last"] for r in self._status if r.get("last")]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -27,6 +28,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from energy_nb.commodities import CODES, get_commodity
+
+log = logging.getLogger(__name__)
 
 _LEVELS = ("error", "warning", "info")
 
@@ -210,6 +213,40 @@ def _short_source(source: str) -> str:
     if "/" in text and "://" not in text:
         return text.rsplit("/", 1)[-1]
     return text
+
+
+#: What a page says when the store holds no prices (``{path}``: the store file).
+EMPTY_STORE_MESSAGE = (
+    "The price store is empty ({path}). Import data first, e.g. `energy-nb data init` (downloads "
+    "from FRED) or `energy-nb data import wti-daily.csv --commodity WTI`, then reload this page."
+)
+
+
+def open_page_store(store: Any = None) -> tuple[Any, list[dict[str, Any]], str | None]:
+    """Open the store a page reads (default: ``PriceStore.from_settings()``) and its freshness.
+
+    A page calls this once when it is built; whatever goes wrong becomes a message for the page,
+    never a traceback.
+
+    Args:
+        store: a PriceStore, or ``None`` for the configured one.
+
+    Returns:
+        ``(store, freshness rows, problem)``: ``problem`` is ``None`` when the store is usable,
+        else the message to show (store cannot be opened, or holds no prices).
+    """
+    try:
+        if store is None:
+            from energy_nb.data.store import PriceStore
+
+            store = PriceStore.from_settings()
+        status = store_freshness(store)
+    except Exception as exc:  # a broken store must not become a traceback in the page
+        log.exception("cannot open the price store")
+        return store, [], f"Cannot open the price store: {exc}"
+    if not status:
+        return store, status, EMPTY_STORE_MESSAGE.format(path=getattr(store, "path", "?"))
+    return store, status, None
 
 
 def store_freshness(store: Any) -> list[dict[str, Any]]:

@@ -50,6 +50,7 @@ from energy_nb.ui.controls import (
     FreshnessLine,
     MessageArea,
     commodity_picker,
+    open_page_store,
     store_freshness,
 )
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
@@ -64,11 +65,6 @@ LOOKBACK_CHOICES: tuple[tuple[str, int], ...] = (
     ("3 months", 63), ("6 months", 126), ("1 year", 252), ("2 years", 504),
 )
 
-EMPTY_STORE_MESSAGE = (
-    "The price store is empty ({path}). Import data first, e.g. "
-    "`energy-nb data import ../shared/data/eia/wti-daily.csv --commodity WTI` "
-    "or `energy-nb data update`, then reload this page."
-)
 
 _SPINNER = (
     '<span class="enb-spinner" style="display:inline-block;width:12px;height:12px;'
@@ -249,22 +245,17 @@ class ForecastPage:
 
     def _open_store(self) -> str | None:
         """Open the store and the service; return a message if they cannot be used."""
-        try:
-            if self.store is None:
-                if self.service is not None:
-                    self.store = self.service.store
-                else:
-                    from energy_nb.data.store import PriceStore
-
-                    self.store = PriceStore.from_settings()
-            if self.service is None:
+        if self.store is None and self.service is not None:
+            self.store = self.service.store
+        self.store, self._status, problem = open_page_store(self.store)
+        if self.store is not None and self.service is None:
+            try:
                 self.service = ForecastService(self.store)
-            self._status = store_freshness(self.store)
-        except Exception as exc:  # a broken store must not become a traceback in the page
-            log.exception("cannot open the price store")
-            return f"Cannot open the price store: {exc}"
-        if not self._status:
-            return EMPTY_STORE_MESSAGE.format(path=getattr(self.store, "path", "?"))
+            except Exception as exc:  # a broken store must not become a traceback in the page
+                log.exception("cannot open the forecast service")
+                return f"Cannot open the price store: {exc}"
+        if problem:
+            return problem
         self._latest = {r["commodity"]: date.fromisoformat(r["last"])
                         for r in self._status if r.get("last")}
         return None

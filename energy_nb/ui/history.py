@@ -47,17 +47,13 @@ from energy_nb.ui.controls import (
     FreshnessLine,
     MessageArea,
     commodity_picker,
+    open_page_store,
     store_freshness,
 )
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
 
 log = logging.getLogger(__name__)
 
-EMPTY_STORE_MESSAGE = (
-    "The price store is empty ({path}). Import data first, e.g. "
-    "`energy-nb data import ../shared/data/eia/wti-daily.csv --commodity WTI` "
-    "or `energy-nb data update`, then reload this page."
-)
 
 
 class HistoryPage:
@@ -195,18 +191,8 @@ class HistoryPage:
 
     def _open_store(self) -> str | None:
         """Open the store and read its freshness; return a message if it cannot be used."""
-        try:
-            if self.store is None:
-                from energy_nb.data.store import PriceStore
-
-                self.store = PriceStore.from_settings()
-            self._status = store_freshness(self.store)
-        except Exception as exc:  # a broken store must not become a traceback in the page
-            log.exception("cannot open the price store")
-            return f"Cannot open the price store: {exc}"
-        if not self._status:
-            return EMPTY_STORE_MESSAGE.format(path=getattr(self.store, "path", "?"))
-        return None
+        self.store, self._status, problem = open_page_store(self.store)
+        return problem
 
     def _store_span(self) -> tuple[date | None, date | None]:
         firsts = [r["first"] for r in self._status if r.get("first")]
