@@ -89,6 +89,7 @@ from energy_nb.ui.controls import (
     FreshnessLine,
     MessageArea,
     commodity_picker,
+    load_current,
     open_page_store,
 )
 from energy_nb.ui.theme import page_header
@@ -456,12 +457,7 @@ class BacktestPage:
 
     def _load(self, code: str) -> pd.Series:
         """The full stored series of a commodity, cached per data version."""
-        version = self.store.data_version(code)
-        cached = self._series.get(code)
-        if cached is None or cached[0] != version:
-            cached = (version, self.store.load(code))
-            self._series[code] = cached
-        return cached[1]
+        return load_current(self.store, self._series, code)
 
     # -- events --------------------------------------------------------------------------------
 

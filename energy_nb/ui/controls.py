@@ -249,6 +249,25 @@ def open_page_store(store: Any = None) -> tuple[Any, list[dict[str, Any]], str |
     return store, status, None
 
 
+def load_current(store: Any, cache: dict[str, tuple[str, Any]], code: str) -> Any:
+    """A commodity's full stored series, reloaded only when its data version changed.
+
+    Args:
+        store: the page's PriceStore.
+        cache: the page's own ``{code: (data version, series)}`` dict, updated in place.
+        code: commodity code.
+
+    Returns:
+        The series (``PriceStore.load(code)``) as of the store's current data version.
+    """
+    version = store.data_version(code)
+    cached = cache.get(code)
+    if cached is None or cached[0] != version:
+        cached = (version, store.load(code))
+        cache[code] = cached
+    return cached[1]
+
+
 def store_freshness(store: Any) -> list[dict[str, Any]]:
     """Last date and sources per commodity, read cheaply with one SQL query.
 
