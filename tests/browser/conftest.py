@@ -176,7 +176,13 @@ def browser() -> Iterator[Any]:
     manager.stop()
 
 
-def _new_page(browser: Any) -> tuple[Any, Any]:
+def new_page(browser: Any, timeout: float = PAGE_TIMEOUT) -> tuple[Any, Any]:
+    """A fresh context and page: downloads accepted, requests leaving 127.0.0.1 aborted, uncaught
+    page errors collected in ``page.console_errors``, ``timeout`` ms for every wait.
+
+    Returns:
+        ``(context, page)``; close the context when done.
+    """
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
     context.route(
         lambda url: not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")),
@@ -185,15 +191,15 @@ def _new_page(browser: Any) -> tuple[Any, Any]:
     pg = context.new_page()
     pg.console_errors = []
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
-    pg.set_default_timeout(PAGE_TIMEOUT)
-    pg.set_default_navigation_timeout(PAGE_TIMEOUT)
+    pg.set_default_timeout(timeout)
+    pg.set_default_navigation_timeout(timeout)
     return context, pg
 
 
 @pytest.fixture()
 def page(browser: Any) -> Iterator[Any]:
     """A fresh browser page; no network beyond 127.0.0.1 (external requests are aborted)."""
-    context, pg = _new_page(browser)
+    context, pg = new_page(browser)
     yield pg
     context.close()
 
@@ -201,7 +207,7 @@ def page(browser: Any) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def module_page(browser: Any) -> Iterator[Any]:
     """One browser page shared by a module's tests (render a dashboard once, drive it many times)."""
-    context, pg = _new_page(browser)
+    context, pg = new_page(browser)
     yield pg
     context.close()
 

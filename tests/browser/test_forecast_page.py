@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from energy_nb.data.store import PriceStore
-from tests.browser.conftest import plot_data, render_url, wait_for_plot
+from tests.browser.conftest import new_page, plot_data, render_url, wait_for_plot
 
 # the page has one plotly chart (the FigureWidget carries the js-plotly-plot class itself)
 CHART = ".enb-forecast-page"
@@ -26,15 +26,7 @@ def store(energy_home) -> PriceStore:
 @pytest.fixture(scope="module")
 def forecast(voila_server, browser):
     """The Forecast page, loaded once for the module, its chart drawn."""
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-    context.route(
-        lambda url: not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")),
-        lambda route: route.abort(),
-    )
-    page = context.new_page()
-    page.console_errors = []
-    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, timeout=60_000)
     page.goto(render_url(voila_server, "forecast.ipynb"))
     try:
         wait_for_plot(page, CHART)

@@ -15,7 +15,7 @@ import pytest
 from energy_nb.data.store import PriceStore
 from energy_nb.models.intervals import DEFAULT_WINDOW
 from energy_nb.registry import ModelRegistry
-from tests.browser.conftest import plot_data, render_url, wait_for_plot
+from tests.browser.conftest import new_page, plot_data, render_url, wait_for_plot
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +26,7 @@ def store(energy_home) -> PriceStore:
 @pytest.fixture(scope="module")
 def models(voila_server, browser):
     """The Models page, loaded once for the module."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.route(
-        lambda url: not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")),
-        lambda route: route.abort(),
-    )
-    page = context.new_page()
-    page.console_errors = []
-    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
-    page.set_default_timeout(90_000)
+    context, page = new_page(browser, timeout=90_000)
     page.goto(render_url(voila_server, "models.ipynb"))
     try:
         page.locator(".enb-models-page").wait_for()
