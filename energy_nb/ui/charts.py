@@ -29,6 +29,17 @@ from energy_nb.ui.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
 WEBGL_THRESHOLD = 20_000
 
 
+#: Horizontal legend just above the plot area, below the title (needs a top margin of ~75 px).
+_LEGEND_ABOVE_PLOT = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
+
+
+def _title_above_legend(title: str) -> dict | None:
+    """Title pinned to the top of the figure so that it never overlaps the legend row."""
+    if not title:
+        return None
+    return {"text": title, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top"}
+
+
 def _dates(index: pd.Index) -> list[str]:
     """ISO date strings for an x axis.
 
@@ -100,10 +111,10 @@ def price_history_figure(
     layout: dict = {
         "template": PLOTLY_TEMPLATE,
         "height": height,
-        "margin": {"l": 60, "r": 60, "t": 40 if title else 20, "b": 30},
-        "title": {"text": title} if title else None,
+        "margin": {"l": 60, "r": 60, "t": 75 if title else 40, "b": 30},
+        "title": _title_above_legend(title),
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.08, "x": 0},
+        "legend": _LEGEND_ABOVE_PLOT,
         "xaxis": {"type": "date", "rangeslider": {"visible": range_slider, "thickness": 0.08}},
         "yaxis": {"title": {"text": units[0] if units else ""}, "type": axis_type},
     }
@@ -421,10 +432,10 @@ def forecast_figure(
         layout={
             "template": PLOTLY_TEMPLATE,
             "height": height,
-            "margin": {"l": 60, "r": 20, "t": 40 if title else 20, "b": 30},
-            "title": {"text": title} if title else None,
+            "margin": {"l": 60, "r": 20, "t": 75 if title else 40, "b": 30},
+            "title": _title_above_legend(title),
             "hovermode": "x",
-            "legend": {"orientation": "h", "y": 1.08, "x": 0},
+            "legend": _LEGEND_ABOVE_PLOT,
             "xaxis": {"type": "date"},
             "yaxis": {"title": {"text": unit}},
             "shapes": shapes,
