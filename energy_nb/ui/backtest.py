@@ -228,6 +228,7 @@ class BacktestPage:
         start: date | None = DEFAULT_START,
         compare_last: int = 8,
         background: bool = True,
+        preview: bool = False,
     ) -> None:
         self.store = store
         self.background = background
@@ -347,6 +348,8 @@ class BacktestPage:
         self.freshness.update(self._status, [self.commodity.value])
         self.status.value = "Choose a strategy and press <b>Run backtest</b>."
         self.refresh_comparison()
+        if preview:
+            self.run_preview()
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -587,6 +590,22 @@ class BacktestPage:
             return self.result
         return None
 
+    def run_preview(self) -> None:
+        """Run the current settings without storing the run, so that the page opens with a chart.
+
+        The preview runs in the caller's thread (widgets are built where the page is built; a
+        default SMA crossover takes about 0.1 s). Walk-forward strategies (``forecast``...) fit
+        models date by date and are not previewed: the page waits for Run as before.
+        """
+        if self.running or STRATEGIES[self.strategy.value].walk_forward:
+            return
+        req = self.validate()
+        if req is None:
+            return
+        self._cancel.clear()
+        self._set_running(True)
+        self._execute(req, store_run=False)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background run to end.
 
@@ -625,7 +644,7 @@ class BacktestPage:
             self.progress.value = pct
             self.status.value = f"Walk-forward steps: {done:,} / {total:,}"
 
-    def _execute(self, req: BacktestRequest) -> BacktestResult | None:
+    def _execute(self, req: BacktestRequest, store_run: bool = True) -> BacktestResult | None:
         try:
             prices = self._load(req.commodity)
             if prices.empty:
@@ -639,12 +658,12 @@ class BacktestPage:
             if req.optimise is not None:
                 optimised = walk_forward_optimize(
                     prices, req.strategy, **req.optimise, **money, start=req.start, end=req.end,
-                    progress=self._on_progress, store=self.store)
+                    progress=self._on_progress, store=self.store if store_run else None)
                 result = optimised.result
             else:
                 result = run_backtest(
                     prices, req.strategy, req.params, **money, start=req.start, end=req.end,
-                    progress=self._on_progress, store=self.store,
+                    progress=self._on_progress, store=self.store if store_run else None,
                 )
         except _Cancelled:
             self.progress.bar_style = "warning"
@@ -667,6 +686,9 @@ class BacktestPage:
         self.progress.value = 100
         self.progress.bar_style = "success"
         self.show(result, optimised)
+        if not store_run:
+            self.status.value += (" Preview of the default settings, not stored: change them and "
+                                  "press <b>Run backtest</b>.")
         return result
 
     # -- results -------------------------------------------------------------------------------
@@ -743,11 +765,14 @@ def build_backtest_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
 
     Args:
         store: a PriceStore; default ``PriceStore.from_settings()``.
-        **kwargs: passed to :class:`BacktestPage` (``commodity``, ``strategy``, ``start``, ...).
+        **kwargs: passed to :class:`BacktestPage` (``commodity``, ``strategy``, ``start``, ...);
+            ``preview`` defaults to True here: the page opens with the default strategy's run
+            (not stored) on its chart.
 
     Returns:
         The page's root widget (the :class:`BacktestPage` is at ``widget.page``).
     """
+    kwargs.setdefault("preview", True)
     page = BacktestPage(store, **kwargs)
     page.widget.page = page  # keep the page object reachable (and alive) from the widget
     return page.widget

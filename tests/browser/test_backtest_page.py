@@ -41,11 +41,27 @@ def stat_text(page, name: str) -> str:
     return page.locator(f'.enb-bt-stats td[data-stat="{name}"]').inner_text()
 
 
+def test_page_opens_with_a_preview_of_the_default_run_that_is_not_stored(backtest, store):
+    stored_before = [r["id"] for r in list_backtests(store, limit=1_000_000)]
+    # before any click: the preview's chart and status
+    backtest.locator(".enb-bt-status", has_text="Preview of the default settings").wait_for()
+    wait_for_plot(backtest, EQUITY)
+    expected = run_backtest(store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
+                            capital=100_000, commission=0.001, start="2015-01-01")
+    traces = plot_data(backtest, EQUITY)
+    assert [t["name"] for t in traces] == ["Strategy", "Buy & hold"]
+    assert traces[0]["y_last"] == pytest.approx(expected.equity["Equity"].iloc[-1])
+    assert [r["id"] for r in list_backtests(store, limit=1_000_000)] == stored_before
+    assert not backtest.console_errors, backtest.console_errors
+
+
 def test_default_run_draws_equity_drawdown_statistics_and_trades(backtest, store):
     backtest.locator("button.enb-bt-run").click()
     try:
+        backtest.locator(".enb-bt-status", has_text="stored as run #").wait_for()
         wait_for_plot(backtest, EQUITY)
     except Exception:
+        print("STATUS", backtest.locator(".enb-bt-status").inner_text())
         print(backtest.inner_text("body")[-3000:])
         raise
     expected = run_backtest(store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
@@ -102,8 +118,8 @@ def test_invalid_parameter_message_then_walk_forward_forecast_run(backtest):
     assert backtest.locator(".enb-messages [data-level=error]").count() == 0
     backtest.locator(".enb-start input").fill("2025-06-01")
     backtest.locator("button.enb-bt-run").click()
+    backtest.locator(".enb-bt-status", has_text="stored as run #").wait_for()
     wait_for_plot(backtest, EQUITY)
-    backtest.locator(".enb-bt-status", has_text="Done").wait_for()
     traces = plot_data(backtest, EQUITY)
     assert traces[0]["x_first"].startswith("2025-06-02")
     assert stat_text(backtest, "Start") == "2025-06-02"

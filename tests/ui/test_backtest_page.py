@@ -423,3 +423,30 @@ def test_buy_and_hold_cannot_be_optimised(page):
     page.strategy.value = "mean-reversion"
     assert page.optimise.disabled is False
     assert set(page.grid_widgets["mean-reversion"]) == {"window", "entry_z", "exit_z"}
+
+
+def test_preview_shows_the_default_run_without_storing_it(real_store):
+    before = [r["id"] for r in list_backtests(real_store, limit=1_000_000)]
+    page = BacktestPage(real_store, background=False, preview=True)
+    assert page.result is not None and page.result.run_id is None
+    assert page.equity_chart is not None and page.drawdown_chart is not None
+    assert "Preview of the default settings, not stored" in page.status.value
+    assert [r["id"] for r in list_backtests(real_store, limit=1_000_000)] == before
+    assert not page.run_button.disabled
+    stored = page.run()  # the Run button stores the same run
+    assert stored is not None and stored.run_id is not None
+    assert stored.equity["Equity"].iloc[-1] == pytest.approx(page.result.equity["Equity"].iloc[-1])
+
+
+def test_build_backtest_page_opens_with_a_preview(real_store):
+    from energy_nb.ui.backtest import build_backtest_page
+
+    widget = build_backtest_page(real_store, background=False)
+    assert widget.page.equity_chart is not None
+    assert build_backtest_page(real_store, background=False, preview=False).page.result is None
+
+
+def test_walk_forward_strategies_are_not_previewed(real_store):
+    page = BacktestPage(real_store, background=True, strategy="forecast", preview=True)
+    assert page.result is None and not page.running
+    assert "press <b>Run backtest</b>" in page.status.value
