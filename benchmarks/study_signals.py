@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_accuracy import evaluate, load_series, origin_positions  # noqa: E402
+from bench_accuracy import evaluate, load_series, origin_positions
 
 #: Last date any part of this study may read.
 TUNING_END = "2024-12-31"
@@ -73,7 +73,8 @@ def zoo_blocks(prices: dict[str, pd.Series], models: list[str]) -> pd.DataFrame:
             rw = np.nanmean(results["random_walk"]["abs_err"][block], axis=0)
             for name in models:
                 rmae = np.nanmean(results[name]["abs_err"][block], axis=0) / rw
-                rows.append({"commodity": code, "model": name, "block": f"{first}-{min(first + 1, 2024)}",
+                label = f"{first}-{min(first + 1, 2024)}"
+                rows.append({"commodity": code, "model": name, "block": label,
                              **{f"@{s}": rmae[s - 1] for s in STEPS}})
     return pd.DataFrame(rows)
 
