@@ -222,7 +222,8 @@ def run_script(script: Path, results_dir: Path, extra_args: Sequence[str] = (),
     json_path = results_dir / f"{script.stem}.json"
     json_path.unlink(missing_ok=True)  # never report a previous run's numbers
     cmd = [sys.executable, str(script), *extra_args]
-    env = {**os.environ, RESULTS_ENV: str(json_path), "PYTHONUNBUFFERED": "1"}
+    # TQDM_DISABLE: progress bars are for people watching a terminal, not for RESULTS.md
+    env = {**os.environ, RESULTS_ENV: str(json_path), "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
     began = time.perf_counter()
     lines: list[str] = []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
