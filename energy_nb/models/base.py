@@ -43,6 +43,7 @@ from energy_nb.models.errors import (
     NotFittedError,
 )
 from energy_nb.models.intervals import (
+    CALIBRATION_WEIGHT_HALFLIFE,
     DEFAULT_HALFLIFE,
     DEFAULT_WINDOW,
     LONG_HALFLIFE,
@@ -473,7 +474,10 @@ class ForecastModel(ABC):
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}
         if levels:
-            offsets = conformal_offsets(self.calibration_residuals(horizon), levels)
+            offsets = conformal_offsets(
+                self.calibration_residuals(horizon), levels,
+                weight_halflife=CALIBRATION_WEIGHT_HALFLIFE,
+            )
             for level in levels:
                 lo, hi = offsets[level]
                 lower[level] = np.exp(last_log + path + lo * scale)

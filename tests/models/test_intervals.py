@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,8 +13,11 @@ from model_series import make_prices
 
 from energy_nb.models import make_model
 from energy_nb.models.intervals import (
+    CALIBRATION_WEIGHT_HALFLIFE,
+    adaptive_tail_masses,
     conformal_offsets,
     ewma_volatility,
+    horizon_scale,
     scaled_residuals,
 )
 
@@ -54,12 +58,15 @@ def test_scaled_residuals_mark_targets_beyond_data() -> None:
     data=st.lists(st.floats(-8, 8, allow_nan=False), min_size=0, max_size=120),
     levels=st.lists(st.integers(1, 99), min_size=1, max_size=5),
     width=st.integers(1, 4),
+    weight_halflife=st.sampled_from([None, 5.0, CALIBRATION_WEIGHT_HALFLIFE]),
+    aci_gamma=st.sampled_from([0.0, 0.05]),
 )
 def test_offsets_nested_and_ordered_for_any_residuals(
-    data: list[float], levels: list[int], width: int
+    data: list[float], levels: list[int], width: int, weight_halflife: float | None,
+    aci_gamma: float,
 ) -> None:
     z = np.array(data + [np.nan] * ((-len(data)) % width), dtype=float).reshape(-1, width)
-    out = conformal_offsets(z, levels)
+    out = conformal_offsets(z, levels, weight_halflife=weight_halflife, aci_gamma=aci_gamma)
     ordered = sorted(set(levels))
     for level in ordered:
         lo, hi = out[level]
@@ -117,3 +124,95 @@ def test_horizon_scale_reverts_from_short_to_long_volatility() -> None:
     assert reverting[0] == pytest.approx(0.04)
     assert (reverting[1:] < 0.04 * np.sqrt(np.arange(2, 201))).all()
     assert reverting[-1] / np.sqrt(200) == pytest.approx(0.02, rel=0.1)
+
+
+def test_default_scale_is_square_root_of_time() -> None:
+    sigma, long = np.array([0.04]), np.array([0.02])
+    np.testing.assert_allclose(
+        horizon_scale(sigma, long, np.array([0]), 5)[0], 0.04 * np.sqrt(np.arange(1, 6))
+    )
+
+
+def test_weighted_offsets_equal_order_statistics_with_flat_weights() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((400, 3))
+    z[390:, 2] = np.nan
+    plain = conformal_offsets(z, (80, 95))
+    flat = conformal_offsets(z, (80, 95), weight_halflife=1e12)
+    for level in (80, 95):
+        np.testing.assert_array_equal(plain[level][0], flat[level][0])
+        np.testing.assert_array_equal(plain[level][1], flat[level][1])
+
+
+def test_weighted_offsets_follow_the_recent_residuals() -> None:
+    """Recent residuals twice as wide -> wider weighted band than the plain one, and vice versa."""
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal((1500, 1))
+    wide_recent = base * np.where(np.arange(1500) >= 1200, 2.0, 1.0)[:, None]
+    calm_recent = base * np.where(np.arange(1500) >= 1200, 0.5, 1.0)[:, None]
+    for z, wider in ((wide_recent, True), (calm_recent, False)):
+        plain = conformal_offsets(z, (80,))[80]
+        weighted = conformal_offsets(z, (80,), weight_halflife=CALIBRATION_WEIGHT_HALFLIFE)[80]
+        width_plain = plain[1][0] - plain[0][0]
+        width_weighted = weighted[1][0] - weighted[0][0]
+        assert (width_weighted > 1.1 * width_plain) == wider
+        assert (width_weighted < 0.9 * width_plain) == (not wider)
+
+
+def test_adaptive_tail_masses_react_to_recent_miscoverage() -> None:
+    """ACI: misses at the end shrink the tail mass (wider band), a calm end grows it."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((1000, 2))
+    scale_end = np.where(np.arange(1000) >= 800, 3.0, 1.0)[:, None]
+    wide = adaptive_tail_masses(base * scale_end, (80,), gamma=0.01)[80]
+    calm = adaptive_tail_masses(base / scale_end, (80,), gamma=0.01)[80]
+    assert (wide < 0.1).all() and (calm > 0.1).all()
+    steady = adaptive_tail_masses(base, (80, 95), gamma=1e-9)
+    np.testing.assert_allclose(steady[80], 0.1, atol=1e-6)
+    np.testing.assert_allclose(steady[95], 0.025, atol=1e-6)
+    lo_wide, hi_wide = conformal_offsets(base * scale_end, (80,), aci_gamma=0.01)[80]
+    lo_plain, hi_plain = conformal_offsets(base * scale_end, (80,))[80]
+    assert (hi_wide - lo_wide > hi_plain - lo_plain).all()
+
+
+def test_adaptive_tail_masses_use_only_known_residuals() -> None:
+    """Residuals whose targets lie after the origin (NaN) do not move the tail masses."""
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((300, 3))
+    z[-2:, 1] = np.nan
+    z[-3:, 2] = np.nan
+    out = adaptive_tail_masses(z, (80,), gamma=0.02)[80]
+    trimmed = adaptive_tail_masses(z[:-1], (80,), gamma=0.02)[80]
+    np.testing.assert_array_equal(out[1:], trimmed[1:])
+
+
+@pytest.mark.parametrize("name", ["random_walk", "drift"])
+def test_intervals_identical_after_update_and_fresh_fit(name: str) -> None:
+    y = make_prices(n=700, seed=21, vol=0.025)
+    fresh = make_model(name).fit(y).predict(horizon=12)
+    updated = make_model(name).fit(y.iloc[:650]).update(y).predict(horizon=12)
+    for level in fresh.levels:
+        np.testing.assert_allclose(updated.lower[level], fresh.lower[level], rtol=1e-12)
+        np.testing.assert_allclose(updated.upper[level], fresh.upper[level], rtol=1e-12)
+
+
+def test_intervals_ignore_prices_after_the_origin_on_real_data(wti: pd.Series) -> None:
+    """Intervals at an origin use only prices up to it, whatever comes afterwards."""
+    y = wti[wti.index <= "2024-12-31"].iloc[-2500:]
+    origin = 2300
+    changed = y.copy()
+    changed.iloc[origin:] *= np.exp(np.linspace(0.0, 2.0, len(y) - origin))
+    a = make_model("random_walk").fit(y.iloc[:origin]).predict(horizon=30)
+    b = make_model("random_walk").fit(changed.iloc[:origin]).predict(horizon=30)
+    for level in a.levels:
+        np.testing.assert_array_equal(a.lower[level], b.lower[level])
+        np.testing.assert_array_equal(a.upper[level], b.upper[level])
+        assert (a.lower[level] <= a.mean).all() and (a.mean <= a.upper[level]).all()
+    assert (a.lower[95] <= a.lower[80]).all() and (a.upper[95] >= a.upper[80]).all()
+
+
+def test_scale_caps_short_volatility_at_three_times_long_run() -> None:
+    capped = horizon_scale(np.array([0.5]), np.array([0.02]), np.array([0]), 4)[0]
+    np.testing.assert_allclose(capped, 0.06 * np.sqrt(np.arange(1, 5)))
+    free = horizon_scale(np.array([0.5]), np.array([0.02]), np.array([0]), 4, cap=None)[0]
+    np.testing.assert_allclose(free, 0.5 * np.sqrt(np.arange(1, 5)))
