@@ -1,5 +1,6 @@
 # energy_nb — two commands do all set-up on a fresh machine:
-#   make run    install into .venv, import the price data when the store is empty, start the app
+#   make run    install into .venv, import the price data when the store is empty, record the
+#               Models page's baseline evaluation once, start the app
 #   make test   install what the tests need (incl. Debian chromium and redis-server), run every test
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,6 +11,7 @@ ENB := $(VENV)/bin/energy-nb
 PORT ?= 8866
 OFFLINE_DATA ?= ../shared/data/eia
 TEST_HOME ?= var/test-home
+EVAL_START ?= 2025-01-01
 PYTEST_ARGS ?=
 
 .PHONY: run test install install-test system-deps data lab bench clean help
@@ -39,6 +41,9 @@ install-test: $(VENV)/.installed-test
 
 data: install
 	$(ENB) data init $(if $(wildcard $(OFFLINE_DATA)/wti-daily.csv),--offline-dir $(OFFLINE_DATA))
+	@echo "Recording the out-of-sample evaluation the Models page compares (first run only) ..."
+	-$(ENB) evaluate --commodity all --start $(EVAL_START) --horizon 30 --step 5 --models all \
+	  --refit-every 5 --if-missing > /dev/null
 
 run: data
 	$(ENB) app --port $(PORT)

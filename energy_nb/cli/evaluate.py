@@ -4,11 +4,12 @@ Usage::
 
     energy-nb evaluate --commodity WTI --start 2025-01-01 --horizon 30 --step 5 --models all \
         --refit-every 4 --json results.json
+    energy-nb evaluate --commodity all --start 2025-01-01 --refit-every 5 --if-missing
 
 JSON (``--json`` on stdout, ``--json PATH`` to a file)::
 
     {"horizon": 30, "step": 5, "refit_every": 4, "levels": [80, 95], "start": "2025-01-01",
-     "end": null, "models": [...],
+     "end": null, "models": [...], "skipped": [],
      "commodities": {"WTI": {"data_version": "WTI@1", "origins": ["2025-01-02", ...],
                              "n_origins": 75, "first_origin": ..., "last_origin": ...,
                              "models": {"arima": {"params": {...}, "seconds": 12.3, "fits": 19,
@@ -73,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--no-record", action="store_true",
                         help="do not record the runs in the model registry")
+    parser.add_argument("--if-missing", action="store_true", dest="if_missing",
+                        help="skip commodities that already have a recorded walk-forward "
+                             "evaluation (set-up scripts: `make run` seeds the Models page)")
     add_json_output(parser)
     add_db_flag(parser)
     parser.set_defaults(func=cmd_evaluate)
@@ -91,10 +95,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "horizon": args.horizon, "step": args.step, "refit_every": args.refit_every,
         "levels": list(args.levels), "start": args.start.strftime("%Y-%m-%d"),
         "end": args.end.strftime("%Y-%m-%d") if args.end is not None else None,
-        "models": models, "commodities": {},
+        "models": models, "commodities": {}, "skipped": [],
     }
     texts: list[str] = []
+    registry = ModelRegistry(store)
     for code in args.commodity:
+        if args.if_missing and registry.latest_evaluations(code):
+            payload["skipped"].append(code)
+            print(f"energy-nb: {code}: a walk-forward evaluation is already recorded; skipped "
+                  "(--if-missing)", file=sys.stderr)
+            continue
         series = store.load(code)
         valid = series.dropna()
         if valid.empty:
@@ -116,7 +126,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         entry = result.to_dict()
         run_ids: dict[str, int] = {}
         if not args.no_record:
-            run_ids = ModelRegistry(store).record_evaluation(result, series, version)
+            run_ids = registry.record_evaluation(result, series, version)
         for name, model_entry in entry["models"].items():
             model_entry["run_id"] = run_ids.get(name)
             for failure in model_entry["failures"][:3]:
@@ -130,7 +140,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "models": entry["models"],
         }
         texts.append(_text(code, result))
-    if not output_json(args.json, payload):
+    if not output_json(args.json, payload) and texts:
         print("\n\n".join(texts))
     return 0
 

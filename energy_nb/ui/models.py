@@ -189,6 +189,13 @@ class ModelsPage:
         self.histogram_chart = StaticChart(residual_histogram_figure(pd.DataFrame()),
                                            "enb-residual-histogram")
 
+        # shown only when there is an evaluation to compare (no empty axes on a fresh store)
+        self.compare_charts = widgets.HBox(
+            [self.rmae_chart.widget,
+             widgets.VBox([self.coverage_level, self.coverage_chart.widget])],
+            layout=widgets.Layout(display="none"))
+        self.compare_charts.add_class("enb-compare-charts")
+
         section = lambda text: widgets.HTML(f'<h3 style="margin:0.8em 0 0.2em">{text}</h3>')
         self.widget = widgets.VBox([
             widgets.HTML(page_header(
@@ -202,8 +209,7 @@ class ModelsPage:
             widgets.HBox([self.evaluate_button, self.evaluate_progress]),
             section("Compare models (latest walk-forward evaluation per model)"),
             self.comparison_html,
-            widgets.HBox([self.rmae_chart.widget,
-                          widgets.VBox([self.coverage_level, self.coverage_chart.widget])]),
+            self.compare_charts,
             section("Model runs"),
             self.runs_html,
             section("Run details"),
@@ -299,6 +305,7 @@ class ModelsPage:
             notes.insert(0, (empty, "warning"))
         self.evaluate_button.layout.display = (
             "" if code is not None and not self._evaluations else "none")
+        self.compare_charts.layout.display = "" if self._evaluations else "none"
         self.messages.show_many(notes)
         self._draw_comparison()
         self._fill_run_picker(runs)

@@ -155,3 +155,22 @@ def test_bad_arguments_exit_2_with_a_clear_message(
     assert code == 2
     assert message in err
     assert out == ""
+
+
+def test_evaluate_if_missing_records_once_then_skips(tmp_path: Path, eia_dir: Path) -> None:
+    assert run(tmp_path, "data", "import", str(eia_dir / "henryhub-daily.csv")).returncode == 0
+    args = ("evaluate", "--commodity", "NG", "--start", "2026-06-01", "--horizon", "3",
+            "--step", "10", "--models", "drift", "--no-progress", "--if-missing", "--json")
+    first = run(tmp_path, *args)
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert data["skipped"] == [] and set(data["commodities"]["NG"]["models"]) == {
+        "random_walk", "drift"}
+    second = run(tmp_path, *args)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout)
+    assert again["skipped"] == ["NG"] and again["commodities"] == {}
+    assert "already recorded; skipped" in second.stderr
+    listed = json.loads(run(tmp_path, "models", "list", "--kind", "walk_forward",
+                            "--json").stdout)["runs"]
+    assert len(listed) == 2  # nothing recorded the second time

@@ -58,6 +58,7 @@ def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_regist
     assert "No walk-forward evaluation of WTI" in page.messages.text
     assert page.evaluate_button.layout.display == ""
     assert page.comparison.empty and len(page.rmae_chart.figure.data) == 0
+    assert page.compare_charts.layout.display == "none"  # no empty axes before an evaluation
     assert page.runs_frame.empty and page.run_picker.value is None
 
     progress_values: list[int] = []
@@ -74,6 +75,7 @@ def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_regist
     assert page.evaluate_button.layout.display == "none"
     assert sorted(page.comparison.index) == sorted(FAST_MODELS)
     assert sorted(t.name for t in page.rmae_chart.figure.data) == sorted(FAST_MODELS)
+    assert page.compare_charts.layout.display == ""
 
 
 def test_comparison_shows_the_registry_metrics(evaluated_store):
