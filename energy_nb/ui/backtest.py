@@ -82,7 +82,7 @@ from energy_nb.ui.backtest_tables import (
     trades_table_html,
     windows_table_html,
 )
-from energy_nb.ui.charts import drawdown_figure, equity_curve_figure, to_widget
+from energy_nb.ui.charts import StaticChart, drawdown_figure, equity_curve_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
     DateRange,
@@ -157,33 +157,43 @@ class ChartSlot:
     Args:
         css_class: class of the container (``.css_class .js-plotly-plot`` finds the chart).
         placeholder: text shown before the first figure.
+        static: show a :class:`~energy_nb.ui.charts.StaticChart` (plotly mimebundle in an
+            ``Output``) instead of a ``FigureWidget``: no copy of plotly.js travels with it, so
+            secondary charts cost the page little.
 
     Attributes:
-        widget: the container; ``figure``: the current ``FigureWidget`` or ``None``.
+        widget: the container; ``figure``: the figure on display (a ``FigureWidget``, or the
+        ``go.Figure`` of a static slot) or ``None``.
     """
 
-    def __init__(self, css_class: str, placeholder: str) -> None:
+    def __init__(self, css_class: str, placeholder: str, static: bool = False) -> None:
         self.css_class = css_class
         self.placeholder = placeholder
-        self.figure: go.FigureWidget | None = None
+        self.static = static
+        self.figure: go.Figure | go.FigureWidget | None = None
+        self._shown: widgets.Widget | None = None
         self.widget = widgets.Box(layout=widgets.Layout(width="100%"))
         self.widget.add_class(css_class)
         self.clear()
 
-    def set(self, fig: go.Figure) -> go.FigureWidget:
+    def set(self, fig: go.Figure) -> go.Figure | go.FigureWidget:
         """Show ``fig`` (replacing and closing the previous chart)."""
-        old = self.figure
-        self.figure = to_widget(fig)
-        self.figure.add_class(f"{self.css_class}-chart")
-        self.widget.children = (self.figure,)
+        old = self._shown
+        if self.static:
+            chart = StaticChart(fig, f"{self.css_class}-chart")
+            self.figure, self._shown = fig, chart.widget
+        else:
+            self.figure = self._shown = to_widget(fig)
+            self.figure.add_class(f"{self.css_class}-chart")
+        self.widget.children = (self._shown,)
         if old is not None:
             old.close()
         return self.figure
 
     def clear(self) -> None:
         """Show the placeholder instead of a chart."""
-        old = self.figure
-        self.figure = None
+        old = self._shown
+        self.figure = self._shown = None
         self.widget.children = (widgets.HTML(
             f'<div style="color:#888;padding:1em 0">{html.escape(self.placeholder)}</div>'),)
         if old is not None:
@@ -311,7 +321,7 @@ class BacktestPage:
 
         self.equity_slot = ChartSlot("enb-bt-equity",
                                      "The equity curve against buy & hold appears here after a run.")
-        self.drawdown_slot = ChartSlot("enb-bt-drawdown", "")
+        self.drawdown_slot = ChartSlot("enb-bt-drawdown", "", static=True)
         self.stats_table = widgets.HTML(value="")
         self.stats_table.add_class("enb-bt-stats")
         self.trades_table = widgets.HTML(value="", layout=widgets.Layout(
@@ -553,7 +563,7 @@ class BacktestPage:
         return self.equity_slot.figure
 
     @property
-    def drawdown_chart(self) -> go.FigureWidget | None:
+    def drawdown_chart(self) -> go.Figure | None:
         """The drawdown chart on display (``None`` before the first result)."""
         return self.drawdown_slot.figure
 
