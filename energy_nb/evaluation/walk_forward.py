@@ -238,46 +238,53 @@ def walk_forward(
     bar, callback = _progress(progress, total)
     done = 0
     preds: dict[str, dict[str, np.ndarray]] = {}
-    result_params: dict[str, dict[str, Any]] = {}
-    seconds: dict[str, float] = {}
-    failures: dict[str, list[str]] = {}
-    fits: dict[str, int] = {}
+    for label in specs:
+        arrays = {"mean": np.full((len(origins), horizon), np.nan)}
+        for level in levels:
+            arrays[f"lower_{level}"] = np.full((len(origins), horizon), np.nan)
+            arrays[f"upper_{level}"] = np.full((len(origins), horizon), np.nan)
+        preds[label] = arrays
+    result_params = {label: _params_of(spec) for label, spec in specs.items()}
+    seconds = dict.fromkeys(specs, 0.0)
+    failures: dict[str, list[str]] = {label: [] for label in specs}
+    fits = dict.fromkeys(specs, 0)
+    current: dict[str, Any] = dict.fromkeys(specs)
     try:
-        for label, spec in specs.items():
-            if bar is not None:
-                bar.set_description(label)
-            arrays = {"mean": np.full((len(origins), horizon), np.nan)}
-            for level in levels:
-                arrays[f"lower_{level}"] = np.full((len(origins), horizon), np.nan)
-                arrays[f"upper_{level}"] = np.full((len(origins), horizon), np.nan)
-            model: Any = None
-            fits[label] = 0
-            failures[label] = []
-            began = time.perf_counter()
-            for k, pos in enumerate(positions):
-                train = series.iloc[: pos + 1].copy()
+        # origin by origin, every model in turn: a combination fitted at an origin can reuse the
+        # members fitted there just before it (Ensemble.reuse_members) instead of refitting them
+        for k, pos in enumerate(positions):
+            train = series.iloc[: pos + 1].copy()
+            fitted_here: list[Any] = []  # fitted from scratch on ``train`` (not updated)
+            for label, spec in specs.items():
+                if bar is not None:
+                    bar.set_description(label, refresh=False)
+                began = time.perf_counter()
+                model = current[label]
                 try:
                     if model is None or k % refit_every == 0:
-                        model = None
-                        model = _fresh(spec).fit(train)
+                        current[label] = None
+                        fresh = _fresh(spec)
+                        if hasattr(fresh, "reuse_members"):
+                            fresh.reuse_members(fitted_here)
+                        model = fresh.fit(train)
                         fits[label] += 1
+                        fitted_here.append(model)
                     else:
                         model = model.update(train)
+                    current[label] = model
                     fc = model.predict(horizon=horizon, levels=levels)
-                    _store_forecast(arrays, k, fc, horizon, levels)
+                    _store_forecast(preds[label], k, fc, horizon, levels)
                 except Exception as exc:  # noqa: BLE001 - one bad origin must not end the run
-                    model = None
+                    current[label] = None
                     failures[label].append(
                         f"{origins[k].date()}: {type(exc).__name__}: {exc}"
                     )
+                seconds[label] += time.perf_counter() - began
                 done += 1
                 if bar is not None:
                     bar.update(1)
                 if callback is not None:
                     callback(done, total, label)
-            seconds[label] = time.perf_counter() - began
-            preds[label] = arrays
-            result_params[label] = _params_of(spec)
     finally:
         if bar is not None:
             bar.close()

@@ -331,6 +331,8 @@ class ForecastModel(ABC):
             )
         self._set_series(series)
         self._fit(series)
+        # the series the parameters were estimated on (``series_`` moves on with ``update``)
+        self.fit_series_ = series
         return self
 
     def update(self, y: pd.Series) -> ForecastModel:

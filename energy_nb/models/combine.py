@@ -9,7 +9,8 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,8 @@ class Ensemble(ForecastModel):
         calibration_window: origins used to calibrate the intervals (of the combination).
         vol_halflife: half-life of the EWMA volatility scale.
 
-    Fitted attributes: ``members_`` (fitted models, those that could be fitted).
+    Fitted attributes: ``members_`` (fitted models, those that could be fitted), ``n_reused_``
+    (members copied from :meth:`reuse_members` instead of refitted).
     """
 
     name = "ensemble"
@@ -96,14 +98,61 @@ class Ensemble(ForecastModel):
         if self.combine not in ("mean", "median"):
             raise InvalidParameterError(f"combine must be 'mean' or 'median', got {self.combine!r}")
 
+    def reuse_members(self, fitted: Iterable[ForecastModel]) -> Ensemble:
+        """Offer already-fitted models to the next :meth:`fit` instead of refitting them.
+
+        At the next fit, a member is copied from ``fitted`` when a model there has the same name
+        and parameters as the member would get and was fitted (not merely updated) on exactly the
+        same prices; other members are fitted as usual. The result is identical to a plain fit, only
+        faster (``walk_forward`` fits the standalone models first at each origin). The offer is
+        used by one fit only.
+
+        Args:
+            fitted: fitted models (others are ignored).
+
+        Returns:
+            ``self``.
+
+        Usage::
+
+            >>> arima = make_model("arima").fit(y)
+            >>> Ensemble().reuse_members([arima]).fit(y).n_reused_
+            1
+        """
+        self._offered = [m for m in fitted if isinstance(m, ForecastModel)
+                         and hasattr(m, "series_")]
+        return self
+
+    def _reusable(self, name: str, series: PreparedSeries) -> ForecastModel | None:
+        wanted = _make(name, self.calibration_window, self.vol_halflife).get_params(deep=False)
+        for model in getattr(self, "_offered", ()):
+            if model.name != name or model.get_params(deep=False) != wanted:
+                continue
+            mine = model.series_
+            if getattr(model, "fit_series_", None) is not mine:
+                continue  # updated since its fit: its parameters are not a fit on these prices
+            if (len(mine) == len(series) and mine.index.equals(series.index)
+                    and np.array_equal(mine.log_values, series.log_values, equal_nan=True)):
+                # a shallow copy: updates rebind the copy's state, never the original's
+                return copy.copy(model)
+        return None
+
     def _fit(self, series: PreparedSeries) -> None:
         fitted: list[ForecastModel] = []
+        reused = 0
         for name in _check_members("members", self.members):
+            copied = self._reusable(name, series)
+            if copied is not None:
+                fitted.append(copied)
+                reused += 1
+                continue
             model = _make(name, self.calibration_window, self.vol_halflife)
             try:
                 fitted.append(model._fit_prepared(series))
             except InsufficientDataError:
                 continue
+        self._offered = []
+        self.n_reused_ = reused
         if not fitted:
             fitted.append(_make("random_walk", self.calibration_window, self.vol_halflife)
                           ._fit_prepared(series))

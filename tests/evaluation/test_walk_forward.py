@@ -206,3 +206,18 @@ def test_real_quirks_missing_ng_price_and_negative_wti(eia_dir) -> None:
     hit = result.forecasts[result.forecasts.date == pd.Timestamp("2020-04-20")]
     assert (hit["actual"] == -36.98).all() and len(hit) > 0
     assert np.isfinite(result.metrics[["mae", "mape", "smape", "winkler_95"]].to_numpy()).all()
+
+
+def test_ensemble_reuses_the_members_fitted_at_the_same_origin(eia_dir) -> None:
+    """Same forecasts as an ensemble evaluated alone, refit at every origin or every 2."""
+    frame = pd.read_csv(eia_dir / "wti-daily.csv", parse_dates=["Date"])
+    wti = frame.set_index("Date")["Price"].rename_axis("date").astype(float)
+    wti = wti[~wti.index.duplicated()].loc["2012":]
+    for refit_every in (1, 2):
+        together = walk_forward(wti, ["arima", "theta", "gbm", "ensemble"], start="2026-01-02",
+                                horizon=5, step=15, refit_every=refit_every, progress=False)
+        alone = walk_forward(wti, ["ensemble"], start="2026-01-02", horizon=5, step=15,
+                             refit_every=refit_every, progress=False)
+        pick = lambda r: r.forecasts[r.forecasts["model"] == "ensemble"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(pick(together), pick(alone))
+        assert together.fits["ensemble"] == alone.fits["ensemble"]

@@ -170,3 +170,26 @@ def test_gbm_needs_enough_history() -> None:
 
     with pytest.raises(InsufficientDataError, match="at least 120"):
         make_model("gbm").fit(make_prices(n=100))
+
+
+def test_ensemble_reuses_offered_fits_only_when_identical(wti: pd.Series) -> None:
+    y = wti.loc["2015":"2024-06-28"]
+    arima = make_model("arima").fit(y)
+    theta = make_model("theta").fit(y)
+    plain = make_model("ensemble", members=("random_walk", "arima", "theta")).fit(y)
+    shared = (make_model("ensemble", members=("random_walk", "arima", "theta"))
+              .reuse_members([arima, theta]).fit(y))
+    assert plain.n_reused_ == 0 and shared.n_reused_ == 2
+    a, b = plain.predict(30, (80, 95)), shared.predict(30, (80, 95))
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.lower[95], b.lower[95])
+    # the copies are independent: updating the ensemble leaves the offered model alone
+    shared.update(wti.loc["2015":"2024-07-31"])
+    assert len(arima.series_) == len(y)
+
+    ens = make_model("ensemble", members=("random_walk", "arima"))
+    other_data = make_model("arima").fit(y.iloc[:-1])
+    other_params = make_model("arima", max_p=1).fit(y)
+    updated = make_model("arima").fit(y.iloc[:-5]).update(y)  # same prices, older parameters
+    assert ens.reuse_members([other_data, other_params, updated]).fit(y).n_reused_ == 0
+    assert ens.fit(y).n_reused_ == 0  # an offer is used by one fit only
