@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "STRATEGIES",
@@ -424,36 +425,39 @@ class ForecastStrategy(Strategy):
         window = self.params["train_window"]
         total = len(dates)
         anchor = 0
-        for done, t in enumerate(dates, start=1):
-            refit = model is None or since_fit >= self.params["refit_every"]
-            if refit:
-                # the training series starts here until the next refit, so updates stay cheap
-                anchor = 0 if window is None else max(0, t + 1 - window)
-            y = prices.iloc[anchor: t + 1]  # data up to and including day t only
-            signal = 0.0
-            try:
+        # one BLAS thread for the many small fits (idle BLAS threads spin after each call and
+        # slow the next fit; see energy_nb.evaluation.walk_forward)
+        with threadpool_limits(limits=1):
+            for done, t in enumerate(dates, start=1):
+                refit = model is None or since_fit >= self.params["refit_every"]
                 if refit:
-                    model = make_model(self.params["model"], **self.params["model_params"]).fit(y)
-                    since_fit = 0
-                    refits += 1
-                else:
-                    model.update(y)
-                fc = model.predict(horizon=horizon, levels=self._levels)
-                price = last_valid[t]
-                if math.isfinite(price) and price > 0:
-                    signal = self._signal(fc, price)
-            except ModelError as exc:  # e.g. too little data for this model: flat that day
-                skipped.append(f"{prices.index[t].date()}: {exc}")
-                model = None
-            except (ValueError, ArithmeticError, LinAlgError) as exc:
-                raise StrategyError(
-                    f"{self.name}: model {self.params['model']!r} failed on "
-                    f"{prices.index[t].date()} ({type(exc).__name__}: {exc})"
-                ) from exc
-            since_fit += step
-            out[t] = signal
-            if progress is not None:
-                progress(done, total)
+                    # the training series starts here until the next refit, so updates stay cheap
+                    anchor = 0 if window is None else max(0, t + 1 - window)
+                y = prices.iloc[anchor: t + 1]  # data up to and including day t only
+                signal = 0.0
+                try:
+                    if refit:
+                        model = make_model(self.params["model"], **self.params["model_params"]).fit(y)
+                        since_fit = 0
+                        refits += 1
+                    else:
+                        model.update(y)
+                    fc = model.predict(horizon=horizon, levels=self._levels)
+                    price = last_valid[t]
+                    if math.isfinite(price) and price > 0:
+                        signal = self._signal(fc, price)
+                except ModelError as exc:  # e.g. too little data for this model: flat that day
+                    skipped.append(f"{prices.index[t].date()}: {exc}")
+                    model = None
+                except (ValueError, ArithmeticError, LinAlgError) as exc:
+                    raise StrategyError(
+                        f"{self.name}: model {self.params['model']!r} failed on "
+                        f"{prices.index[t].date()} ({type(exc).__name__}: {exc})"
+                    ) from exc
+                since_fit += step
+                out[t] = signal
+                if progress is not None:
+                    progress(done, total)
         self.info = {"forecasts": total, "refits": refits, "skipped": skipped[:20],
                      "n_skipped": len(skipped)}
         return pd.Series(out).ffill().fillna(0.0).to_numpy()
