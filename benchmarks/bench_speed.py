@@ -5,9 +5,10 @@ Both run in the same process on the same series, origins and horizon:
 * ours: :func:`energy_nb.evaluation.walk_forward` for every model in ``MODEL_NAMES`` (origins
   every 5 trading days from 2025-01-02 to 30 trading days before the last date, h = 30, levels
   80/95), on the full history up to each origin (the models choose their own windows); each
-  model is refitted from scratch every ``--refit-every`` origins (default 5, i.e. every 25
-  trading days) and in between ``update``-d with the new prices (parameters kept, state and
-  calibration refreshed; still no look-ahead). ``--refit-every 1`` refits at every origin;
+  model is refitted from scratch at every origin by default, like statsforecast (``ensemble``
+  reuses the members fitted at the same origin); ``--refit-every N`` refits every N origins and
+  in between ``update``-s with the new prices (parameters kept, state and calibration
+  refreshed; still no look-ahead);
 * statsforecast: ``StatsForecast.cross_validation`` with AutoARIMA, AutoETS, AutoTheta, Naive and
   RandomWalkWithDrift, fit window starting 2021-01-01, ``n_windows`` = our origins,
   ``step_size`` = 5, ``h`` = 30, ``level`` = [80, 95], refit at every window (its default). The
@@ -163,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default="2025-01-02")
     parser.add_argument("--horizon", type=int, default=30)
     parser.add_argument("--step", type=int, default=5)
-    parser.add_argument("--refit-every", type=int, default=5, dest="refit_every",
-                        help="our models: refit every N origins, update in between (default 5)")
+    parser.add_argument("--refit-every", type=int, default=1, dest="refit_every",
+                        help="our models: refit every N origins, update in between (default 1: "
+                             "every origin, as statsforecast)")
     parser.add_argument("--fit-start", default="2021-01-01", dest="fit_start",
                         help="statsforecast's fit window start")
     parser.add_argument("--sf-jobs", type=int, default=1, dest="sf_jobs",
