@@ -118,7 +118,7 @@ def _reversion(column: str, window: int) -> Feature:
 def _weekday(column: str) -> Feature:
     """Expected log change to each target weekday is learned per step through weekday dummies."""
     def feature(frame: pd.DataFrame) -> np.ndarray:
-        return np.eye(5)[frame.index.dayofweek.to_numpy() % 5]
+        return np.eye(5)[frame.index.day_of_week.to_numpy() % 5]
     return feature
 
 

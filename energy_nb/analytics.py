@@ -436,7 +436,7 @@ def build_history_view(
         else:
             hidden[code] = []
         columns[code] = values.rename(code)
-    frame = pd.concat(columns.values(), axis=1)
+    frame = pd.concat(columns.values(), axis=1, sort=True)  # union of dates, in order
     frame.index.name = "date"
     frame = frame.sort_index()
     return HistoryView(frame, daily, hidden, stats, freq, bool(rebase), bool(log_scale))

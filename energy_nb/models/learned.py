@@ -62,7 +62,7 @@ def build_features(series: PreparedSeries, sigma: np.ndarray) -> np.ndarray:
     vol5 = np.sqrt(_rolling_mean(returns**2, 5)) + 1e-8
     vol60 = np.sqrt(_rolling_mean(returns**2, 60)) + 1e-8
     columns.append(np.log(vol5 / vol60))
-    weekday = series.index.dayofweek.to_numpy()
+    weekday = series.index.day_of_week.to_numpy()
     for day in range(5):
         columns.append((weekday == day).astype(float))
     month = series.index.month.to_numpy()
