@@ -373,7 +373,7 @@ class ReportBuilder:
             })
             frames[code] = s.iloc[-self.params.history_days * 3:]
         table = pd.DataFrame(rows).set_index("Commodity")
-        frame = pd.concat(frames, axis=1)
+        frame = pd.concat(frames, axis=1, sort=True)  # union of dates, in order
         frame.index.name = "date"
         fig = price_history_figure(frame, range_slider=False, title="Recent prices", height=360)
         section = PricesSection(
