@@ -35,6 +35,15 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def add_db_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--db``, the store file :func:`open_store` opens (default from ``ENERGY_NB_HOME``).
+
+    Args:
+        parser: the subcommand parser.
+    """
+    parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+
+
 def open_store(args: argparse.Namespace | None = None):  # -> PriceStore
     """Open the price store named by ``--db`` or the settings.
 

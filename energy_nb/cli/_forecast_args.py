@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from energy_nb.cli._common import CliError, to_jsonable
+from energy_nb.cli._common import CliError, add_db_flag, to_jsonable
 from energy_nb.commodities import CODES, UnknownCommodityError, get_commodity
 
 MAX_HORIZON = 30
@@ -123,11 +123,6 @@ def date_arg(value: str) -> pd.Timestamp:
     if ts is pd.NaT or not isinstance(ts, pd.Timestamp):
         raise argparse.ArgumentTypeError(f"not a valid date: {value!r} (use YYYY-MM-DD)")
     return ts.normalize()
-
-
-def add_db_flag(parser: argparse.ArgumentParser) -> None:
-    """Add ``--db`` (store file; default from ``ENERGY_NB_HOME``)."""
-    parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
 
 
 def add_json_output(parser: argparse.ArgumentParser) -> None:

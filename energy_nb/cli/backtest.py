@@ -26,7 +26,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from energy_nb.cli._common import CliError, open_store
+from energy_nb.cli._common import CliError, add_db_flag, open_store
 from energy_nb.cli._forecast_args import (
     add_json_output,
     commodity_arg,
@@ -114,13 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
     p.add_argument("--strategy", default="buy-and-hold", type=str.lower,
                    choices=STRATEGY_NAMES, help="strategy (default: buy-and-hold)")
-    money = p.add_argument_group("money")
-    money.add_argument("--capital", type=_float, default=100_000.0, help="initial cash ($)")
-    money.add_argument("--commission", type=_float, default=0.0,
-                       help="commission as a fraction of traded value (0.001 = 0.1 %%)")
-    money.add_argument("--fixed-commission", type=_float, default=0.0,
-                       help="fixed commission per order ($)")
-    money.add_argument("--slippage-bps", type=_float, default=0.0, help="slippage (basis points)")
+    _add_money_args(p)
     p.add_argument("--start", type=date_arg, help="first day simulated (earlier data = history)")
     p.add_argument("--end", type=date_arg, help="last day simulated")
     strat = p.add_argument_group("strategy parameters (defaults: the strategy's own)")
@@ -149,7 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="go short on sell signals (default for every strategy but buy-and-hold)")
     short.add_argument("--no-short", dest="short", action="store_false",
                        help="flat instead of short")
-    p.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    add_db_flag(p)
     p.add_argument("--no-save", action="store_true", help="do not store the run")
     p.add_argument("--progress", action="store_true",
                    help="show a progress bar on stderr for walk-forward strategies")
@@ -175,18 +169,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--objective", default="Sharpe Ratio", choices=OBJECTIVES, metavar="STAT",
                    help="statistic to optimise (default: 'Sharpe Ratio')")
     o.add_argument("--minimize", action="store_true", help="minimise the objective")
-    omoney = o.add_argument_group("money")
-    omoney.add_argument("--capital", type=_float, default=100_000.0)
-    omoney.add_argument("--commission", type=_float, default=0.0)
-    omoney.add_argument("--fixed-commission", type=_float, default=0.0)
-    omoney.add_argument("--slippage-bps", type=_float, default=0.0)
+    _add_money_args(o)
     o.add_argument("--start", type=date_arg, help="earliest start of the first test window")
     o.add_argument("--end", type=date_arg, help="last day used")
-    o.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    add_db_flag(o)
     o.add_argument("--no-save", action="store_true", help="do not store the run")
     o.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     add_json_output(o)
     o.set_defaults(func=cmd_optimize)
+
+
+def _add_money_args(parser: argparse.ArgumentParser) -> None:
+    """The account and cost options both backtest commands take."""
+    money = parser.add_argument_group("money")
+    money.add_argument("--capital", type=_float, default=100_000.0, help="initial cash ($)")
+    money.add_argument("--commission", type=_float, default=0.0,
+                       help="commission as a fraction of traded value (0.001 = 0.1 %%)")
+    money.add_argument("--fixed-commission", type=_float, default=0.0,
+                       help="fixed commission per order ($)")
+    money.add_argument("--slippage-bps", type=_float, default=0.0, help="slippage (basis points)")
 
 
 def strategy_params(args: argparse.Namespace) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy_nb.cli._common import CliError, add_json_flag, emit, open_store
+from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit, open_store
 from energy_nb.commodities import (
     CODES,
     COMMODITIES,
@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)
-    parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    add_db_flag(parser)
 
 
 def _commodity_for(path: Path, given: str | None) -> str:

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from energy_nb.cli._common import CliError, add_json_flag, emit
+from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "from the CDN (smaller files)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds one notebook cell may run (default 600)")
-    parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    add_db_flag(parser)
     parser.add_argument("--export", type=Path, metavar="NOTEBOOK",
                         help="only export a report notebook executed elsewhere (e.g. by Airflow's "
                              "PapermillOperator) to HTML/PDF beside it")

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from energy_nb.cli._common import CliError, add_json_flag, open_store
+from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, open_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="allowed browser Origin (repeatable; '*' = any). Default: localhost pages")
     p.add_argument("--max-connections", type=int, default=10_000)
     p.add_argument("--max-per-address", type=int, default=256)
-    p.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    add_db_flag(p)
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     add_json_flag(p)
     p.set_defaults(func=cmd_serve)
