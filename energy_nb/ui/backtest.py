@@ -91,6 +91,7 @@ from energy_nb.ui.controls import (
     commodity_picker,
     load_current,
     open_page_store,
+    page_root,
 )
 from energy_nb.ui.theme import page_header
 
@@ -783,6 +784,4 @@ def build_backtest_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
         The page's root widget (the :class:`BacktestPage` is at ``widget.page``).
     """
     kwargs.setdefault("preview", True)
-    page = BacktestPage(store, **kwargs)
-    page.widget.page = page  # keep the page object reachable (and alive) from the widget
-    return page.widget
+    return page_root(BacktestPage(store, **kwargs))

@@ -5,7 +5,8 @@
 * :class:`MessageArea` — errors and notes shown in the page (never a traceback);
 * :class:`CsvDownloadLink` — a download link carrying the CSV in a ``data:`` URL, so it works
   in Voilà and in JupyterLab alike (no server round trip, no JavaScript execution);
-* :func:`freshness_text` / :class:`FreshnessLine` — "data through YYYY-MM-DD, source ...".
+* :func:`freshness_text` / :class:`FreshnessLine` — "data through YYYY-MM-DD, source ...";
+* :func:`page_root` — what every ``build_*_page`` returns.
 
 Usage::
 
@@ -314,3 +315,19 @@ class FreshnessLine:
         self.widget.value = (
             f'{self.header_html}<div class="enb-fresh">{html.escape(self.text)}</div>'
         )
+
+
+def page_root(page: Any) -> widgets.Widget:
+    """A page's root widget for display, with the page object attached as ``widget.page``.
+
+    Every ``build_*_page`` returns this: the attribute keeps the page object (its handlers,
+    caches and threads) alive as long as the displayed widget, and reachable from it.
+
+    Args:
+        page: a page object with a ``widget`` attribute.
+
+    Returns:
+        ``page.widget``.
+    """
+    page.widget.page = page
+    return page.widget

@@ -51,6 +51,7 @@ from energy_nb.ui.controls import (
     MessageArea,
     commodity_picker,
     open_page_store,
+    page_root,
     store_freshness,
 )
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
@@ -647,6 +648,4 @@ def build_forecast_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
     Returns:
         The page's root widget (the :class:`ForecastPage` is at ``widget.page``).
     """
-    page = ForecastPage(store, **kwargs)
-    page.widget.page = page  # keep the page object reachable (and alive) from the widget
-    return page.widget
+    return page_root(ForecastPage(store, **kwargs))

@@ -49,6 +49,7 @@ from energy_nb.ui.controls import (
     commodity_picker,
     load_current,
     open_page_store,
+    page_root,
     store_freshness,
 )
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
@@ -388,6 +389,4 @@ def build_history_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
     Returns:
         The page's root widget (the :class:`HistoryPage` is at ``widget.page``).
     """
-    page = HistoryPage(store, **kwargs)
-    page.widget.page = page  # keep the page object reachable (and alive) from the widget
-    return page.widget
+    return page_root(HistoryPage(store, **kwargs))

@@ -54,7 +54,7 @@ from energy_nb.ui.charts import (
     residual_histogram_figure,
     residuals_figure,
 )
-from energy_nb.ui.controls import FreshnessLine, MessageArea, store_freshness
+from energy_nb.ui.controls import FreshnessLine, MessageArea, page_root, store_freshness
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
 
 log = logging.getLogger(__name__)
@@ -615,6 +615,4 @@ def build_models_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
     Returns:
         The page's root widget (the :class:`ModelsPage` is at ``widget.page``).
     """
-    page = ModelsPage(store, **kwargs)
-    page.widget.page = page
-    return page.widget
+    return page_root(ModelsPage(store, **kwargs))
