@@ -123,10 +123,11 @@ class Ensemble(ForecastModel):
                          and hasattr(m, "series_")]
         return self
 
-    def _reusable(self, name: str, series: PreparedSeries) -> ForecastModel | None:
-        wanted = _make(name, self.calibration_window, self.vol_halflife).get_params(deep=False)
+    def _reusable(self, member: ForecastModel, series: PreparedSeries) -> ForecastModel | None:
+        """A copy of an offered model equivalent to ``member`` fitted on ``series``, or None."""
+        wanted = member.get_params(deep=False)
         for model in getattr(self, "_offered", ()):
-            if model.name != name or model.get_params(deep=False) != wanted:
+            if model.name != member.name or model.get_params(deep=False) != wanted:
                 continue
             mine = model.series_
             if getattr(model, "fit_series_", None) is not mine:
@@ -141,12 +142,12 @@ class Ensemble(ForecastModel):
         fitted: list[ForecastModel] = []
         reused = 0
         for name in _check_members("members", self.members):
-            copied = self._reusable(name, series)
+            model = _make(name, self.calibration_window, self.vol_halflife)
+            copied = self._reusable(model, series)
             if copied is not None:
                 fitted.append(copied)
                 reused += 1
                 continue
-            model = _make(name, self.calibration_window, self.vol_halflife)
             try:
                 fitted.append(model._fit_prepared(series))
             except InsufficientDataError:
