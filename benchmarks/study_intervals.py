@@ -42,7 +42,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+import bench_accuracy
 from energy_nb.models import make_model
 from energy_nb.models.intervals import (
     conformal_offsets,
@@ -52,7 +54,6 @@ from energy_nb.models.intervals import (
 )
 from energy_nb.models.transforms import prepare_series
 
-FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
 LEVELS = (80, 95)
 HORIZON = 30
 LAST_ALLOWED = pd.Timestamp("2024-12-31")
@@ -118,13 +119,8 @@ VARIANTS: dict[str, Variant] = {
 
 def load_series(data_dir: Path, code: str, end: pd.Timestamp) -> pd.Series:
     """Daily prices up to ``end`` (inclusive) -- nothing later is ever read into the study."""
-    frame = pd.read_csv(data_dir / FILES[code], parse_dates=["Date"])
-    series = frame.set_index("Date")["Price"].astype(float).sort_index()
-    series = series[~series.index.duplicated(keep="last")]
-    series = series[series.index <= end]
-    series.index.name = "date"
-    series.name = code
-    return series
+    series = bench_accuracy.load_series(data_dir, code)
+    return series[series.index <= end]
 
 
 def offsets_for(z: np.ndarray, variant: Variant) -> dict[int, tuple[np.ndarray, np.ndarray]]:
