@@ -48,6 +48,7 @@ from energy_nb.models.intervals import (
     DEFAULT_WINDOW,
     LONG_HALFLIFE,
     conformal_offsets,
+    ewma_drift,
     ewma_volatility,
     horizon_scale,
     scaled_residuals,
@@ -246,8 +247,8 @@ class ForecastModel(ABC):
     ``calibration_window`` (origins used to calibrate intervals) and ``vol_halflife``
     (half-life of the volatility scale) — see :mod:`energy_nb.models.intervals`.
 
-    Fitted attributes: ``series_`` (:class:`PreparedSeries`), ``sigma_`` (volatility scale),
-    plus the model's own, all ending in ``_``.
+    Fitted attributes: ``series_`` (:class:`PreparedSeries`), ``sigma_`` and ``sigma_long_``
+    (short- and long-run volatility), ``recent_drift_`` (recent drift), plus the model's own, all ending in ``_``.
     """
 
     #: Registry name of the model (``make_model`` key).
@@ -383,6 +384,7 @@ class ForecastModel(ABC):
         halflife = float(getattr(self, "vol_halflife", DEFAULT_HALFLIFE))
         self.sigma_ = ewma_volatility(series.log_values, halflife)
         self.sigma_long_ = ewma_volatility(series.log_values, max(LONG_HALFLIFE, halflife))
+        self.recent_drift_ = ewma_drift(series.log_values)
         self._residual_cache_: dict[int, np.ndarray] = {}
 
     @abstractmethod
@@ -416,6 +418,10 @@ class ForecastModel(ABC):
         start = max(self.min_history - 1, n - 1 - window)
         return np.arange(start, n - 1)
 
+    def _scale(self, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """Interval scale ``s(t, h)`` at ``origins`` for steps ``1..horizon`` (see :mod:`.intervals`)."""
+        return horizon_scale(self.sigma_, self.sigma_long_, origins, horizon, drift=self.recent_drift_)
+
     def calibration_residuals(self, horizon: int) -> np.ndarray:
         """Scaled rolling-origin residuals of this fitted model (see :mod:`.intervals`).
 
@@ -435,7 +441,7 @@ class ForecastModel(ABC):
             z = np.full((0, horizon_c), np.nan)
         else:
             paths = self._paths(origins, horizon_c)
-            scale = horizon_scale(self.sigma_, self.sigma_long_, origins, horizon_c)
+            scale = self._scale(origins, horizon_c)
             z = scaled_residuals(self.series_.log_values, origins, paths, scale)
         self._residual_cache_ = {horizon_c: z}
         return z[:, :horizon]
@@ -470,8 +476,7 @@ class ForecastModel(ABC):
         path = self.predict_paths(horizon)
         path = np.where(np.isfinite(path), path, 0.0)
         last_log = series.log_values[-1]
-        scale = horizon_scale(self.sigma_, self.sigma_long_, np.array([len(series) - 1]),
-                              horizon)[0]
+        scale = self._scale(np.array([len(series) - 1]), horizon)[0]
         mean = np.exp(last_log + path)
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}

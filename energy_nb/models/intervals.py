@@ -5,10 +5,15 @@ Method (used by every model through :meth:`ForecastModel.predict`):
 1. Volatility scale. ``sigma_t`` is an exponentially weighted (EWMA) standard deviation of daily
    log returns up to and including day ``t`` (half-life ``halflife`` trading days, default 10).
    ``sigma_long_t`` the same with a half-life of 1000 days. Both are causal: they use no price
-   after ``t``. The scale of step ``h`` is the square-root-of-time scale
-   ``s(t, h) = min(sigma_t, 3 sigma_long_t) sqrt(h)`` (:func:`horizon_scale` with persistence 1
-   and ``cap`` 3; the cap keeps bands usable after extreme spikes such as April 2020; the
-   mean-reverting form with persistence < 1 is kept for studies but not used).
+   after ``t``. ``mu_t`` is the EWMA mean of the daily log returns up to ``t`` (half-life
+   ``TREND_HALFLIFE`` = 20 trading days): the recent drift. The scale of step ``h`` is the
+   square-root-of-time scale plus a drift-uncertainty term,
+   ``s(t, h) = sqrt(min(sigma_t, 3 sigma_long_t)^2 h + (h mu_t)^2)`` (:func:`horizon_scale`
+   with persistence 1, ``cap`` 3 and ``trend_weight`` 1). The cap keeps bands usable after
+   extreme spikes such as April 2020; the drift term widens the bands while the market trends
+   (the 2008, 2014-15 and 2018 sell-offs), when a path that keeps moving the same way is more
+   likely than the volatility alone says. The mean-reverting form with persistence < 1 is kept
+   for studies but not used.
 2. Rolling-origin residuals. For every origin ``t`` in the last ``window`` (1500) trading days of
    the training data, the fitted model produces its forecast path of log-price changes for steps
    ``1..H`` *from the data up to t only* (``ForecastModel._paths``). Where the realised price at
@@ -63,6 +68,12 @@ DEFAULT_PERSISTENCE = 1.0
 VOL_CAP = 3.0
 #: Half-life (in origins) of the recency weights of the calibration residuals.
 CALIBRATION_WEIGHT_HALFLIFE = 500.0
+#: EWMA half-life (trading days) of the recent drift ``mu_t`` in the drift-uncertainty term.
+TREND_HALFLIFE = 20.0
+#: Weight of the squared recent drift ``(h mu_t)^2`` in the step-``h`` variance.
+TREND_WEIGHT = 1.0
+#: Cap of the recent drift's size as a multiple of the long-run daily volatility.
+TREND_CAP = 0.5
 #: Fewest residuals per step before falling back to Gaussian quantiles.
 MIN_RESIDUALS = 30
 
@@ -87,6 +98,28 @@ def ewma_volatility(log_values: np.ndarray, halflife: float = DEFAULT_HALFLIFE) 
     return np.maximum(sigma, 1e-8)
 
 
+def ewma_drift(log_values: np.ndarray, halflife: float = TREND_HALFLIFE) -> np.ndarray:
+    """Causal EWMA mean of daily log returns (the recent drift).
+
+    Args:
+        log_values: log prices, shape ``(n,)``.
+        halflife: EWMA half-life in trading days (> 0).
+
+    Returns:
+        ``mu`` of shape ``(n,)``; ``mu[t]`` uses returns up to day ``t`` only (day 0 counts as a
+        zero return).
+
+    Usage::
+
+        >>> mu = ewma_drift(np.log(prices), halflife=20)
+    """
+    log_values = np.asarray(log_values, dtype="float64")
+    if len(log_values) == 0:
+        return np.zeros(0)
+    moves = pd.Series(np.concatenate([[0.0], np.diff(log_values)]))
+    return moves.ewm(halflife=halflife, adjust=True).mean().to_numpy()
+
+
 def horizon_scale(
     sigma: np.ndarray,
     sigma_long: np.ndarray,
@@ -94,13 +127,17 @@ def horizon_scale(
     horizon: int,
     persistence: float = DEFAULT_PERSISTENCE,
     cap: float | None = VOL_CAP,
+    drift: np.ndarray | None = None,
+    trend_weight: float = TREND_WEIGHT,
+    trend_cap: float | None = TREND_CAP,
 ) -> np.ndarray:
     """Volatility of the cumulative log return over steps ``1..h`` from each origin.
 
     The daily variance is assumed to revert geometrically from the short-run EWMA level to the
     long-run one: ``var_k = sl^2 + persistence^(k-1) (s^2 - sl^2)``, so
     ``scale(t, h)^2 = h sl^2 + (s^2 - sl^2) (1 - persistence^h) / (1 - persistence)``.
-    ``persistence = 1`` gives the plain ``sigma_t * sqrt(h)``.
+    ``persistence = 1`` gives the plain ``sigma_t * sqrt(h)``. With ``drift`` given,
+    ``trend_weight * (h mu_t)^2`` is added to that variance (drift uncertainty).
 
     Args:
         sigma: short-run EWMA volatility per position, shape ``(n,)``.
@@ -109,6 +146,10 @@ def horizon_scale(
         horizon: number of steps ``H``.
         persistence: daily persistence of volatility shocks, in ``(0, 1]``.
         cap: the short-run level is first limited to ``cap * sigma_long`` (``None``: no cap).
+        drift: recent drift ``mu`` per position (:func:`ewma_drift`), shape ``(n,)``; ``None``
+            leaves the drift term out.
+        trend_weight: weight of the drift term (>= 0).
+        trend_cap: ``|mu_t|`` is first limited to ``trend_cap * sigma_long`` (``None``: no cap).
 
     Returns:
         Array ``(m, H)`` of positive scales.
@@ -124,6 +165,11 @@ def horizon_scale(
     else:
         weight = (1.0 - persistence**steps) / (1.0 - persistence)
     var = steps[None, :] * long2 + (short2 - long2) * weight[None, :]
+    if drift is not None and trend_weight > 0:
+        mu = np.abs(drift[origins])
+        if trend_cap is not None:
+            mu = np.minimum(mu, trend_cap * sigma_long[origins])
+        var = var + trend_weight * (mu[:, None] * steps[None, :]) ** 2
     return np.sqrt(np.maximum(var, 1e-16))
 
 

@@ -16,6 +16,7 @@ from energy_nb.models.intervals import (
     CALIBRATION_WEIGHT_HALFLIFE,
     adaptive_tail_masses,
     conformal_offsets,
+    ewma_drift,
     ewma_volatility,
     horizon_scale,
     scaled_residuals,
@@ -216,3 +217,44 @@ def test_scale_caps_short_volatility_at_three_times_long_run() -> None:
     np.testing.assert_allclose(capped, 0.06 * np.sqrt(np.arange(1, 5)))
     free = horizon_scale(np.array([0.5]), np.array([0.02]), np.array([0]), 4, cap=None)[0]
     np.testing.assert_allclose(free, 0.5 * np.sqrt(np.arange(1, 5)))
+
+
+def test_ewma_drift_is_causal_and_follows_the_trend() -> None:
+    y = np.log(make_prices(n=300).to_numpy())
+    mu = ewma_drift(y, halflife=20)
+    changed = y.copy()
+    changed[200:] += np.linspace(0.0, 1.0, 100)
+    np.testing.assert_array_equal(mu[:200], ewma_drift(changed, 20)[:200])
+    trend = np.log(50.0) - 0.004 * np.arange(300)  # a steady 0.4 % daily fall
+    assert ewma_drift(trend, 20)[-1] == pytest.approx(-0.004, rel=1e-3)
+
+
+def test_scale_adds_drift_uncertainty_by_hand() -> None:
+    sigma, long = np.array([0.02]), np.array([0.02])
+    h = np.arange(1, 6)
+    plain = horizon_scale(sigma, long, np.array([0]), 5)[0]
+    with_drift = horizon_scale(sigma, long, np.array([0]), 5, drift=np.array([-0.005]))[0]
+    np.testing.assert_allclose(plain, 0.02 * np.sqrt(h))
+    np.testing.assert_allclose(with_drift, np.sqrt(0.02**2 * h + (0.005 * h) ** 2))
+    # |mu| is capped at TREND_CAP (0.5) x the long-run volatility: 0.01 here
+    capped = horizon_scale(sigma, long, np.array([0]), 5, drift=np.array([0.3]))[0]
+    np.testing.assert_allclose(capped, np.sqrt(0.02**2 * h + (0.01 * h) ** 2))
+    off = horizon_scale(sigma, long, np.array([0]), 5, drift=np.array([0.3]), trend_weight=0.0)[0]
+    np.testing.assert_allclose(off, plain)
+
+
+def test_model_bands_widen_in_a_trend() -> None:
+    """Same squared returns (so the same volatility), but a falling market: wider 95 % band."""
+    rng = np.random.default_rng(5)
+    moves = rng.normal(0.0, 0.015, 1500)
+    index = pd.bdate_range("2015-01-01", periods=1500)
+    flat_moves, falling_moves = moves.copy(), moves.copy()
+    flat_moves[-40:] = 0.015 * np.resize([1.0, -1.0], 40)  # two months of +-1.5 % days
+    falling_moves[-40:] = -0.015  # two months of -1.5 % days
+    flat = pd.Series(50.0 * np.exp(np.cumsum(flat_moves)), index=index)
+    falling = pd.Series(50.0 * np.exp(np.cumsum(falling_moves)), index=index)
+    a = make_model("random_walk").fit(flat).predict(horizon=20)
+    b = make_model("random_walk").fit(falling).predict(horizon=20)
+    width_a = np.log(a.upper[95] / a.lower[95])
+    width_b = np.log(b.upper[95] / b.lower[95])
+    assert (width_b[5:] > width_a[5:] * 1.1).all()
