@@ -1,3 +1,3 @@
 """energy_nb: forecast, compare, backtest and stream energy prices."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

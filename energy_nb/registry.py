@@ -48,7 +48,7 @@ def library_versions() -> dict[str, str]:
     """The installed versions of the libraries that shape a model's results.
 
     Returns:
-        ``{"energy_nb": "0.1.0", "pandas": "2.3.3", ...}`` (``"not installed"`` when missing).
+        ``{"energy_nb": "0.2.0", "pandas": "2.3.3", ...}`` (``"not installed"`` when missing).
     """
     return dict(_library_versions())
 

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from energy_nb.cli._common import CliError, open_store
+
+if TYPE_CHECKING:
+    from energy_nb.registry import ModelRegistry
 from energy_nb.cli._forecast_args import (
     add_db_flag,
     add_json_output,
@@ -75,11 +78,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-record", action="store_true",
                         help="do not record the runs in the model registry")
     parser.add_argument("--if-missing", action="store_true", dest="if_missing",
-                        help="skip commodities that already have a recorded walk-forward "
-                             "evaluation (set-up scripts: `make run` seeds the Models page)")
+                        help="skip commodities that already have a walk-forward evaluation "
+                             "recorded by this energy_nb version (set-up scripts: `make run` "
+                             "seeds the Models page)")
     add_json_output(parser)
     add_db_flag(parser)
     parser.set_defaults(func=cmd_evaluate)
+
+
+def _current_evaluation_recorded(registry: ModelRegistry, code: str) -> bool:
+    """Whether ``code`` has a walk-forward run recorded by the installed energy_nb version.
+
+    Runs of an older version do not count: a new version may forecast differently (e.g. another
+    interval method), so ``make run`` evaluates again after an upgrade.
+    """
+    from energy_nb.registry import library_versions
+
+    current = library_versions()["energy_nb"]
+    return any(run.versions.get("energy_nb") == current
+               for run in registry.latest_evaluations(code).values())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -100,10 +117,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     texts: list[str] = []
     registry = ModelRegistry(store)
     for code in args.commodity:
-        if args.if_missing and registry.latest_evaluations(code):
+        if args.if_missing and _current_evaluation_recorded(registry, code):
             payload["skipped"].append(code)
-            print(f"energy-nb: {code}: a walk-forward evaluation is already recorded; skipped "
-                  "(--if-missing)", file=sys.stderr)
+            print(f"energy-nb: {code}: a walk-forward evaluation by this energy_nb version is "
+                  "already recorded; skipped (--if-missing)", file=sys.stderr)
             continue
         series = store.load(code)
         valid = series.dropna()

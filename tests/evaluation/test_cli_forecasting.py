@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,25 @@ def test_evaluate_if_missing_records_once_then_skips(tmp_path: Path, eia_dir: Pa
     listed = json.loads(run(tmp_path, "models", "list", "--kind", "walk_forward",
                             "--json").stdout)["runs"]
     assert len(listed) == 2  # nothing recorded the second time
+
+
+def test_evaluate_if_missing_runs_again_after_an_upgrade(tmp_path: Path, eia_dir: Path) -> None:
+    """Runs recorded by another energy_nb version (e.g. another interval method) do not count."""
+    assert run(tmp_path, "data", "import", str(eia_dir / "henryhub-daily.csv")).returncode == 0
+    args = ("evaluate", "--commodity", "NG", "--start", "2026-06-01", "--horizon", "3",
+            "--step", "10", "--models", "drift", "--no-progress", "--if-missing", "--json")
+    assert run(tmp_path, *args).returncode == 0
+    with sqlite3.connect(tmp_path / "energy_nb.sqlite") as conn:
+        rows = conn.execute("SELECT id, versions_json FROM model_runs").fetchall()
+        assert rows
+        for run_id, versions in rows:
+            old = {**json.loads(versions), "energy_nb": "0.0.1"}
+            conn.execute("UPDATE model_runs SET versions_json = ? WHERE id = ?",
+                         (json.dumps(old), run_id))
+    again = run(tmp_path, *args)
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert data["skipped"] == [] and "NG" in data["commodities"]
+    listed = json.loads(run(tmp_path, "models", "list", "--kind", "walk_forward",
+                            "--json").stdout)["runs"]
+    assert len(listed) == 4
