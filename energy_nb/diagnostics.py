@@ -245,6 +245,37 @@ def comparison_table(
     return table
 
 
+def step_metrics_long(runs: Mapping[str, ModelRun]) -> pd.DataFrame:
+    """Every per-step metric of several walk-forward runs, one row per (model, step).
+
+    Args:
+        runs: ``{model: walk-forward run}`` (e.g. :meth:`ModelRegistry.latest_evaluations`).
+
+    Returns:
+        DataFrame with columns ``commodity``, ``model``, ``run_id``, ``step`` and the metrics
+        under their registry names (``mae``, ``rmae``, ``coverage_80``, ...), sorted by model
+        and step; empty when no run has per-step metrics.
+
+    Usage::
+
+        >>> step_metrics_long(registry.latest_evaluations("WTI")).to_csv("wti_metrics.csv")
+    """
+    parts = []
+    for name in sorted(runs):
+        run = runs[name]
+        frame = run.step_metrics()
+        if frame.empty:
+            continue
+        frame = frame.reset_index()
+        frame.insert(0, "run_id", run.id)
+        frame.insert(0, "model", name)
+        frame.insert(0, "commodity", run.commodity)
+        parts.append(frame)
+    if not parts:
+        return pd.DataFrame(columns=["commodity", "model", "run_id", "step"])
+    return pd.concat(parts, ignore_index=True, sort=False)
+
+
 # ----------------------------------------------------------------------------------------------
 # residuals
 
@@ -254,9 +285,10 @@ class ResidualDiagnostics:
     """One-step-ahead residual diagnostics of a fitted model.
 
     The residuals are the model's rolling-origin one-step errors of log prices over its
-    calibration window (the ones its intervals are calibrated on), divided by the causal EWMA
-    volatility at each origin: well-specified models give residuals near N(0, 1) without
-    autocorrelation.
+    calibration window (the ones its intervals are calibrated on), divided by the one-step
+    interval scale at each origin (the causal EWMA volatility, capped, plus the small drift term;
+    see :mod:`energy_nb.models.intervals`): well-specified models give residuals near N(0, 1)
+    without autocorrelation.
 
     Attributes:
         model: model name.

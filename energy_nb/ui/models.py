@@ -45,6 +45,7 @@ from energy_nb.diagnostics import (
     quick_evaluation,
     residual_diagnostics,
     runs_table,
+    step_metrics_long,
 )
 from energy_nb.registry import ModelRegistry, ModelRun
 from energy_nb.ui.charts import (
@@ -54,7 +55,13 @@ from energy_nb.ui.charts import (
     residual_histogram_figure,
     residuals_figure,
 )
-from energy_nb.ui.controls import FreshnessLine, MessageArea, page_root, store_freshness
+from energy_nb.ui.controls import (
+    CsvDownloadLink,
+    FreshnessLine,
+    MessageArea,
+    page_root,
+    store_freshness,
+)
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
 
 log = logging.getLogger(__name__)
@@ -143,9 +150,12 @@ class ModelsPage:
             value=commodity if commodity == ALL else get_commodity(commodity).code,
             description="Commodity", style=style, layout=widgets.Layout(width="240px"),
         )
+        # labelled by a separate Label: ToggleButtons' own description sits above the buttons
         self.kind = widgets.ToggleButtons(options=list(KIND_CHOICES), value="all",
-                                          description="Runs", style={**style,
-                                                                     "button_width": "100px"})
+                                          tooltips=["every recorded run",
+                                                    "walk-forward evaluations",
+                                                    "single fits (forecasts served)"],
+                                          style={"button_width": "100px"})
         self.coverage_level = widgets.Dropdown(options=[], description="Coverage of",
                                                style=style, layout=widgets.Layout(width="200px"))
         self.run_picker = widgets.Dropdown(options=[], description="Run", style=style,
@@ -173,6 +183,7 @@ class ModelsPage:
         self.runs_html.add_class("enb-runs")
         self.comparison_html = widgets.HTML(value="")
         self.comparison_html.add_class("enb-comparison")
+        self.download = CsvDownloadLink("Download metrics CSV")
         # Static charts: their content is widget state, so it shows however late the page
         # connects (Voilà) and whichever thread drew it (background diagnostics).
         self.rmae_chart = StaticChart(metric_by_step_figure(pd.DataFrame(), metric_label="rMAE"),
@@ -204,11 +215,13 @@ class ModelsPage:
                 "residual diagnostics",
             )),
             self.freshness.widget,
-            widgets.HBox([self.commodity, self.kind]),
+            widgets.HBox([self.commodity, widgets.Label("Runs", layout=widgets.Layout(
+                margin="0 4px 0 16px")), self.kind], layout=widgets.Layout(align_items="center")),
             self.messages.widget,
             widgets.HBox([self.evaluate_button, self.evaluate_progress]),
             section("Compare models (latest walk-forward evaluation per model)"),
             self.comparison_html,
+            self.download.widget,
             self.compare_charts,
             section("Model runs"),
             self.runs_html,
@@ -320,6 +333,13 @@ class ModelsPage:
         runs = self._evaluations
         self.comparison = comparison_table(runs) if runs else pd.DataFrame()
         self.comparison_html.value = comparison_table_html(self.comparison)
+        metrics = step_metrics_long(runs)
+        if metrics.empty:
+            self.download.disable("no evaluation to download" if self.selected_code
+                                  else "choose one commodity")
+        else:
+            self.download.set_csv(metrics.to_csv(index=False, float_format="%.6g"),
+                                  f"model_metrics_{self.selected_code}_by_step.csv")
         rmae = metric_by_step(runs, "rmae") if runs else pd.DataFrame()
         self.rmae_chart.update(metric_by_step_figure(
             rmae, metric_label="rMAE", reference=1.0, reference_label="random walk",

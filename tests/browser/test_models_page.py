@@ -8,8 +8,10 @@ coverage charts and the residual diagnostics of the selected run.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from energy_nb.data.store import PriceStore
@@ -57,6 +59,17 @@ def test_quick_evaluation_fills_the_comparison(models, store):
     wait_for_plot(models, ".enb-coverage-chart")
     assert sorted(t["name"] for t in plot_data(models, ".enb-coverage-chart")) == sorted(latest)
     assert "Recorded a quick evaluation" in models.inner_text(".enb-messages") or len(latest)
+    # the per-step metrics download from the browser
+    link = models.locator("a.enb-csv-link")
+    link.wait_for()
+    with models.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "model_metrics_WTI_by_step.csv"
+    frame = pd.read_csv(io.StringIO(Path(download.path()).read_text()))
+    assert sorted(set(frame["model"])) == sorted(latest) and len(frame) == 30 * len(latest)
+    walk_rows = frame[frame["model"] == "random_walk"]
+    assert (walk_rows["rmae"] == 1.0).all() and list(walk_rows["step"]) == list(range(1, 31))
 
 
 def test_run_details_show_residual_diagnostics(models, store):

@@ -6,6 +6,7 @@ the page's own button or by :func:`energy_nb.diagnostics.quick_evaluation`.
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import numpy as np
@@ -104,6 +105,26 @@ def test_comparison_shows_the_registry_metrics(evaluated_store):
     page.coverage_level.value = 80
     cov = {t.name: t for t in page.coverage_chart.figure.data}
     np.testing.assert_allclose(cov["drift"].y, latest["drift"].step_metrics()["coverage_80"] * 100)
+
+
+def test_metrics_csv_download_holds_every_step_of_every_model(evaluated_store):
+    page = ModelsPage(evaluated_store, diagnostics=False, background=False)
+    latest = ModelRegistry(evaluated_store).latest_evaluations("WTI")
+    assert page.download.filename == "model_metrics_WTI_by_step.csv"
+    frame = pd.read_csv(io.StringIO(page.download.csv_text))
+    assert list(frame.columns[:4]) == ["commodity", "model", "run_id", "step"]
+    assert {"mae", "rmae", "coverage_80", "coverage_95", "winkler_95"} <= set(frame.columns)
+    assert sorted(set(frame["model"])) == sorted(FAST_MODELS) and set(frame["commodity"]) == {"WTI"}
+    for name, run in latest.items():
+        rows = frame[frame["model"] == name].set_index("step")
+        steps = run.step_metrics()
+        assert list(rows.index) == list(steps.index)
+        np.testing.assert_allclose(rows["rmae"], steps["rmae"], rtol=1e-5)
+        assert set(rows["run_id"]) == {run.id}
+    page.commodity.value = "NG"  # nothing evaluated: the link is disabled and says why
+    assert page.download.csv_text is None and "no evaluation" in page.download.widget.value
+    page.commodity.value = "ALL"
+    assert page.download.csv_text is None and "choose one commodity" in page.download.widget.value
 
 
 def test_filters_by_commodity_and_kind(evaluated_store):
