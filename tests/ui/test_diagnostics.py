@@ -84,8 +84,11 @@ def test_residual_diagnostics_of_a_random_walk_are_its_scaled_returns():
     model = make_model("random_walk", calibration_window=300).fit(y)
     diag = residual_diagnostics(model, max_lag=10, bins=20)
     logs = np.log(y.to_numpy())
-    sigma = model.sigma_
-    expected = (logs[-300:] - logs[-301:-1]) / sigma[-301:-1]
+    # one-step interval scale: capped volatility plus the (capped) recent drift, by hand
+    sigma = np.minimum(model.sigma_, 3 * model.sigma_long_)
+    drift = np.minimum(np.abs(model.recent_drift_), 0.5 * model.sigma_long_)
+    scale = np.sqrt(sigma**2 + drift**2)
+    expected = (logs[-300:] - logs[-301:-1]) / scale[-301:-1]
     np.testing.assert_allclose(diag.residuals.to_numpy(), expected)
     assert diag.residuals.index[-1] == y.index[-1]
     assert len(diag.acf) == 10 and diag.histogram["count"].sum() == 300
