@@ -140,6 +140,26 @@ class MessageArea:
         self.widget.value = ""
 
 
+def labelled(label: str, widget: widgets.Widget) -> widgets.HBox:
+    """``widget`` with ``label`` on its left, vertically centred.
+
+    For widgets whose own ``description`` renders above them (``ToggleButtons`` in ipywidgets 8).
+
+    Args:
+        label: the label text.
+        widget: the widget to label.
+
+    Returns:
+        An ``HBox`` of a ``Label`` and the widget.
+
+    Usage::
+
+        >>> row = labelled("Frequency", widgets.ToggleButtons(options=["Daily", "Weekly"]))
+    """
+    return widgets.HBox([widgets.Label(label, layout=widgets.Layout(margin="0 6px 0 4px")),
+                         widget], layout=widgets.Layout(align_items="center"))
+
+
 class CsvDownloadLink:
     """A "Download CSV" link whose target is the CSV itself (``data:text/csv;base64,...``).
 

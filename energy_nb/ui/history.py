@@ -47,6 +47,7 @@ from energy_nb.ui.controls import (
     FreshnessLine,
     MessageArea,
     commodity_picker,
+    labelled,
     load_current,
     open_page_store,
     page_root,
@@ -107,7 +108,7 @@ class HistoryPage:
         self.dates = DateRange(first, last)
         self.freq = widgets.ToggleButtons(
             options=[(k.capitalize(), k) for k in FREQUENCIES], value=freq,
-            description="Frequency", style={"description_width": "initial", "button_width": "80px"},
+            style={"button_width": "80px"},
         )
         self.freq.add_class("enb-freq")
         self.rebase = widgets.Checkbox(value=False, description="Rebase to 100", indent=False)
@@ -135,7 +136,7 @@ class HistoryPage:
         controls = widgets.HBox(
             [
                 self.commodities,
-                widgets.VBox([self.dates.widget, self.freq,
+                widgets.VBox([self.dates.widget, labelled("Frequency", self.freq),
                               widgets.HBox([self.rebase, self.log_scale])]),
             ]
         )

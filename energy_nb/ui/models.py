@@ -59,6 +59,7 @@ from energy_nb.ui.controls import (
     CsvDownloadLink,
     FreshnessLine,
     MessageArea,
+    labelled,
     page_root,
     store_freshness,
 )
@@ -150,7 +151,6 @@ class ModelsPage:
             value=commodity if commodity == ALL else get_commodity(commodity).code,
             description="Commodity", style=style, layout=widgets.Layout(width="240px"),
         )
-        # labelled by a separate Label: ToggleButtons' own description sits above the buttons
         self.kind = widgets.ToggleButtons(options=list(KIND_CHOICES), value="all",
                                           tooltips=["every recorded run",
                                                     "walk-forward evaluations",
@@ -215,8 +215,7 @@ class ModelsPage:
                 "residual diagnostics",
             )),
             self.freshness.widget,
-            widgets.HBox([self.commodity, widgets.Label("Runs", layout=widgets.Layout(
-                margin="0 4px 0 16px")), self.kind], layout=widgets.Layout(align_items="center")),
+            widgets.HBox([self.commodity, labelled("Runs", self.kind)]),
             self.messages.widget,
             widgets.HBox([self.evaluate_button, self.evaluate_progress]),
             section("Compare models (latest walk-forward evaluation per model)"),
