@@ -450,7 +450,8 @@ class ForecastService:
 
         The training data is loaded from the store up to the recorded origin, starting at the
         recorded training start; the result equals the stored one as long as those prices have
-        not changed since (compare ``data_version``).
+        not changed since (compare ``data_version``) and the recorded ``versions`` match the
+        installed ones (a new energy_nb version may compute intervals differently).
 
         Args:
             record_id: id in the ``forecasts`` table.
