@@ -196,6 +196,55 @@ def metric_by_step(runs: Mapping[str, ModelRun], metric: str) -> pd.DataFrame:
     return frame.sort_index()
 
 
+def metric_over_time(
+    runs: Mapping[str, ModelRun], metric: str, window: int = 10
+) -> pd.DataFrame:
+    """A metric of several walk-forward runs by forecast origin, over a trailing window.
+
+    Args:
+        runs: ``{model: walk-forward run}`` (e.g. :meth:`ModelRegistry.latest_evaluations`).
+        metric: ``"coverage_<L>"`` (share of path steps inside the band, averaged over the last
+            ``window`` origins) or ``"rmae"`` (the model's summed MAE over the last ``window``
+            origins divided by the random walk's over the same origins).
+        window: number of origins in the trailing window (>= 1); fewer at the start.
+
+    Returns:
+        DataFrame indexed by ``origin`` (dates), one column per model that has per-origin
+        metrics; empty when none has (runs recorded before energy_nb 0.2) or, for ``rmae``,
+        when the random walk is not among the runs.
+
+    Raises:
+        DiagnosticsError: on a window below 1 or an unknown metric.
+
+    Usage::
+
+        >>> metric_over_time(registry.latest_evaluations("WTI"), "coverage_95", window=10)
+    """
+    if int(window) < 1:
+        raise DiagnosticsError(f"window must be at least 1 origin, got {window}")
+    if metric != "rmae" and not metric.startswith("coverage_"):
+        raise DiagnosticsError(f"metric must be 'rmae' or 'coverage_<level>', got {metric!r}")
+    frames = {name: run.origin_metrics() for name, run in runs.items()}
+    frames = {name: f for name, f in frames.items() if not f.empty}
+    column = "mae" if metric == "rmae" else metric
+    columns: dict[str, pd.Series] = {}
+    if metric == "rmae":
+        base = frames.get("random_walk")
+        if base is None:
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="origin"))
+        base_sum = base["mae"].rolling(window, min_periods=1).sum()
+        for name, frame in frames.items():
+            model_sum = frame["mae"].rolling(window, min_periods=1).sum()
+            columns[name] = model_sum / base_sum.reindex(frame.index)
+    else:
+        for name, frame in frames.items():
+            if column in frame.columns:
+                columns[name] = frame[column].rolling(window, min_periods=1).mean()
+    out = pd.DataFrame(columns)
+    out.index.name = "origin"
+    return out.sort_index()
+
+
 def evaluation_levels(runs: Mapping[str, ModelRun]) -> list[int]:
     """The interval levels that every given walk-forward run reports coverage for."""
     found: set[int] | None = None

@@ -128,6 +128,27 @@ class ModelRun:
         return frame.sort_index()
 
 
+    def origin_metrics(self) -> pd.DataFrame:
+        """Per-origin metrics of a walk-forward run as a DataFrame indexed by ``origin``.
+
+        Returns:
+            One row per origin (dates), columns ``mae`` and ``coverage_<L>`` (see
+            :meth:`WalkForwardResult.by_origin`); empty for fit runs and for runs recorded
+            before per-origin metrics existed (energy_nb < 0.2).
+        """
+        by_origin = self.metrics.get("by_origin") or {}
+        origins = self.metrics.get("origins") or []
+        if not by_origin or not origins:
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="origin"))
+        frame = pd.DataFrame({k: pd.to_numeric(pd.Series(v, dtype=object), errors="coerce")
+                              for k, v in by_origin.items()})
+        frame.index = pd.DatetimeIndex(pd.to_datetime(origins[: len(frame)]), name="origin")
+        levels = sorted(int(c.split("_", 1)[1]) for c in frame.columns
+                        if c.startswith("coverage_"))
+        order = [c for c in ["mae", *(f"coverage_{lv}" for lv in levels)] if c in frame.columns]
+        return frame[order + [c for c in frame.columns if c not in order]].astype(float)
+
+
 class ModelRegistry:
     """Record, list and read model runs in a :class:`~energy_nb.data.store.PriceStore`.
 
@@ -226,6 +247,7 @@ class ModelRegistry:
                 "failures": entry["failures"],
                 "mean_over_steps": overall,
                 "steps": steps,
+                "by_origin": entry.get("by_origin", {}),
             }
             ids[name] = self.record(
                 name, commodity, params=entry["params"], train_start=series.index[0],

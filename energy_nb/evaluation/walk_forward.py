@@ -100,13 +100,58 @@ class WalkForwardResult:
             out = out[[s for s in steps if s in out.columns]]
         return out
 
+    def by_origin(self, model: str) -> pd.DataFrame:
+        """One model's accuracy per forecast origin, over the steps whose actual is known.
+
+        Shows *when* a model did well or badly (e.g. bands too narrow in a price shock), which
+        the per-step metrics average away.
+
+        Args:
+            model: an evaluated model name.
+
+        Returns:
+            DataFrame indexed by ``origin`` (all :attr:`origins`, in order) with ``mae`` (mean
+            absolute error over the steps of that origin's path), ``coverage_<L>`` (share of
+            those steps inside the ``L`` % band) and ``n`` (steps with a known actual and a
+            finite forecast); NaN where ``n`` is 0.
+
+        Raises:
+            EvaluationError: for a model that was not evaluated.
+
+        Usage::
+
+            >>> result.by_origin("auto")["coverage_95"].rolling(10).mean()
+        """
+        if model not in self.models:
+            raise EvaluationError(f"model {model!r} was not evaluated; have {self.models}")
+        rows = self.forecasts[self.forecasts["model"] == model]
+        known = np.isfinite(rows["actual"].to_numpy()) & np.isfinite(rows["mean"].to_numpy())
+        frame = pd.DataFrame({"origin": rows["origin"].to_numpy(), "n": known.astype(float)})
+        frame["abs_error"] = np.where(known, np.abs(rows["actual"] - rows["mean"]), 0.0)
+        for level in self.levels:
+            inside = ((rows[f"lower_{level}"] <= rows["actual"])
+                      & (rows["actual"] <= rows[f"upper_{level}"])).to_numpy()
+            frame[f"hits_{level}"] = (inside & known).astype(float)
+        sums = frame.groupby("origin", sort=False).sum().reindex(self.origins)
+        n = sums["n"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = pd.DataFrame({"mae": sums["abs_error"].to_numpy() / n}, index=self.origins)
+            for level in self.levels:
+                out[f"coverage_{level}"] = sums[f"hits_{level}"].to_numpy() / n
+        out["n"] = n.astype(int)
+        out.loc[out["n"] == 0, [c for c in out.columns if c != "n"]] = np.nan
+        out.index.name = "origin"
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary: settings, origins and per model and step the metrics.
 
         Returns:
             ``{"commodity", "horizon", "levels", "start", "end", "step", "refit_every",
             "origins": [...], "models": {name: {"params", "seconds", "fits", "failures",
-            "steps": {"1": {"mae": ..., ...}, ...}}}}``.
+            "steps": {"1": {"mae": ..., ...}, ...}, "by_origin": {"mae": [...],
+            "coverage_80": [...], ...}}}}`` -- ``by_origin`` lists are aligned with
+            ``origins`` (:meth:`by_origin`; ``null`` where no actual was known).
         """
         models: dict[str, Any] = {}
         for name in self.models:
@@ -115,12 +160,15 @@ class WalkForwardResult:
                 str(int(step)): {k: _finite(v) for k, v in row.items()}
                 for step, row in frame.iterrows()
             }
+            per_origin = self.by_origin(name).drop(columns="n")
             models[name] = {
                 "params": self.params.get(name, {}),
                 "seconds": round(self.seconds.get(name, 0.0), 4),
                 "fits": self.fits.get(name, 0),
                 "failures": list(self.failures.get(name, [])),
                 "steps": steps,
+                "by_origin": {col: [_finite(v) for v in per_origin[col]]
+                              for col in per_origin.columns},
             }
         return {
             "commodity": self.commodity,

@@ -456,24 +456,30 @@ def metric_by_step_figure(
     percent: bool = False,
     title: str = "",
     height: int = 320,
+    x_title: str = "horizon step (trading days)",
 ) -> go.Figure:
-    """One line per model of a metric against the forecast step.
+    """One line per model of a metric against the forecast step (or the forecast origin).
 
     Args:
-        frame: index ``step``, one column per model (:func:`energy_nb.diagnostics.metric_by_step`).
+        frame: index ``step``, one column per model (:func:`energy_nb.diagnostics.metric_by_step`);
+            or index ``origin`` (dates, :func:`energy_nb.diagnostics.metric_over_time`).
         metric_label: y axis title.
         reference: a horizontal reference line (e.g. 1.0 for rMAE, the nominal coverage).
         reference_label: its annotation.
         percent: values are fractions shown as percent.
         title: chart title.
         height: pixels.
+        x_title: x axis title.
 
     Returns:
         The figure; one trace per model named after it.
     """
     scale = 100.0 if percent else 1.0
+    by_date = isinstance(frame.index, pd.DatetimeIndex)
+    x = ([d.strftime("%Y-%m-%d") for d in frame.index] if by_date
+         else [int(step) for step in frame.index])
     traces = [
-        go.Scatter(x=[int(step) for step in frame.index],
+        go.Scatter(x=x,
                    y=(frame[name].to_numpy(dtype=float) * scale).tolist(),
                    name=str(name), mode="lines+markers", marker={"size": 4})
         for name in frame.columns
@@ -494,7 +500,8 @@ def metric_by_step_figure(
             "height": height,
             "title": {"text": title} if title else None,
             "margin": {"l": 55, "r": 20, "t": 40 if title else 20, "b": 40},
-            "xaxis": {"title": {"text": "horizon step (trading days)"}, "dtick": 5},
+            "xaxis": ({"title": {"text": x_title}} if by_date
+                      else {"title": {"text": x_title}, "dtick": 5}),
             "yaxis": {"title": {"text": metric_label + (" (%)" if percent else "")}},
             "shapes": shapes,
             "annotations": annotations,

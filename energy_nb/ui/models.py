@@ -7,7 +7,9 @@ The page reads the model registry (:mod:`energy_nb.registry`) and displays what
   commodity and kind;
 * for one commodity, the latest walk-forward evaluation of each model side by side: a table and
   charts of rMAE (MAE relative to the random walk; below 1 beats it) and of interval coverage by
-  horizon step against the nominal level;
+  horizon step against the nominal level, and the same two over time (trailing window of forecast
+  origins: when the models did well or badly, e.g. bands too narrow in a price shock); the
+  metrics of every step as a CSV download;
 * one run's details: parameters, training window, data version, library versions, and residual
   diagnostics of the model refitted on its training window (residuals over time, ACF with the
   white-noise band, histogram against the normal, Ljung-Box test).
@@ -42,6 +44,7 @@ from energy_nb.diagnostics import (
     evaluation_levels,
     fit_run_model,
     metric_by_step,
+    metric_over_time,
     quick_evaluation,
     residual_diagnostics,
     runs_table,
@@ -74,6 +77,8 @@ KIND_CHOICES: tuple[tuple[str, str], ...] = (
 )
 #: Most runs listed in the table and the details picker.
 MAX_LISTED = 200
+#: Origins in the trailing window of the over-time charts (10 origins every 5 days ~ 2 months).
+TIME_WINDOW = 10
 
 NO_EVALUATION_MESSAGE = (
     "No walk-forward evaluation of {code} is recorded yet, so there is nothing to compare. "
@@ -190,6 +195,11 @@ class ModelsPage:
                                       "enb-rmae-chart")
         self.coverage_chart = StaticChart(
             metric_by_step_figure(pd.DataFrame(), metric_label="coverage"), "enb-coverage-chart")
+        self.rmae_time_chart = StaticChart(
+            metric_by_step_figure(pd.DataFrame(), metric_label="rMAE"), "enb-rmae-time-chart")
+        self.coverage_time_chart = StaticChart(
+            metric_by_step_figure(pd.DataFrame(), metric_label="coverage"),
+            "enb-coverage-time-chart")
         self.details = widgets.HTML(value="")
         self.details.add_class("enb-run-details")
         self.diagnostics_summary = widgets.HTML(value="")
@@ -206,6 +216,12 @@ class ModelsPage:
              widgets.VBox([self.coverage_level, self.coverage_chart.widget])],
             layout=widgets.Layout(display="none"))
         self.compare_charts.add_class("enb-compare-charts")
+        # when the models did well or badly; runs recorded before energy_nb 0.2 have no
+        # per-origin metrics, and then this row stays hidden
+        self.time_charts = widgets.HBox(
+            [self.rmae_time_chart.widget, self.coverage_time_chart.widget],
+            layout=widgets.Layout(display="none"))
+        self.time_charts.add_class("enb-time-charts")
 
         section = lambda text: widgets.HTML(f'<h3 style="margin:0.8em 0 0.2em">{text}</h3>')
         self.widget = widgets.VBox([
@@ -222,6 +238,7 @@ class ModelsPage:
             self.comparison_html,
             self.download.widget,
             self.compare_charts,
+            self.time_charts,
             section("Model runs"),
             self.runs_html,
             section("Run details"),
@@ -344,6 +361,13 @@ class ModelsPage:
             rmae, metric_label="rMAE", reference=1.0, reference_label="random walk",
             title="rMAE by horizon step (below 1 beats the random walk)",
         ))
+        rmae_time = metric_over_time(runs, "rmae", TIME_WINDOW) if runs else pd.DataFrame()
+        self.rmae_time_chart.update(metric_by_step_figure(
+            rmae_time, metric_label="rMAE", reference=1.0, reference_label="random walk",
+            title=f"rMAE over time (last {TIME_WINDOW} origins, all steps)",
+            x_title="forecast origin",
+        ))
+        self.time_charts.layout.display = "" if not rmae_time.empty else "none"
         levels = evaluation_levels(runs) if runs else []
         self._suspended = True
         try:
@@ -364,6 +388,16 @@ class ModelsPage:
             reference=(level / 100.0) if level else None,
             reference_label=f"nominal {level}%" if level else "",
             title=f"Coverage of the {level}% intervals by step" if level else "Coverage by step",
+        ))
+        over_time = (metric_over_time(runs, f"coverage_{level}", TIME_WINDOW) if runs and level
+                     else pd.DataFrame())
+        self.coverage_time_chart.update(metric_by_step_figure(
+            over_time, metric_label="coverage", percent=True,
+            reference=(level / 100.0) if level else None,
+            reference_label=f"nominal {level}%" if level else "",
+            title=(f"Coverage of the {level}% intervals over time (last {TIME_WINDOW} origins)"
+                   if level else "Coverage over time"),
+            x_title="forecast origin",
         ))
 
     def _fill_run_picker(self, runs: Sequence[ModelRun]) -> None:

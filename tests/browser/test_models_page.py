@@ -58,6 +58,14 @@ def test_quick_evaluation_fills_the_comparison(models, store):
     assert walk["n"] == 30 and walk["y_first"] == pytest.approx(1.0)
     wait_for_plot(models, ".enb-coverage-chart")
     assert sorted(t["name"] for t in plot_data(models, ".enb-coverage-chart")) == sorted(latest)
+    # the same over time: one point per forecast origin
+    wait_for_plot(models, ".enb-coverage-time-chart")
+    over_time = plot_data(models, ".enb-coverage-time-chart")
+    assert sorted(t["name"] for t in over_time) == sorted(latest)
+    assert {t["n"] for t in over_time} == {len(latest["random_walk"].metrics["origins"])}
+    walk_time = next(t for t in plot_data(models, ".enb-rmae-time-chart")
+                     if t["name"] == "random_walk")
+    assert walk_time["y_first"] == pytest.approx(1.0)
     assert "Recorded a quick evaluation" in models.inner_text(".enb-messages") or len(latest)
     # the per-step metrics download from the browser
     link = models.locator("a.enb-csv-link")

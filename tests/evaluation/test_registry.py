@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from energy_nb.data.store import PriceStore
@@ -61,6 +62,10 @@ def test_record_evaluation_stores_per_step_metrics(store: PriceStore) -> None:
     assert list(frame.index) == [1, 2, 3, 4]
     assert frame.loc[2, "mae"] == pytest.approx(result.metrics.loc[("drift", 2), "mae"])
     assert frame.loc[1, "rmae"] == pytest.approx(result.metrics.loc[("drift", 1), "rmae"])
+    per_origin = run.origin_metrics()
+    expected = result.by_origin("drift").drop(columns="n")
+    assert list(per_origin.index) == list(result.origins)
+    pd.testing.assert_frame_equal(per_origin, expected, check_names=False, check_freq=False)
     latest = ModelRegistry(store).latest_evaluations("WTI")
     assert latest["drift"].id == ids["drift"]
     with store.read() as conn:

@@ -136,6 +136,37 @@ def test_interval_metrics_and_failures_are_reported() -> None:
     assert spy[spy.origin == origins[0]]["mean"].notna().all()
 
 
+def test_by_origin_by_hand_with_a_failed_origin() -> None:
+    """Per-origin MAE and coverage from the prices and the spy's known bands."""
+    y = synthetic(seed=7)
+    values = y.to_numpy()
+    horizon = 4
+    origins = select_origins(y.index, y.index[40], horizon=horizon, step=10)
+    result = walk_forward(y, {"spy": SpyModel([], fail_on={origins[2]})}, start=y.index[40],
+                          horizon=horizon, step=10, levels=(50, 90), progress=False)
+    table = result.by_origin("spy")
+    assert list(table.index) == list(result.origins)
+    assert list(table.columns) == ["mae", "coverage_50", "coverage_90", "n"]
+    steps = np.arange(1, horizon + 1)
+    for origin in result.origins:
+        row = table.loc[origin]
+        if origin == origins[2]:  # the model raised there: nothing to score
+            assert row["n"] == 0 and np.isnan(row["mae"]) and np.isnan(row["coverage_90"])
+            continue
+        p = y.index.get_loc(origin)
+        centre = values[p - 4: p + 1].mean()
+        errors = np.abs(values[p + steps] - centre)
+        assert row["n"] == horizon
+        assert row["mae"] == pytest.approx(errors.mean())
+        assert row["coverage_50"] == pytest.approx(np.mean(errors <= 5.0 * np.sqrt(steps)))
+        assert row["coverage_90"] == pytest.approx(np.mean(errors <= 9.0 * np.sqrt(steps)))
+    # the random walk's per-origin MAE averages to its per-step MAE (every path complete)
+    walk = result.by_origin("random_walk")
+    assert walk["mae"].mean() == pytest.approx(result.metrics.loc["random_walk", "mae"].mean())
+    with pytest.raises(EvaluationError, match="was not evaluated"):
+        result.by_origin("arima")
+
+
 def test_to_dict_shape() -> None:
     y = synthetic()
     result = walk_forward(y, ["drift"], start=y.index[80], horizon=3, step=20, progress=False)
@@ -148,6 +179,10 @@ def test_to_dict_shape() -> None:
                 "pinball_95", "winkler_80", "winkler_95"):
         assert key in step1
     assert set(data["models"]["drift"]["steps"]) == {"1", "2", "3"}
+    by_origin = data["models"]["drift"]["by_origin"]
+    assert set(by_origin) == {"mae", "coverage_80", "coverage_95"}
+    assert all(len(v) == len(data["origins"]) for v in by_origin.values())
+    np.testing.assert_allclose(by_origin["mae"], result.by_origin("drift")["mae"])
 
 
 def test_progress_callback_counts_every_forecast() -> None:

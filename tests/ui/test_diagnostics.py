@@ -10,10 +10,12 @@ from energy_nb.diagnostics import (
     DiagnosticsError,
     forecast_error_summary,
     forecast_frame_from_payload,
+    metric_over_time,
     quick_evaluation_plan,
     residual_diagnostics,
 )
 from energy_nb.models import make_model
+from energy_nb.registry import ModelRun
 
 
 def test_error_summary_hand_computed():
@@ -94,3 +96,35 @@ def test_residual_diagnostics_of_a_random_walk_are_its_scaled_returns():
     assert len(diag.acf) == 10 and diag.histogram["count"].sum() == 300
     with pytest.raises(DiagnosticsError, match="not fitted"):
         residual_diagnostics(make_model("drift"))
+
+
+def _run(name: str, origins: list[str], **by_origin: list) -> ModelRun:
+    metrics = {"kind": "walk_forward", "origins": origins, "by_origin": by_origin}
+    return ModelRun(1, name, "WTI", {}, "2020-01-02", origins[-1], "WTI@1", "now", {}, metrics)
+
+
+def test_metric_over_time_by_hand():
+    origins = ["2025-01-02", "2025-01-09", "2025-01-16", "2025-01-23"]
+    runs = {
+        "random_walk": _run("random_walk", origins, mae=[1.0, 2.0, 3.0, 4.0],
+                            coverage_95=[1.0, 0.5, None, 0.0]),
+        "drift": _run("drift", origins, mae=[2.0, 1.0, 3.0, 2.0],
+                      coverage_95=[1.0, 1.0, 0.5, 0.5]),
+        "old": ModelRun(3, "old", "WTI", {}, None, None, None, "then", {},
+                        {"kind": "walk_forward", "steps": {"1": {"mae": 1.0}}}),
+    }
+    rmae = metric_over_time(runs, "rmae", window=2)
+    assert list(rmae.columns) == ["random_walk", "drift"]  # the old run has no per-origin data
+    assert list(rmae.index) == list(pd.to_datetime(origins))
+    np.testing.assert_allclose(rmae["drift"], [2.0 / 1.0, 3.0 / 3.0, 4.0 / 5.0, 5.0 / 7.0])
+    np.testing.assert_allclose(rmae["random_walk"], 1.0)
+    cover = metric_over_time(runs, "coverage_95", window=3)
+    # trailing mean over the known values (None = no actual known at that origin)
+    np.testing.assert_allclose(cover["random_walk"], [1.0, 0.75, 0.75, 0.25])
+    np.testing.assert_allclose(cover["drift"], [1.0, 1.0, 2.5 / 3, 2.0 / 3])
+    assert metric_over_time({"drift": runs["drift"]}, "rmae").empty  # no random walk to divide by
+    assert metric_over_time({"old": runs["old"]}, "coverage_95").empty
+    with pytest.raises(DiagnosticsError, match="window"):
+        metric_over_time(runs, "rmae", window=0)
+    with pytest.raises(DiagnosticsError, match="'rmae' or 'coverage_<level>'"):
+        metric_over_time(runs, "mase")
