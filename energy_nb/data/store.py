@@ -413,6 +413,29 @@ class PriceStore:
                                (code,)).fetchone()
         return f"{code}@{row[0] if row else 0}"
 
+    def content_token(self) -> tuple:
+        """A value that changes whenever what the dashboards show from this store changes.
+
+        Covers the stored prices of every commodity (their data versions), the recorded
+        walk-forward evaluations and the stored backtests. Fits and served forecasts, which the
+        pages record themselves while rendering, do not count.
+
+        Returns:
+            A hashable tuple; compare two tokens with ``==``.
+
+        Usage::
+
+            >>> before = store.content_token(); ...; changed = store.content_token() != before
+        """
+        with self.read() as conn:
+            versions = tuple(conn.execute(
+                "SELECT commodity, version FROM series_versions ORDER BY commodity").fetchall())
+            evaluations = tuple(conn.execute(
+                "SELECT COUNT(*), MAX(id) FROM model_runs "
+                "WHERE json_extract(metrics_json, '$.kind') = 'walk_forward'").fetchone())
+            backtests = tuple(conn.execute("SELECT COUNT(*), MAX(id) FROM backtests").fetchone())
+        return versions, evaluations, backtests
+
     def last_date(self, commodity: str) -> pd.Timestamp | None:
         """The last stored date of a commodity, or ``None``."""
         code = get_commodity(commodity).code

@@ -784,4 +784,6 @@ def build_backtest_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
         The page's root widget (the :class:`BacktestPage` is at ``widget.page``).
     """
     kwargs.setdefault("preview", True)
-    return page_root(BacktestPage(store, **kwargs))
+    page = BacktestPage(store, **kwargs)
+    # a preheated Voilà kernel rebuilds the page if the store changed before the visit
+    return page_root(page, rebuild=lambda: BacktestPage(page.store, **kwargs))

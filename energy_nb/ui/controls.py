@@ -22,7 +22,7 @@ import base64
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -337,17 +337,26 @@ class FreshnessLine:
         )
 
 
-def page_root(page: Any) -> widgets.Widget:
+def page_root(page: Any, rebuild: Callable[[], Any] | None = None) -> widgets.Widget:
     """A page's root widget for display, with the page object attached as ``widget.page``.
 
     Every ``build_*_page`` returns this: the attribute keeps the page object (its handlers,
-    caches and threads) alive as long as the displayed widget, and reachable from it.
+    caches and threads) alive as long as the displayed widget, and reachable from it. The root
+    is a container around ``page.widget``, so that a preheated Voilà kernel can swap in a fresh
+    page when the store changed before the visitor arrived (:mod:`energy_nb.ui.preheat`).
 
     Args:
-        page: a page object with a ``widget`` attribute.
+        page: a page object with a ``widget`` attribute (and ``store``, for the refresh).
+        rebuild: builds the same page again from the current store; ``None``: no refresh.
 
     Returns:
-        ``page.widget``.
+        A ``VBox`` (class ``enb-page-root``) holding ``page.widget``.
     """
-    page.widget.page = page
-    return page.widget
+    from energy_nb.ui.preheat import refresh_when_requested
+
+    root = widgets.VBox([page.widget])
+    root.add_class("enb-page-root")
+    root.page = page
+    if rebuild is not None:
+        refresh_when_requested(root, getattr(page, "store", None), rebuild)
+    return root

@@ -648,4 +648,6 @@ def build_forecast_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
     Returns:
         The page's root widget (the :class:`ForecastPage` is at ``widget.page``).
     """
-    return page_root(ForecastPage(store, **kwargs))
+    page = ForecastPage(store, **kwargs)
+    # a preheated Voilà kernel rebuilds the page if the store changed before the visit
+    return page_root(page, rebuild=lambda: ForecastPage(page.store, **kwargs))

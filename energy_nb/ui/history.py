@@ -390,4 +390,6 @@ def build_history_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
     Returns:
         The page's root widget (the :class:`HistoryPage` is at ``widget.page``).
     """
-    return page_root(HistoryPage(store, **kwargs))
+    page = HistoryPage(store, **kwargs)
+    # a preheated Voilà kernel rebuilds the page if the store changed before the visit
+    return page_root(page, rebuild=lambda: HistoryPage(page.store, **kwargs))

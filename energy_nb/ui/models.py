@@ -668,4 +668,6 @@ def build_models_page(store: Any = None, **kwargs: Any) -> widgets.Widget:
     Returns:
         The page's root widget (the :class:`ModelsPage` is at ``widget.page``).
     """
-    return page_root(ModelsPage(store, **kwargs))
+    page = ModelsPage(store, **kwargs)
+    # a preheated Voilà kernel rebuilds the page if the store changed before the visit
+    return page_root(page, rebuild=lambda: ModelsPage(page.store, **kwargs))

@@ -1,0 +1,113 @@
+"""Fresh pages from preheated Voilà kernels.
+
+``energy-nb app`` keeps one preheated kernel per page: Voilà runs the notebook *before* anyone asks
+for it, so the first visitor gets the page at once. The catch is that the page shows the store as
+it was when the kernel started -- possibly hours before the visit, before the morning's data update
+or evaluation. :func:`refresh_when_requested` closes that gap: a daemon thread waits for the
+request that takes the kernel (``voila.utils.wait_for_request``), compares the store's
+:meth:`~energy_nb.data.store.PriceStore.content_token` with the one taken at render time and, if it
+changed, rebuilds the page on the kernel's event loop and swaps it into the displayed root widget,
+before the browser has fetched the widget states. Outside a preheated Voilà kernel (JupyterLab,
+nbval, a kernel Voilà started for the request) it does nothing.
+
+Usage (what :func:`energy_nb.ui.controls.page_root` does with a ``rebuild`` function)::
+
+    root = widgets.VBox([page.widget])
+    refresh_when_requested(root, page.store, lambda: HistoryPage(store))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+log = logging.getLogger(__name__)
+
+#: Environment variable Voilà sets to "True" in the kernels it preheats.
+PREHEAT_ENV = "VOILA_PREHEAT"
+#: CSS class the root gets once the page was rebuilt (visible to operations and browser tests).
+REFRESHED_CLASS = "enb-refreshed"
+#: Set in the kernel's environment by ``wait_for_request`` once the request info arrived.
+REQUEST_ENV = "SERVER_SOFTWARE"
+
+
+def in_preheated_kernel() -> bool:
+    """Whether this process is a kernel Voilà preheated (and so renders before the request)."""
+    return os.environ.get(PREHEAT_ENV) == "True"
+
+
+def refresh_when_requested(
+    root: widgets.Box,
+    store: Any,
+    rebuild: Callable[[], Any],
+    wait: Callable[[], None] | None = None,
+) -> threading.Thread | None:
+    """Rebuild the page in ``root`` when the store changed between render and request.
+
+    Args:
+        root: the displayed container; its only child is the page's widget, and ``root.page``
+            the page object (replaced on rebuild, and the root gets the class ``enb-refreshed``).
+        store: the page's store (has ``content_token()``); ``None`` disables the refresh.
+        rebuild: builds a new page object (with a ``widget``) from the current store.
+        wait: blocks until the visitor's request arrives (default: Voilà's
+            ``wait_for_request``); tests pass their own.
+
+    Returns:
+        The started daemon thread, or ``None`` when there is nothing to do (not in a preheated
+        kernel, no store, no running event loop).
+    """
+    if store is None or not hasattr(store, "content_token"):
+        return None
+    if wait is None:
+        if not in_preheated_kernel():
+            return None
+        wait = _voila_wait
+    try:
+        loop = asyncio.get_running_loop()  # the kernel's loop: cells run inside it
+    except RuntimeError:
+        return None
+    try:
+        token = store.content_token()
+    except Exception:  # a broken store already shows its message in the page
+        log.exception("cannot read the store's content token")
+        return None
+
+    def swap() -> None:
+        try:
+            if store.content_token() == token:
+                return
+            log.info("store changed since the page was preheated: rebuilding it")
+            page = rebuild()
+        except Exception:
+            log.exception("rebuilding the preheated page failed; keeping the preheated one")
+            return
+        root.children = (page.widget,)
+        root.page = page
+        root.add_class(REFRESHED_CLASS)
+
+    def watch() -> None:
+        try:
+            wait()
+        except Exception:
+            log.exception("waiting for the Voilà request failed; the page stays as rendered")
+            return
+        loop.call_soon_threadsafe(swap)
+
+    thread = threading.Thread(target=watch, name="enb-preheat-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
+def _voila_wait() -> None:
+    """Block until Voilà hands this preheated kernel to a request (raises if it never can)."""
+    from voila.utils import wait_for_request
+
+    wait_for_request()
+    if not os.environ.get(REQUEST_ENV, "").startswith("voila/"):
+        raise RuntimeError("no request info received from Voilà")

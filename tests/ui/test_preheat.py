@@ -1,0 +1,99 @@
+"""Preheated pages rebuild themselves when the store changed before the visit (real store)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from energy_nb.data.store import PriceStore
+from energy_nb.data.validation import PriceSeries
+from energy_nb.ui.controls import page_root
+from energy_nb.ui.history import HistoryPage
+from energy_nb.ui.preheat import refresh_when_requested
+
+
+def _import(store: PriceStore, prices: pd.Series) -> None:
+    store.import_series(PriceSeries(
+        commodity="WTI", source="test-wti", dates=[d.date() for d in prices.index],
+        prices=[float(v) for v in prices], lines=list(range(2, len(prices) + 2))))
+
+
+def _prices(n: int) -> pd.Series:
+    rng = np.random.default_rng(3)
+    values = np.round(70.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n))), 2)
+    return pd.Series(values, index=pd.bdate_range("2024-01-01", periods=n))
+
+
+async def _after_request(store: PriceStore, change) -> tuple[object, object]:
+    """Render a History page, apply ``change`` to the store, then let the "request" arrive."""
+    requested = threading.Event()
+    first = HistoryPage(store)
+    root = page_root(first)  # no rebuild given: nothing happens on its own
+    thread = refresh_when_requested(root, store, lambda: HistoryPage(store), wait=requested.wait)
+    assert thread is not None and thread.daemon
+    change()
+    requested.set()
+    thread.join(5)
+    for _ in range(50):  # the swap runs on this loop, like a widget callback in the kernel
+        await asyncio.sleep(0.02)
+        if root.page is not first:
+            break
+    return first, root
+
+
+async def test_changed_store_rebuilds_the_page_on_the_loop(tmp_path: Path) -> None:
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    prices = _prices(300)
+    _import(store, prices.iloc[:250])
+    first, root = await _after_request(store, lambda: _import(store, prices))
+    assert root.page is not first
+    assert root.children == (root.page.widget,) and "enb-refreshed" in root._dom_classes
+    last = prices.index[-1].strftime("%Y-%m-%d")
+    assert f"data through {last}" in root.page.freshness.widget.value
+    assert f"data through {last}" not in first.freshness.widget.value
+
+
+async def test_unchanged_store_keeps_the_preheated_page(tmp_path: Path) -> None:
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    _import(store, _prices(200))
+    first, root = await _after_request(store, lambda: None)
+    assert root.page is first and root.children == (first.widget,)
+    assert "enb-refreshed" not in root._dom_classes
+
+
+def test_content_token_ignores_fits_but_not_evaluations_prices_or_backtests(tmp_path: Path) -> None:
+    from energy_nb.backtest.run import run_backtest
+    from energy_nb.registry import ModelRegistry
+
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    prices = _prices(120)
+    _import(store, prices.iloc[:100])
+    token = store.content_token()
+    registry = ModelRegistry(store)
+    registry.record("drift", "WTI", params={}, train_start="2024-01-01", train_end="2024-05-17",
+                    data_version="WTI@1", metrics={"kind": "fit"})
+    assert store.content_token() == token  # pages record fits themselves while rendering
+    registry.record("drift", "WTI", params={}, train_start="2024-01-01", train_end="2024-05-17",
+                    data_version="WTI@1", metrics={"kind": "walk_forward", "steps": {}})
+    after_eval = store.content_token()
+    assert after_eval != token
+    run_backtest(store.load("WTI"), "buy-and-hold", store=store)
+    after_backtest = store.content_token()
+    assert after_backtest != after_eval
+    _import(store, prices)
+    assert store.content_token() != after_backtest
+
+
+def test_nothing_to_do_outside_a_preheated_kernel(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    _import(store, _prices(50))
+    page = HistoryPage(store)
+    root = page_root(page, rebuild=lambda: HistoryPage(store))
+    assert root.page is page and root.children == (page.widget,)
+    assert refresh_when_requested(root, store, lambda: HistoryPage(store)) is None
+    assert refresh_when_requested(root, None, lambda: HistoryPage(store), wait=lambda: None) is None
