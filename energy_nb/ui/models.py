@@ -103,7 +103,8 @@ class ModelsPage:
         background: refit for the diagnostics in a thread so the page stays usable.
 
     Attributes:
-        commodity, kind, run_picker, coverage_level: the controls; evaluate_button and
+        commodity, kind, run_picker, coverage_level, compare_axis (``"step"`` or ``"time"``):
+        the controls; evaluate_button and
         evaluate_progress: the quick evaluation; diagnostics_button.
         runs_html: the runs table; runs_frame: its rows.
         comparison_html / comparison: the metrics table and its frame.
@@ -161,6 +162,13 @@ class ModelsPage:
                                                     "walk-forward evaluations",
                                                     "single fits (forecasts served)"],
                                           style={"button_width": "100px"})
+        # the two comparison charts against the horizon step or the forecast origin (one pair of
+        # charts, redrawn: a second pair would slow every page load for a view asked for less)
+        self.compare_axis = widgets.ToggleButtons(
+            options=[("By horizon step", "step"), ("Over time", "time")], value="step",
+            tooltips=["metrics per forecast step, averaged over the origins",
+                      f"metrics per forecast origin, trailing {TIME_WINDOW} origins"],
+            style={"button_width": "130px"})
         self.coverage_level = widgets.Dropdown(options=[], description="Coverage of",
                                                style=style, layout=widgets.Layout(width="200px"))
         self.run_picker = widgets.Dropdown(options=[], description="Run", style=style,
@@ -177,6 +185,7 @@ class ModelsPage:
         self.diagnostics_progress = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         for w, cls in ((self.commodity, "enb-commodity"), (self.kind, "enb-kind"),
                        (self.coverage_level, "enb-coverage-level"),
+                       (self.compare_axis, "enb-compare-axis"),
                        (self.run_picker, "enb-run-picker"),
                        (self.evaluate_button, "enb-evaluate"),
                        (self.evaluate_progress, "enb-evaluate-progress"),
@@ -195,11 +204,6 @@ class ModelsPage:
                                       "enb-rmae-chart")
         self.coverage_chart = StaticChart(
             metric_by_step_figure(pd.DataFrame(), metric_label="coverage"), "enb-coverage-chart")
-        self.rmae_time_chart = StaticChart(
-            metric_by_step_figure(pd.DataFrame(), metric_label="rMAE"), "enb-rmae-time-chart")
-        self.coverage_time_chart = StaticChart(
-            metric_by_step_figure(pd.DataFrame(), metric_label="coverage"),
-            "enb-coverage-time-chart")
         self.details = widgets.HTML(value="")
         self.details.add_class("enb-run-details")
         self.diagnostics_summary = widgets.HTML(value="")
@@ -211,17 +215,12 @@ class ModelsPage:
                                            "enb-residual-histogram")
 
         # shown only when there is an evaluation to compare (no empty axes on a fresh store)
-        self.compare_charts = widgets.HBox(
-            [self.rmae_chart.widget,
-             widgets.VBox([self.coverage_level, self.coverage_chart.widget])],
+        self.compare_charts = widgets.VBox(
+            [widgets.HBox([labelled("Show", self.compare_axis), self.coverage_level],
+                          layout=widgets.Layout(align_items="center")),
+             widgets.HBox([self.rmae_chart.widget, self.coverage_chart.widget])],
             layout=widgets.Layout(display="none"))
         self.compare_charts.add_class("enb-compare-charts")
-        # when the models did well or badly; runs recorded before energy_nb 0.2 have no
-        # per-origin metrics, and then this row stays hidden
-        self.time_charts = widgets.HBox(
-            [self.rmae_time_chart.widget, self.coverage_time_chart.widget],
-            layout=widgets.Layout(display="none"))
-        self.time_charts.add_class("enb-time-charts")
 
         section = lambda text: widgets.HTML(f'<h3 style="margin:0.8em 0 0.2em">{text}</h3>')
         self.widget = widgets.VBox([
@@ -238,7 +237,6 @@ class ModelsPage:
             self.comparison_html,
             self.download.widget,
             self.compare_charts,
-            self.time_charts,
             section("Model runs"),
             self.runs_html,
             section("Run details"),
@@ -258,6 +256,7 @@ class ModelsPage:
         self.commodity.observe(self._on_filter, names="value")
         self.kind.observe(self._on_filter, names="value")
         self.coverage_level.observe(self._on_coverage_level, names="value")
+        self.compare_axis.observe(self._on_compare_axis, names="value")
         self.run_picker.observe(self._on_run, names="value")
         self.evaluate_button.on_click(self._on_evaluate)
         self.diagnostics_button.on_click(lambda _b: self.show_diagnostics())
@@ -292,6 +291,10 @@ class ModelsPage:
     def _on_coverage_level(self, _change: dict) -> None:
         if not self._suspended:
             self._guard(self._draw_coverage)
+
+    def _on_compare_axis(self, _change: dict) -> None:
+        if not self._suspended:
+            self._guard(self._draw_charts)
 
     def _on_run(self, _change: dict) -> None:
         if not self._suspended:
@@ -356,48 +359,60 @@ class ModelsPage:
         else:
             self.download.set_csv(metrics.to_csv(index=False, float_format="%.6g"),
                                   f"model_metrics_{self.selected_code}_by_step.csv")
-        rmae = metric_by_step(runs, "rmae") if runs else pd.DataFrame()
-        self.rmae_chart.update(metric_by_step_figure(
-            rmae, metric_label="rMAE", reference=1.0, reference_label="random walk",
-            title="rMAE by horizon step (below 1 beats the random walk)",
-        ))
-        rmae_time = metric_over_time(runs, "rmae", TIME_WINDOW) if runs else pd.DataFrame()
-        self.rmae_time_chart.update(metric_by_step_figure(
-            rmae_time, metric_label="rMAE", reference=1.0, reference_label="random walk",
-            title=f"rMAE over time (last {TIME_WINDOW} origins, all steps)",
-            x_title="forecast origin",
-        ))
-        self.time_charts.layout.display = "" if not rmae_time.empty else "none"
         levels = evaluation_levels(runs) if runs else []
+        # runs recorded before energy_nb 0.2 have no per-origin metrics: no "Over time" then
+        has_time = bool(runs) and not metric_over_time(runs, "rmae", TIME_WINDOW).empty
         self._suspended = True
         try:
             previous = self.coverage_level.value
             self.coverage_level.options = [(f"{lv}% intervals", lv) for lv in levels]
             self.coverage_level.value = (previous if previous in levels
                                          else (levels[-1] if levels else None))
+            if not has_time:
+                self.compare_axis.value = "step"
+            self.compare_axis.layout.display = "" if has_time else "none"
         finally:
             self._suspended = False
+        self._draw_charts()
+
+    def _draw_charts(self) -> None:
+        """The rMAE and coverage charts, by horizon step or over time (``compare_axis``)."""
+        runs = self._evaluations
+        over_time = self.compare_axis.value == "time"
+        if over_time:
+            rmae = metric_over_time(runs, "rmae", TIME_WINDOW) if runs else pd.DataFrame()
+            title = f"rMAE over time (last {TIME_WINDOW} origins, all steps)"
+        else:
+            rmae = metric_by_step(runs, "rmae") if runs else pd.DataFrame()
+            title = "rMAE by horizon step (below 1 beats the random walk)"
+        self.rmae_chart.update(metric_by_step_figure(
+            rmae, metric_label="rMAE", reference=1.0, reference_label="random walk", title=title,
+            x_title="forecast origin" if over_time else "horizon step (trading days)",
+        ))
         self._draw_coverage()
 
     def _draw_coverage(self) -> None:
         level = self.coverage_level.value
         runs = self._evaluations
-        frame = metric_by_step(runs, f"coverage_{level}") if runs and level else pd.DataFrame()
+        over_time = self.compare_axis.value == "time"
+        metric = f"coverage_{level}"
+        if not (runs and level):
+            frame = pd.DataFrame()
+        elif over_time:
+            frame = metric_over_time(runs, metric, TIME_WINDOW)
+        else:
+            frame = metric_by_step(runs, metric)
+        if not level:
+            title = "Coverage over time" if over_time else "Coverage by step"
+        elif over_time:
+            title = f"Coverage of the {level}% intervals over time (last {TIME_WINDOW} origins)"
+        else:
+            title = f"Coverage of the {level}% intervals by step"
         self.coverage_chart.update(metric_by_step_figure(
             frame, metric_label="coverage", percent=True,
             reference=(level / 100.0) if level else None,
-            reference_label=f"nominal {level}%" if level else "",
-            title=f"Coverage of the {level}% intervals by step" if level else "Coverage by step",
-        ))
-        over_time = (metric_over_time(runs, f"coverage_{level}", TIME_WINDOW) if runs and level
-                     else pd.DataFrame())
-        self.coverage_time_chart.update(metric_by_step_figure(
-            over_time, metric_label="coverage", percent=True,
-            reference=(level / 100.0) if level else None,
-            reference_label=f"nominal {level}%" if level else "",
-            title=(f"Coverage of the {level}% intervals over time (last {TIME_WINDOW} origins)"
-                   if level else "Coverage over time"),
-            x_title="forecast origin",
+            reference_label=f"nominal {level}%" if level else "", title=title,
+            x_title="forecast origin" if over_time else "horizon step (trading days)",
         ))
 
     def _fill_run_picker(self, runs: Sequence[ModelRun]) -> None:

@@ -59,13 +59,19 @@ def test_quick_evaluation_fills_the_comparison(models, store):
     wait_for_plot(models, ".enb-coverage-chart")
     assert sorted(t["name"] for t in plot_data(models, ".enb-coverage-chart")) == sorted(latest)
     # the same over time: one point per forecast origin
-    wait_for_plot(models, ".enb-coverage-time-chart")
-    over_time = plot_data(models, ".enb-coverage-time-chart")
+    n_origins = len(latest["random_walk"].metrics["origins"])
+    models.locator(".enb-compare-axis button", has_text="Over time").click()
+    models.wait_for_function(
+        """(n) => { const gd = document.querySelector('.enb-coverage-chart .js-plotly-plot');
+                    return gd && gd.data && gd.data.length > 0 && gd.data[0].x.length === n; }""",
+        arg=n_origins)
+    over_time = plot_data(models, ".enb-coverage-chart")
     assert sorted(t["name"] for t in over_time) == sorted(latest)
-    assert {t["n"] for t in over_time} == {len(latest["random_walk"].metrics["origins"])}
-    walk_time = next(t for t in plot_data(models, ".enb-rmae-time-chart")
+    assert {t["n"] for t in over_time} == {n_origins}
+    assert over_time[0]["x_first"].startswith(latest["random_walk"].metrics["origins"][0])
+    walk_time = next(t for t in plot_data(models, ".enb-rmae-chart")
                      if t["name"] == "random_walk")
-    assert walk_time["y_first"] == pytest.approx(1.0)
+    assert walk_time["y_first"] == pytest.approx(1.0) and walk_time["n"] == n_origins
     assert "Recorded a quick evaluation" in models.inner_text(".enb-messages") or len(latest)
     # the per-step metrics download from the browser
     link = models.locator("a.enb-csv-link")

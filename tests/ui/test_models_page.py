@@ -111,23 +111,28 @@ def test_over_time_charts_follow_the_origins(evaluated_store):
     page = ModelsPage(evaluated_store, diagnostics=False, background=False)
     latest = ModelRegistry(evaluated_store).latest_evaluations("WTI")
     origins = latest["drift"].metrics["origins"]
-    assert page.time_charts.layout.display == ""
-    rmae = {t.name: t for t in page.rmae_time_chart.figure.data}
+    assert page.compare_axis.value == "step" and page.compare_axis.layout.display == ""
+    page.compare_axis.value = "time"
+    rmae = {t.name: t for t in page.rmae_chart.figure.data}
     assert sorted(rmae) == sorted(FAST_MODELS)
     assert list(rmae["drift"].x) == origins
     np.testing.assert_allclose(rmae["random_walk"].y, 1.0)
     drift = latest["drift"].origin_metrics()["mae"].cumsum()
     walk = latest["random_walk"].origin_metrics()["mae"].cumsum()
     np.testing.assert_allclose(rmae["drift"].y, drift / walk)  # window 10 > 3 origins
-    cover = {t.name: t for t in page.coverage_time_chart.figure.data}
+    assert "over time" in page.rmae_chart.figure.layout.title.text
+    cover = {t.name: t for t in page.coverage_chart.figure.data}
     theta = latest["theta"].origin_metrics()["coverage_95"].expanding().mean() * 100
     np.testing.assert_allclose(cover["theta"].y, theta)
-    assert "95% intervals over time" in page.coverage_time_chart.figure.layout.title.text
+    assert "95% intervals over time" in page.coverage_chart.figure.layout.title.text
     page.coverage_level.value = 80
-    assert "80% intervals over time" in page.coverage_time_chart.figure.layout.title.text
+    assert "80% intervals over time" in page.coverage_chart.figure.layout.title.text
+    page.compare_axis.value = "step"  # back to the per-step view
+    assert list(page.rmae_chart.figure.data[0].x) == list(range(1, 11))
+    assert "80% intervals by step" in page.coverage_chart.figure.layout.title.text
 
 
-def test_runs_without_per_origin_metrics_hide_the_over_time_charts(empty_registry_store):
+def test_runs_without_per_origin_metrics_offer_no_over_time_view(empty_registry_store):
     """Evaluations recorded by energy_nb 0.1 have per-step metrics only."""
     registry = ModelRegistry(empty_registry_store)
     step = {"mae": 1.0, "rmae": 1.0, "coverage_95": 0.9, "width_95": 4.0}
@@ -139,8 +144,8 @@ def test_runs_without_per_origin_metrics_hide_the_over_time_charts(empty_registr
     page = ModelsPage(empty_registry_store, diagnostics=False, background=False)
     assert sorted(page.comparison.index) == ["drift", "random_walk"]
     assert page.compare_charts.layout.display == ""
-    assert page.time_charts.layout.display == "none"
-    assert len(page.rmae_time_chart.figure.data) == 0
+    assert page.compare_axis.layout.display == "none" and page.compare_axis.value == "step"
+    assert sorted(t.name for t in page.rmae_chart.figure.data) == ["drift", "random_walk"]
 
 
 def test_metrics_csv_download_holds_every_step_of_every_model(evaluated_store):
