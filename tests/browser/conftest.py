@@ -14,7 +14,7 @@ Fixtures (reuse them for every dashboard page):
 * ``page`` (function) / ``module_page`` (module) — a fresh page (downloads accepted, requests
   leaving 127.0.0.1 aborted, uncaught page errors collected in ``page.console_errors``).
 
-Helpers: :func:`render_url`, :func:`wait_for_plot`, :func:`plot_data`.
+Helpers: :func:`render_url`, :func:`wait_for_plot`, :func:`plot_data`, :func:`download_csv`.
 
 Usage::
 
@@ -235,6 +235,20 @@ def wait_for_plot(page: Any, container: str, timeout: float = PAGE_TIMEOUT) -> N
                       return !!(gd && gd.data && gd.data.length > 0 && gd._fullLayout); }}""",
         arg=container, timeout=timeout,
     )
+
+
+def download_csv(page: Any, link_selector: str = "a.enb-csv-link") -> tuple[str, str]:
+    """Click a page's CSV download link in the browser and read the file it saved.
+
+    Returns:
+        ``(suggested file name, file text)``.
+    """
+    link = page.locator(link_selector)
+    link.wait_for()
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_text()
 
 
 def plot_data(page: Any, container: str) -> list[dict[str, Any]]:

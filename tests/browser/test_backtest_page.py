@@ -14,7 +14,7 @@ import pytest
 
 from energy_nb.backtest import STRATEGIES, list_backtests, run_backtest
 from energy_nb.data.store import PriceStore
-from tests.browser.conftest import plot_data, render_url, wait_for_plot
+from tests.browser.conftest import download_csv, plot_data, render_url, wait_for_plot
 
 EQUITY = ".enb-bt-equity"
 DRAWDOWN = ".enb-bt-drawdown"
@@ -90,12 +90,9 @@ def test_default_run_draws_equity_drawdown_statistics_and_trades(backtest, store
     assert first_row.get_attribute("data-run") == str(newest["id"])
 
     # the trades CSV downloads with every trade
-    link = backtest.locator(".enb-bt-trades-csv a.enb-csv-link")
-    with backtest.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename.endswith("_trades.csv")
-    trades = pd.read_csv(io.StringIO(Path(download.path()).read_text()))
+    filename, text = download_csv(backtest, ".enb-bt-trades-csv a.enb-csv-link")
+    assert filename.endswith("_trades.csv")
+    trades = pd.read_csv(io.StringIO(text))
     assert len(trades) == len(expected.trades)
     assert trades["PnL"].sum() == pytest.approx(expected.trades["PnL"].sum())
     assert not backtest.console_errors, backtest.console_errors

@@ -21,7 +21,14 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.app import free_port
-from tests.browser.conftest import REPO, FIND_GD, open_page, plot_data, wait_for_plot
+from tests.browser.conftest import (
+    FIND_GD,
+    REPO,
+    download_csv,
+    open_page,
+    plot_data,
+    wait_for_plot,
+)
 
 CHART = ".enb-history-chart"
 
@@ -102,13 +109,8 @@ def test_downloaded_csv_is_what_the_chart_shows(history, store):
                             && String(gd.data[0].x[gd.data[0].x.length - 1]).startsWith('2024-06-28'); }}""",
         arg=CHART,
     )
-    link = history.locator("a.enb-csv-link")
-    link.wait_for()
-    with history.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename == "history_WTI_daily_2024-01-02_2024-06-28.csv"
-    text = Path(download.path()).read_text()
+    filename, text = download_csv(history)
+    assert filename == "history_WTI_daily_2024-01-02_2024-06-28.csv"
     csv = pd.read_csv(io.StringIO(text), parse_dates=["date"], index_col="date")
     stored = store.load("WTI", "2024-01-01", "2024-06-30")
     assert list(csv.columns) == ["WTI"]
@@ -179,12 +181,8 @@ def test_csv_download_works_in_jupyterlab(lab_url, page, store):
     page.wait_for_function("() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')")
     page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
     page.keyboard.press("Shift+Enter")
-    link = page.locator("a.enb-csv-link")
-    link.wait_for()
-    with page.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename == "history_WTI_daily_1986-01-02_2026-08-18.csv"
-    csv = pd.read_csv(download.path(), parse_dates=["date"], index_col="date")
+    filename, text = download_csv(page)
+    assert filename == "history_WTI_daily_1986-01-02_2026-08-18.csv"
+    csv = pd.read_csv(io.StringIO(text), parse_dates=["date"], index_col="date")
     pd.testing.assert_series_equal(csv["WTI"], store.load("WTI"), check_names=False,
                                    check_freq=False)

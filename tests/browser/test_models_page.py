@@ -17,7 +17,13 @@ import pytest
 from energy_nb.data.store import PriceStore
 from energy_nb.models.intervals import DEFAULT_WINDOW
 from energy_nb.registry import ModelRegistry
-from tests.browser.conftest import new_page, plot_data, render_url, wait_for_plot
+from tests.browser.conftest import (
+    download_csv,
+    new_page,
+    plot_data,
+    render_url,
+    wait_for_plot,
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +80,9 @@ def test_quick_evaluation_fills_the_comparison(models, store):
     assert walk_time["y_first"] == pytest.approx(1.0) and walk_time["n"] == n_origins
     assert "Recorded a quick evaluation" in models.inner_text(".enb-messages") or len(latest)
     # the per-step metrics download from the browser
-    link = models.locator("a.enb-csv-link")
-    link.wait_for()
-    with models.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename == "model_metrics_WTI_by_step.csv"
-    frame = pd.read_csv(io.StringIO(Path(download.path()).read_text()))
+    filename, text = download_csv(models)
+    assert filename == "model_metrics_WTI_by_step.csv"
+    frame = pd.read_csv(io.StringIO(text))
     assert sorted(set(frame["model"])) == sorted(latest) and len(frame) == 30 * len(latest)
     walk_rows = frame[frame["model"] == "random_walk"]
     assert (walk_rows["rmae"] == 1.0).all() and list(walk_rows["step"]) == list(range(1, 31))
