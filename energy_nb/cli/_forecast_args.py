@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from energy_nb.cli._common import CliError, add_db_flag, to_jsonable
+from energy_nb.cli._common import CliError, to_jsonable
 from energy_nb.commodities import CODES, UnknownCommodityError, get_commodity
 
 MAX_HORIZON = 30

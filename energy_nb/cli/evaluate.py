@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from energy_nb.cli._common import CliError, open_store
+from energy_nb.cli._common import CliError, add_db_flag, open_store
 
 if TYPE_CHECKING:
     from energy_nb.registry import ModelRegistry
 from energy_nb.cli._forecast_args import (
-    add_db_flag,
     add_json_output,
     commodities_arg,
     date_arg,

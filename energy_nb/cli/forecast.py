@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from energy_nb.cli._common import CliError, open_store
+from energy_nb.cli._common import CliError, add_db_flag, open_store
 from energy_nb.cli._forecast_args import (
-    add_db_flag,
     add_json_output,
     commodity_arg,
     date_arg,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from energy_nb.cli._common import CliError, add_json_flag, emit, open_store
+from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit, open_store
 from energy_nb.cli._forecast_args import (
-    add_db_flag,
     commodity_arg,
     model_arg,
     positive_int_arg,

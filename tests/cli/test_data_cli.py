@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.data.fake_sources import SourceServer, source_server
+from tests.data.fake_sources import source_server
 
 SCRIPT = Path(sys.executable).parent / "energy-nb"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sqlite3
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np

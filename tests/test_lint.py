@@ -1,0 +1,19 @@
+"""The code has no pyflakes-class faults: unused or undefined names, syntax errors (ruff F, E9)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_ruff_finds_no_unused_or_undefined_names() -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is a test dependency (pyproject [test] extra)"
+    done = subprocess.run([ruff, "check", "--no-cache", "--select", "F,E9",
+                           "--output-format", "concise", "energy_nb", "tests", "benchmarks"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
