@@ -6,8 +6,8 @@ it was when the kernel started -- possibly hours before the visit, before the mo
 or evaluation. :func:`refresh_when_requested` closes that gap: a daemon thread waits for the
 request that takes the kernel (``voila.utils.wait_for_request``), compares the store's
 :meth:`~energy_nb.data.store.PriceStore.content_token` with the one taken at render time and, if it
-changed, rebuilds the page on the kernel's event loop and swaps it into the displayed root widget,
-before the browser has fetched the widget states. Outside a preheated Voilà kernel (JupyterLab,
+changed, rebuilds the page on the kernel's event loop, swaps it into the displayed root widget
+(normally before the browser has fetched the widget states) and closes the stale page's widgets. Outside a preheated Voilà kernel (JupyterLab,
 nbval, a kernel Voilà started for the request) it does nothing.
 
 Usage (what :func:`energy_nb.ui.controls.page_root` does with a ``rebuild`` function)::
@@ -87,9 +87,11 @@ def refresh_when_requested(
         except Exception:
             log.exception("rebuilding the preheated page failed; keeping the preheated one")
             return
+        old = root.page
         root.children = (page.widget,)
         root.page = page
         root.add_class(REFRESHED_CLASS)
+        close_tree(getattr(old, "widget", None))  # the browser need not load the stale page
 
     def watch() -> None:
         try:
@@ -102,6 +104,22 @@ def refresh_when_requested(
     thread = threading.Thread(target=watch, name="enb-preheat-refresh", daemon=True)
     thread.start()
     return thread
+
+
+def close_tree(widget: widgets.Widget | None) -> None:
+    """Close a widget, its layout and style, and every widget inside it (boxes' children).
+
+    Args:
+        widget: the root of the tree; ``None`` does nothing.
+    """
+    if widget is None:
+        return
+    for child in getattr(widget, "children", ()) or ():
+        close_tree(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget):
+            part.close()
+    widget.close()
 
 
 def _voila_wait() -> None:

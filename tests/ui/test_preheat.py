@@ -55,6 +55,8 @@ async def test_changed_store_rebuilds_the_page_on_the_loop(tmp_path: Path) -> No
     last = prices.index[-1].strftime("%Y-%m-%d")
     assert f"data through {last}" in root.page.freshness.widget.value
     assert f"data through {last}" not in first.freshness.widget.value
+    assert first.widget.comm is None and first.chart.comm is None  # stale page closed
+    assert root.page.widget.comm is not None and root.page.chart.comm is not None
 
 
 async def test_unchanged_store_keeps_the_preheated_page(tmp_path: Path) -> None:
@@ -62,7 +64,7 @@ async def test_unchanged_store_keeps_the_preheated_page(tmp_path: Path) -> None:
     _import(store, _prices(200))
     first, root = await _after_request(store, lambda: None)
     assert root.page is first and root.children == (first.widget,)
-    assert "enb-refreshed" not in root._dom_classes
+    assert "enb-refreshed" not in root._dom_classes and first.widget.comm is not None
 
 
 def test_content_token_ignores_fits_but_not_evaluations_prices_or_backtests(tmp_path: Path) -> None:
