@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from energy_nb.ui.controls import freshness_text, store_freshness
+from energy_nb.ui.preheat import on_request
 from energy_nb.ui.theme import page_header
 
 
@@ -90,14 +91,21 @@ def build_landing_page(store: Any = None, notebooks_dir: Path | str = ".") -> wi
     Returns:
         An ``HTML`` widget.
     """
-    try:
-        if store is None:
-            from energy_nb.data.store import PriceStore
+    def render() -> str:
+        nonlocal store
+        try:
+            if store is None:
+                from energy_nb.data.store import PriceStore
 
-            store = PriceStore.from_settings()
-        rows = store_freshness(store)
-        fresh = freshness_text(rows) if rows else (
-            "The price store is empty: run `energy-nb data import` or `energy-nb data init`.")
-    except Exception as exc:  # the landing page must always render
-        fresh = f"Cannot read the price store: {exc}"
-    return widgets.HTML(landing_html(available_pages(notebooks_dir), fresh))
+                store = PriceStore.from_settings()
+            rows = store_freshness(store)
+            fresh = freshness_text(rows) if rows else (
+                "The price store is empty: run `energy-nb data import` or `energy-nb data init`.")
+        except Exception as exc:  # the landing page must always render
+            fresh = f"Cannot read the price store: {exc}"
+        return landing_html(available_pages(notebooks_dir), fresh)
+
+    widget = widgets.HTML(render())
+    # a preheated Voilà kernel renders this long before the visit: redo it when the visit comes
+    on_request(lambda: setattr(widget, "value", render()))
+    return widget

@@ -42,6 +42,47 @@ def in_preheated_kernel() -> bool:
     return os.environ.get(PREHEAT_ENV) == "True"
 
 
+def on_request(action: Callable[[], None],
+               wait: Callable[[], None] | None = None) -> threading.Thread | None:
+    """Run ``action`` on the kernel's event loop when the visitor's request arrives.
+
+    Args:
+        action: what to do (exceptions are logged, never raised into the kernel).
+        wait: blocks until the request arrives (default: Voilà's ``wait_for_request``, and
+            only in a preheated kernel); tests pass their own.
+
+    Returns:
+        The started daemon thread, or ``None`` when there is nothing to wait for (not in a
+        preheated kernel, or no running event loop).
+    """
+    if wait is None:
+        if not in_preheated_kernel():
+            return None
+        wait = _voila_wait
+    try:
+        loop = asyncio.get_running_loop()  # the kernel's loop: cells run inside it
+    except RuntimeError:
+        return None
+
+    def run() -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("updating the preheated page for the request failed")
+
+    def watch() -> None:
+        try:
+            wait()
+        except Exception:
+            log.exception("waiting for the Voilà request failed; the page stays as rendered")
+            return
+        loop.call_soon_threadsafe(run)
+
+    thread = threading.Thread(target=watch, name="enb-preheat-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
 def refresh_when_requested(
     root: widgets.Box,
     store: Any,
@@ -55,8 +96,7 @@ def refresh_when_requested(
             the page object (replaced on rebuild, and the root gets the class ``enb-refreshed``).
         store: the page's store (has ``content_token()``); ``None`` disables the refresh.
         rebuild: builds a new page object (with a ``widget``) from the current store.
-        wait: blocks until the visitor's request arrives (default: Voilà's
-            ``wait_for_request``); tests pass their own.
+        wait: as for :func:`on_request`.
 
     Returns:
         The started daemon thread, or ``None`` when there is nothing to do (not in a preheated
@@ -64,13 +104,7 @@ def refresh_when_requested(
     """
     if store is None or not hasattr(store, "content_token"):
         return None
-    if wait is None:
-        if not in_preheated_kernel():
-            return None
-        wait = _voila_wait
-    try:
-        loop = asyncio.get_running_loop()  # the kernel's loop: cells run inside it
-    except RuntimeError:
+    if wait is None and not in_preheated_kernel():
         return None
     try:
         token = store.content_token()
@@ -79,31 +113,17 @@ def refresh_when_requested(
         return None
 
     def swap() -> None:
-        try:
-            if store.content_token() == token:
-                return
-            log.info("store changed since the page was preheated: rebuilding it")
-            page = rebuild()
-        except Exception:
-            log.exception("rebuilding the preheated page failed; keeping the preheated one")
+        if store.content_token() == token:
             return
+        log.info("store changed since the page was preheated: rebuilding it")
+        page = rebuild()
         old = root.page
         root.children = (page.widget,)
         root.page = page
         root.add_class(REFRESHED_CLASS)
         close_tree(getattr(old, "widget", None))  # the browser need not load the stale page
 
-    def watch() -> None:
-        try:
-            wait()
-        except Exception:
-            log.exception("waiting for the Voilà request failed; the page stays as rendered")
-            return
-        loop.call_soon_threadsafe(swap)
-
-    thread = threading.Thread(target=watch, name="enb-preheat-refresh", daemon=True)
-    thread.start()
-    return thread
+    return on_request(swap, wait)
 
 
 def close_tree(widget: widgets.Widget | None) -> None:

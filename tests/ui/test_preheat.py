@@ -99,3 +99,25 @@ def test_nothing_to_do_outside_a_preheated_kernel(tmp_path: Path, monkeypatch) -
     assert root.page is page and root.children == (page.widget,)
     assert refresh_when_requested(root, store, lambda: HistoryPage(store)) is None
     assert refresh_when_requested(root, None, lambda: HistoryPage(store), wait=lambda: None) is None
+
+
+async def test_landing_page_redoes_its_freshness_line_at_the_visit(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    from energy_nb.ui import landing, preheat
+
+    requested = threading.Event()
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.setattr(preheat, "_voila_wait", requested.wait)
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    prices = _prices(120)
+    _import(store, prices.iloc[:100])
+    widget = landing.build_landing_page(store, tmp_path)
+    old, new = (f"data through {prices.index[i].strftime('%Y-%m-%d')}" for i in (99, -1))
+    assert old in widget.value
+    _import(store, prices)
+    requested.set()
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if new in widget.value:
+            break
+    assert new in widget.value and old not in widget.value
