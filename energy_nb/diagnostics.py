@@ -245,6 +245,49 @@ def metric_over_time(
     return out.sort_index()
 
 
+def track_record(run: ModelRun, horizon: int, levels: Sequence[int]) -> dict[str, Any] | None:
+    """How a model did in its walk-forward evaluation over the first ``horizon`` steps.
+
+    What the Forecast page shows beside a forecast, so that its bands come with evidence.
+
+    Args:
+        run: a walk-forward run (e.g. ``registry.latest_evaluations("WTI")["auto"]``).
+        horizon: the forecast's number of steps; steps beyond the evaluated ones are ignored.
+        levels: the forecast's interval levels.
+
+    Returns:
+        ``None`` for a run without per-step metrics, else ``{"run_id", "n_origins",
+        "first_origin", "last_origin", "steps", "rmae", "coverage": {level: share or None}}``:
+        means over steps ``1..min(horizon, evaluated)``; ``None`` for a level that was not
+        evaluated.
+
+    Usage::
+
+        >>> track_record(run, horizon=7, levels=(80, 95))["coverage"][95]
+    """
+    steps = run.step_metrics()
+    if steps.empty:
+        return None
+    used = steps[steps.index <= int(horizon)]
+    if used.empty:
+        return None
+    origins = run.metrics.get("origins") or []
+    coverage: dict[int, float | None] = {}
+    for level in levels:
+        column = f"coverage_{int(level)}"
+        coverage[int(level)] = (float(used[column].mean()) if column in used.columns
+                                and used[column].notna().any() else None)
+    return {
+        "run_id": run.id,
+        "n_origins": run.metrics.get("n_origins", len(origins)),
+        "first_origin": origins[0] if origins else None,
+        "last_origin": origins[-1] if origins else run.train_end,
+        "steps": int(used.index.max()),
+        "rmae": float(used["rmae"].mean()) if "rmae" in used.columns else None,
+        "coverage": coverage,
+    }
+
+
 def evaluation_levels(runs: Mapping[str, ModelRun]) -> list[int]:
     """The interval levels that every given walk-forward run reports coverage for."""
     found: set[int] | None = None

@@ -35,6 +35,7 @@ from energy_nb.diagnostics import (
     DiagnosticsError,
     forecast_error_summary,
     forecast_frame_from_payload,
+    track_record,
 )
 from energy_nb.forecasting import (
     MAX_HORIZON,
@@ -181,6 +182,9 @@ class ForecastPage:
         self.errors.add_class("enb-forecast-errors")
         self.model_info = widgets.HTML(value="")
         self.model_info.add_class("enb-model-info")
+        # the evidence behind the bands: the model's latest walk-forward evaluation
+        self.track_record = widgets.HTML(value="")
+        self.track_record.add_class("enb-track-record")
         self.progress = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.progress.add_class("enb-progress")
         self.live_status = widgets.HTML(value="", layout=widgets.Layout(display="none"))
@@ -221,6 +225,7 @@ class ForecastPage:
             self.messages.widget,
             self.progress,
             self.model_info,
+            self.track_record,
             self.chart,
             self.errors,
             self.download.widget,
@@ -391,6 +396,7 @@ class ForecastPage:
         self.table.value = ""
         self.errors.value = ""
         self.model_info.value = ""
+        self.track_record.value = ""
         self.download.disable("fix the selection first")
 
     def _show(self, run: ForecastRun, history: pd.Series, redraw: bool = True) -> None:
@@ -409,9 +415,23 @@ class ForecastPage:
             self.error_summary = None
             self.errors.value = ""
         self.model_info.value = model_info_html(run)
+        self.track_record.value = self._track_record_html(run)
         self.download.set_csv(self.table_frame.to_csv(index=False, float_format="%.4f"),
                               csv_filename(run))
         self.freshness.update(self._status, [run.commodity])
+
+    def _track_record_html(self, run: ForecastRun) -> str:
+        """The model's latest walk-forward evaluation on this commodity, for these steps."""
+        try:
+            from energy_nb.registry import ModelRegistry
+
+            evaluation = ModelRegistry(self.store).latest_evaluations(run.commodity).get(run.model)
+        except Exception:  # evidence is a bonus: never let it break the forecast
+            log.exception("cannot read the model registry")
+            return ""
+        record = (track_record(evaluation, run.horizon, run.levels)
+                  if evaluation is not None else None)
+        return track_record_html(record, run.model, run.commodity)
 
     # -- live mode -------------------------------------------------------------------------------
 
@@ -631,6 +651,37 @@ def model_info_html(run: ForecastRun) -> str:
                      f"({info['replaced_nonpositive']}) were carried forward from the previous "
                      "price (log-price models).</div>")
     return "".join(parts)
+
+
+def track_record_html(record: dict[str, Any] | None, model: str, commodity: str) -> str:
+    """One line of evidence for the bands: coverage and rMAE in the latest evaluation.
+
+    Args:
+        record: :func:`energy_nb.diagnostics.track_record`, or ``None`` when not evaluated.
+        model, commodity: what the forecast is of.
+
+    Returns:
+        HTML text.
+    """
+    name = f"<b>{html.escape(model)}</b> on {html.escape(commodity)}"
+    if record is None:
+        return ('<div class="enb-track-record-none" style="color:#555">Track record: no '
+                f"walk-forward evaluation of {name} yet (Models page, or "
+                "<code>energy-nb evaluate</code>).</div>")
+    items = sorted(record["coverage"].items())
+    levels = " / ".join(f"{level}%" for level, _ in items)
+    covered = " / ".join("not evaluated" if share is None
+                         else f"<b>{fmt_pct(share * 100, 1, signed=False)}</b>"
+                         for _, share in items)
+    window = (f"{record['first_origin']} – {record['last_origin']}"
+              if record.get("first_origin") else f"to {record['last_origin']}")
+    return (
+        '<div class="enb-track-record-line" style="color:#555">Track record of '
+        f"{name} in its latest walk-forward evaluation ({record['n_origins']} origins, "
+        f"{window}), steps 1–{record['steps']}: the {levels} bands covered {covered} of the "
+        f"prices that followed; rMAE {fmt_num(record['rmae'], 3)} (below 1 beats no "
+        "change).</div>"
+    )
 
 
 def csv_filename(run: ForecastRun) -> str:

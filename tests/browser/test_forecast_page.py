@@ -70,6 +70,8 @@ def test_chart_renders_history_forecast_and_nested_bands(forecast, store):
     assert forecast.locator(".enb-forecast-rows tr").count() == 8  # header + 7 steps
     assert "auto" in forecast.inner_text(".enb-model-info")
     assert "Why:" in forecast.inner_text(".enb-model-info")
+    # the evidence line: the session's store may or may not hold an evaluation of auto
+    assert "Track record" in forecast.inner_text(".enb-track-record")
     assert forecast.locator("a.enb-csv-link").count() == 1
     assert not forecast.console_errors, forecast.console_errors
 

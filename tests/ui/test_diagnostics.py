@@ -128,3 +128,23 @@ def test_metric_over_time_by_hand():
         metric_over_time(runs, "rmae", window=0)
     with pytest.raises(DiagnosticsError, match="'rmae' or 'coverage_<level>'"):
         metric_over_time(runs, "mase")
+
+
+def test_track_record_means_over_the_forecast_steps_by_hand():
+    from energy_nb.diagnostics import track_record
+
+    steps = {str(h): {"rmae": 1.0 + h / 100, "coverage_80": 0.8 - h / 100,
+                      "coverage_95": 0.95} for h in range(1, 6)}
+    run = ModelRun(7, "auto", "WTI", {}, "2000-01-03", "2025-03-31", "WTI@1", "now", {},
+                   {"kind": "walk_forward", "n_origins": 12,
+                    "origins": ["2025-01-02", "2025-03-31"], "steps": steps})
+    record = track_record(run, horizon=3, levels=(80, 95, 50))
+    assert record["steps"] == 3 and record["run_id"] == 7 and record["n_origins"] == 12
+    assert record["first_origin"] == "2025-01-02" and record["last_origin"] == "2025-03-31"
+    assert record["rmae"] == pytest.approx((1.01 + 1.02 + 1.03) / 3)
+    assert record["coverage"][80] == pytest.approx((0.79 + 0.78 + 0.77) / 3)
+    assert record["coverage"][95] == pytest.approx(0.95)
+    assert record["coverage"][50] is None  # not evaluated at that level
+    assert track_record(run, horizon=30, levels=(80,))["steps"] == 5  # only evaluated steps
+    fit = ModelRun(8, "auto", "WTI", {}, None, None, None, "now", {}, {"kind": "fit"})
+    assert track_record(fit, horizon=3, levels=(80,)) is None

@@ -252,3 +252,24 @@ def test_live_mode_toggle_is_offered_and_off_by_default(real_store):
     assert page.live_status.layout.display == "none"
     quiet = ForecastPage(real_store, model="random_walk", live=False)
     assert quiet.live_toggle is None and quiet.live_controls.children == ()
+
+
+def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_path):
+    import shutil
+
+    from energy_nb.diagnostics import quick_evaluation
+    from energy_nb.registry import ModelRegistry
+
+    path = tmp_path / "energy_nb.sqlite"
+    shutil.copy(real_store.path, path)
+    store = PriceStore(path)
+    page = ForecastPage(store, model="drift", horizon=5, levels=(80, 95))
+    assert "no walk-forward evaluation of <b>drift</b> on WTI" in page.track_record.value
+    quick_evaluation(store, "WTI", ("random_walk", "drift"), n_origins=3, horizon=10, step=10)
+    page.horizon.value = 4  # any update reads the registry again
+    steps = ModelRegistry(store).latest_evaluations("WTI")["drift"].step_metrics().loc[1:4]
+    text = page.track_record.value
+    assert "steps 1–4" in text and "3 origins" in text
+    for level in (80, 95):
+        assert f"{steps[f'coverage_{level}'].mean() * 100:.1f} %" in text
+    assert f"rMAE {steps['rmae'].mean():.3f}" in text
