@@ -127,7 +127,6 @@ class ModelRun:
         frame.index.name = "step"
         return frame.sort_index()
 
-
     def origin_metrics(self) -> pd.DataFrame:
         """Per-origin metrics of a walk-forward run as a DataFrame indexed by ``origin``.
 
@@ -284,16 +283,21 @@ class ModelRegistry:
         if name is not None:
             sql += " AND name = ?"
             args.append(name)
-        if kind is not None and kind not in ("fit", "walk_forward"):
-            raise RegistryError(f"kind must be 'fit' or 'walk_forward', got {kind!r}")
+        if kind is not None:
+            if kind not in ("fit", "walk_forward"):
+                raise RegistryError(f"kind must be 'fit' or 'walk_forward', got {kind!r}")
+            # filtered (and limited) in SQL: only the wanted rows are read and parsed
+            sql += " AND json_extract(metrics_json, '$.kind') = ?"
+            args.append(kind)
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise RegistryError(f"limit must be a positive integer, got {limit!r}")
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         with self.store.read() as conn:
-            rows = conn.execute(sql + " ORDER BY id DESC", args).fetchall()
-        runs = [_row_to_run(r) for r in rows]
-        if kind is not None:
-            runs = [r for r in runs if r.kind == kind]
-        return runs[:limit] if limit is not None else runs
+            rows = conn.execute(sql, args).fetchall()
+        return [_row_to_run(r) for r in rows]
 
     def get(self, run_id: int) -> ModelRun:
         """One run by id.

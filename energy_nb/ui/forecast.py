@@ -425,12 +425,12 @@ class ForecastPage:
         try:
             from energy_nb.registry import ModelRegistry
 
-            evaluation = ModelRegistry(self.store).latest_evaluations(run.commodity).get(run.model)
+            latest = ModelRegistry(self.store).list(run.commodity, name=run.model,
+                                                    kind="walk_forward", limit=1)
         except Exception:  # evidence is a bonus: never let it break the forecast
             log.exception("cannot read the model registry")
             return ""
-        record = (track_record(evaluation, run.horizon, run.levels)
-                  if evaluation is not None else None)
+        record = track_record(latest[0], run.horizon, run.levels) if latest else None
         return track_record_html(record, run.model, run.commodity)
 
     # -- live mode -------------------------------------------------------------------------------
