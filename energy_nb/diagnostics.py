@@ -226,7 +226,6 @@ def metric_over_time(
         raise DiagnosticsError(f"metric must be 'rmae' or 'coverage_<level>', got {metric!r}")
     frames = {name: run.origin_metrics() for name, run in runs.items()}
     frames = {name: f for name, f in frames.items() if not f.empty}
-    column = "mae" if metric == "rmae" else metric
     columns: dict[str, pd.Series] = {}
     if metric == "rmae":
         base = frames.get("random_walk")
@@ -238,8 +237,8 @@ def metric_over_time(
             columns[name] = model_sum / base_sum.reindex(frame.index)
     else:
         for name, frame in frames.items():
-            if column in frame.columns:
-                columns[name] = frame[column].rolling(window, min_periods=1).mean()
+            if metric in frame.columns:
+                columns[name] = frame[metric].rolling(window, min_periods=1).mean()
     out = pd.DataFrame(columns)
     out.index.name = "origin"
     return out.sort_index()

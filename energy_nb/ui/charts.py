@@ -456,7 +456,7 @@ def metric_by_step_figure(
     percent: bool = False,
     title: str = "",
     height: int = 320,
-    x_title: str = "horizon step (trading days)",
+    x_title: str | None = None,
 ) -> go.Figure:
     """One line per model of a metric against the forecast step (or the forecast origin).
 
@@ -469,13 +469,16 @@ def metric_by_step_figure(
         percent: values are fractions shown as percent.
         title: chart title.
         height: pixels.
-        x_title: x axis title.
+        x_title: x axis title (default: "forecast origin" for dates, else "horizon step
+            (trading days)").
 
     Returns:
         The figure; one trace per model named after it.
     """
     scale = 100.0 if percent else 1.0
     by_date = isinstance(frame.index, pd.DatetimeIndex)
+    if x_title is None:
+        x_title = "forecast origin" if by_date else "horizon step (trading days)"
     x = ([d.strftime("%Y-%m-%d") for d in frame.index] if by_date
          else [int(step) for step in frame.index])
     traces = [

@@ -360,8 +360,10 @@ class ModelsPage:
             self.download.set_csv(metrics.to_csv(index=False, float_format="%.6g"),
                                   f"model_metrics_{self.selected_code}_by_step.csv")
         levels = evaluation_levels(runs) if runs else []
-        # runs recorded before energy_nb 0.2 have no per-origin metrics: no "Over time" then
-        has_time = bool(runs) and not metric_over_time(runs, "rmae", TIME_WINDOW).empty
+        # the over-time charts need the random walk's per-origin metrics (rMAE divides by its
+        # MAE); runs recorded before energy_nb 0.2 have none: no "Over time" then
+        walk = runs.get("random_walk") if runs else None
+        has_time = walk is not None and not walk.origin_metrics().empty
         self._suspended = True
         try:
             previous = self.coverage_level.value
@@ -387,7 +389,6 @@ class ModelsPage:
             title = "rMAE by horizon step (below 1 beats the random walk)"
         self.rmae_chart.update(metric_by_step_figure(
             rmae, metric_label="rMAE", reference=1.0, reference_label="random walk", title=title,
-            x_title="forecast origin" if over_time else "horizon step (trading days)",
         ))
         self._draw_coverage()
 
@@ -412,7 +413,6 @@ class ModelsPage:
             frame, metric_label="coverage", percent=True,
             reference=(level / 100.0) if level else None,
             reference_label=f"nominal {level}%" if level else "", title=title,
-            x_title="forecast origin" if over_time else "horizon step (trading days)",
         ))
 
     def _fill_run_picker(self, runs: Sequence[ModelRun]) -> None:
