@@ -31,9 +31,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from energy_nb.cli._common import CliError, add_db_flag, open_store
-
-if TYPE_CHECKING:
-    from energy_nb.registry import ModelRegistry
 from energy_nb.cli._forecast_args import (
     add_json_output,
     commodities_arg,
@@ -44,6 +41,9 @@ from energy_nb.cli._forecast_args import (
     output_json,
     positive_int_arg,
 )
+
+if TYPE_CHECKING:
+    from energy_nb.registry import ModelRegistry
 
 #: Steps shown in the text table (those within the horizon).
 SHOWN_STEPS = (1, 5, 10, 20, 30)

@@ -248,7 +248,8 @@ class ForecastModel(ABC):
     (half-life of the volatility scale) — see :mod:`energy_nb.models.intervals`.
 
     Fitted attributes: ``series_`` (:class:`PreparedSeries`), ``sigma_`` and ``sigma_long_``
-    (short- and long-run volatility), ``recent_drift_`` (recent drift), plus the model's own, all ending in ``_``.
+    (short- and long-run volatility), ``recent_drift_`` (recent drift), plus the model's own,
+    all ending in ``_``.
     """
 
     #: Registry name of the model (``make_model`` key).
@@ -419,8 +420,9 @@ class ForecastModel(ABC):
         return np.arange(start, n - 1)
 
     def _scale(self, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """Interval scale ``s(t, h)`` at ``origins`` for steps ``1..horizon`` (see :mod:`.intervals`)."""
-        return horizon_scale(self.sigma_, self.sigma_long_, origins, horizon, drift=self.recent_drift_)
+        """Interval scale ``s(t, h)`` at ``origins``, steps ``1..horizon`` (see :mod:`.intervals`)."""
+        return horizon_scale(self.sigma_, self.sigma_long_, origins, horizon,
+                             drift=self.recent_drift_)
 
     def calibration_residuals(self, horizon: int) -> np.ndarray:
         """Scaled rolling-origin residuals of this fitted model (see :mod:`.intervals`).

@@ -7,8 +7,9 @@ or evaluation. :func:`refresh_when_requested` closes that gap: a daemon thread w
 request that takes the kernel (``voila.utils.wait_for_request``), compares the store's
 :meth:`~energy_nb.data.store.PriceStore.content_token` with the one taken at render time and, if it
 changed, rebuilds the page on the kernel's event loop, swaps it into the displayed root widget
-(normally before the browser has fetched the widget states) and closes the stale page's widgets. Outside a preheated Voilà kernel (JupyterLab,
-nbval, a kernel Voilà started for the request) it does nothing.
+(normally before the browser has fetched the widget states) and closes the stale page's widgets.
+Outside a preheated Voilà kernel (JupyterLab, nbval, a kernel Voilà started for the request) it
+does nothing.
 
 Usage (what :func:`energy_nb.ui.controls.page_root` does with a ``rebuild`` function)::
 
