@@ -136,12 +136,14 @@ def run_mode(browser, notebooks: Path, home: Path, preheat: bool, runs: int,
                         deadline = time.monotonic() + 180
                         while pool_fills(log_path, f"{name}.ipynb") <= used[name]:
                             if time.monotonic() > deadline:
-                                raise RuntimeError(f"kernel pool of {name} did not refill; see {log_path}")
+                                raise RuntimeError(f"kernel pool of {name} did not refill; "
+                                                   f"see {log_path}")
                             time.sleep(0.2)
                         # Voila logs "filled" once the kernel is started; the notebook then still
                         # executes in it. A user arriving later finds it executed: wait for that.
                         time.sleep(settle)
-                    times[name].append(time_first_chart(browser, f"{base}voila/render/{name}.ipynb"))
+                    times[name].append(time_first_chart(browser,
+                                                        f"{base}voila/render/{name}.ipynb"))
                     used[name] += 1
         finally:
             stop(process)
@@ -155,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="EIA snapshot folder to import")
     parser.add_argument("--modes", default="cold,preheated", help="comma-separated modes")
     parser.add_argument("--settle", type=float, default=10.0,
-                        help="seconds to let a refilled preheated kernel finish executing (default 10)")
+                        help="seconds to let a refilled preheated kernel finish executing "
+                             "(default 10)")
     parser.add_argument("--pages", default=",".join(PAGES),
-                        help=f"comma-separated dashboard notebooks to time (default {','.join(PAGES)})")
+                        help="comma-separated dashboard notebooks to time "
+                             f"(default {','.join(PAGES)})")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=SOURCE",
                         help="also time a one-cell notebook NAME with this source (experiments)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -216,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                           "results": results}, indent=2))
     else:
         print("Dashboards: time to first chart in Chromium (median of "
-              f"{args.runs} visits), baseline = trivial one-FigureWidget page, same Voila, same run")
+              f"{args.runs} visits), baseline = trivial one-FigureWidget page, "
+              "same Voila, same run")
         print(f"machine: {machine['cpus']} CPUs, {machine['platform']}, "
               f"load average {machine['load_avg_1m']}")
         print(f"{'mode':<10} {'page':<10} {'trivial (s)':>12} {'page (s)':>9} {'ratio':>7}  "

@@ -144,8 +144,9 @@ def machine_info() -> dict[str, str]:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True, check=False,
-                                capture_output=True, timeout=10).stdout.strip() or "unknown"
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+                                check=False, capture_output=True,
+                                timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"

@@ -80,7 +80,8 @@ def check_frequency(freq: str) -> str:
 
 
 def clip_dates(
-    series: pd.Series, start: pd.Timestamp | str | None = None, end: pd.Timestamp | str | None = None
+    series: pd.Series, start: pd.Timestamp | str | None = None,
+    end: pd.Timestamp | str | None = None
 ) -> pd.Series:
     """Restrict a series to ``start <= date <= end`` (both inclusive, ``None`` = open).
 

@@ -166,7 +166,8 @@ def wait_until_serving(url: str, process: subprocess.Popen | None, timeout: floa
     raise AppError(f"Voilà did not answer at {url} within {timeout:.0f} s")
 
 
-def start(options: AppOptions, *, stdout=None, stderr=None) -> tuple[subprocess.Popen, dict[str, str]]:
+def start(options: AppOptions, *, stdout=None,
+          stderr=None) -> tuple[subprocess.Popen, dict[str, str]]:
     """Start Voilà in the background and wait until it answers.
 
     Args:
@@ -243,7 +244,8 @@ def start_live_server(
     except (ValueError, KeyError, TypeError):
         stop(process)
         err = (process.stderr.read() or "").strip().splitlines()[-3:] if process.stderr else []
-        raise AppError("the live server did not start: " + (" | ".join(err) or "no output")) from None
+        raise AppError("the live server did not start: "
+                       + (" | ".join(err) or "no output")) from None
     return process, url
 
 

@@ -1,4 +1,5 @@
-"""Model diagnostics for the dashboards: forecast errors, run comparisons, residuals, quick evaluation.
+"""Model diagnostics for the dashboards: forecast errors, run comparisons, residuals, quick
+evaluation.
 
 The Forecast and Models pages only display what these functions compute (no widgets here):
 
@@ -6,8 +7,8 @@ The Forecast and Models pages only display what these functions compute (no widg
   the prices observed after its origin;
 * :func:`forecast_frame_from_payload` — a forecast table from a :class:`~energy_nb.models.Forecast`,
   its ``to_dict()`` or a live ``forecast_update`` message;
-* :func:`runs_table`, :func:`comparison_table`, :func:`metric_by_step` — the model registry's runs as
-  tables;
+* :func:`runs_table`, :func:`comparison_table`, :func:`metric_by_step` — the model registry's
+  runs as tables;
 * :func:`residual_diagnostics` — one-step rolling-origin residuals of a fitted model, their
   autocorrelation, Ljung-Box test and histogram; :func:`fit_run_model` refits a recorded run;
 * :func:`quick_evaluation` — a small walk-forward evaluation recorded in the registry.
@@ -107,7 +108,8 @@ def forecast_frame_from_payload(payload: Any) -> tuple[pd.DataFrame, dict[str, A
                        "origin": pd.Timestamp(payload.origin), "levels": tuple(payload.levels),
                        "info": dict(payload.info)}
     if not isinstance(payload, Mapping):
-        raise DiagnosticsError(f"a forecast must be a Forecast or a dict, got {type(payload).__name__}")
+        raise DiagnosticsError("a forecast must be a Forecast or a dict, "
+                               f"got {type(payload).__name__}")
     if "points" not in payload and isinstance(payload.get("forecast"), Mapping):
         return forecast_frame_from_payload(payload["forecast"])
     meta: dict[str, Any] = {

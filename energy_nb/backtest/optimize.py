@@ -150,7 +150,8 @@ def walk_forward_optimize(
         BacktestError: bad windows, objective, dates or money settings.
     """
     if objective not in OBJECTIVES:
-        raise BacktestError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        raise BacktestError(f"unknown objective {objective!r}; "
+                            f"choose one of {', '.join(OBJECTIVES)}")
     for name, value in (("train_days", train_days), ("test_days", test_days)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise BacktestError(f"{name} must be a whole number of trading days, got {value!r}")

@@ -34,7 +34,8 @@ class _TradeBook:
         self.open: list[Any] | None = None  # side, entry units, entry value, exit units,
         #                                     exit value, commission, slippage, entry bar
 
-    def _start(self, side: int, units: float, px: float, comm: float, slip: float, bar: int) -> None:
+    def _start(self, side: int, units: float, px: float, comm: float, slip: float,
+               bar: int) -> None:
         self.open = [side, units, units * px, 0.0, 0.0, comm, slip, bar]
 
     def _close(self, bar: int, is_open: bool) -> None:
@@ -42,7 +43,8 @@ class _TradeBook:
         self.rows.append([*self.open, bar, is_open])
         self.open = None
 
-    def fill(self, bar: int, q_old: float, q_new: float, px: float, comm: float, slip: float) -> None:
+    def fill(self, bar: int, q_old: float, q_new: float, px: float, comm: float,
+             slip: float) -> None:
         dq = q_new - q_old
         if q_old == 0.0:
             self._start(1 if q_new > 0 else -1, abs(q_new), px, comm, slip, bar)

@@ -179,7 +179,8 @@ def trades_frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def equity_frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rebuild an equity DataFrame (indexed by ``date``) from :meth:`BacktestResult.equity_records`."""
+    """Rebuild an equity DataFrame (indexed by ``date``) from
+    :meth:`BacktestResult.equity_records`."""
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
         return frame
@@ -399,7 +400,8 @@ def _row_to_dict(row: tuple[Any, ...], with_series: bool) -> dict[str, Any]:
     return out
 
 
-def list_backtests(store: Any, commodity: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+def list_backtests(store: Any, commodity: str | None = None,
+                   limit: int = 10) -> list[dict[str, Any]]:
     """The most recent stored runs, newest first, without their trades and equity.
 
     Args:

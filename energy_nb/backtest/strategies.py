@@ -437,7 +437,8 @@ class ForecastStrategy(Strategy):
                 signal = 0.0
                 try:
                     if refit:
-                        model = make_model(self.params["model"], **self.params["model_params"]).fit(y)
+                        model = make_model(self.params["model"],
+                                           **self.params["model_params"]).fit(y)
                         since_fit = 0
                         refits += 1
                     else:

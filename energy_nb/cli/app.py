@@ -27,8 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(preheated kernels, tracebacks hidden) and, unless --no-live, the live "
                     "forecast server; print the URLs.",
     )
-    parser.add_argument("--port", type=_port, default=8866, help="TCP port (default 8866; 0 = any free)")
-    parser.add_argument("--ip", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8866,
+                        help="TCP port (default 8866; 0 = any free)")
+    parser.add_argument("--ip", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help="folder of notebooks to serve (default: the project's notebooks/)")

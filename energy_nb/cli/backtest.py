@@ -140,7 +140,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "(repeatable; VALUE is JSON, e.g. window=250)")
     short = strat.add_mutually_exclusive_group()
     short.add_argument("--short", dest="short", action="store_true", default=None,
-                       help="go short on sell signals (default for every strategy but buy-and-hold)")
+                       help="go short on sell signals "
+                            "(default for every strategy but buy-and-hold)")
     short.add_argument("--no-short", dest="short", action="store_false",
                        help="flat instead of short")
     add_db_flag(p)

@@ -107,7 +107,8 @@ def _report_text(reports: list[ImportReport]) -> str:
     return "\n".join(lines)
 
 
-def _import(args: argparse.Namespace, batch: list[PriceSeries], replace: bool) -> list[ImportReport]:
+def _import(args: argparse.Namespace, batch: list[PriceSeries],
+            replace: bool) -> list[ImportReport]:
     store = open_store(args)
     try:
         return store.import_many(batch, replace=replace)
@@ -121,7 +122,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     for path in args.paths:
         code = _commodity_for(path, args.commodity)
         try:
-            batch.append(read_price_csv(path.resolve(), commodity=code, date_column=args.date_column,
+            batch.append(read_price_csv(path.resolve(), commodity=code,
+                                        date_column=args.date_column,
                                         price_column=args.price_column))
         except DataFileError as exc:
             raise CliError(f"{exc} (nothing was imported)") from None

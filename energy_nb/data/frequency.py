@@ -35,7 +35,8 @@ def check_frequency(freq: str) -> str:
     """
     key = str(freq).strip().lower()
     if key not in FREQUENCIES:
-        raise FrequencyError(f"unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)}")
+        raise FrequencyError(f"unknown frequency {freq!r}; "
+                             f"expected one of {', '.join(FREQUENCIES)}")
     return key
 
 

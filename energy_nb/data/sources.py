@@ -164,13 +164,15 @@ def fetch_eia(
         ]
         if start is not None:
             query.append(("start", str(start)[:10]))
-        url = f"{settings.eia_base_url}/{EIA_ROUTES[info.code]}/data/?{urllib.parse.urlencode(query)}"
+        url = (f"{settings.eia_base_url}/{EIA_ROUTES[info.code]}/data/"
+               f"?{urllib.parse.urlencode(query)}")
         _, body = _get(url, timeout=timeout, what=what)
         data, total = _parse_eia_page(body, what)
         for i, record in enumerate(data):
             period, value = _eia_record(record, what, offset + i)
             if period in rows and rows[period] != value:
-                raise SourceError(f"{what}: record {offset + i} repeats {period} with another value")
+                raise SourceError(f"{what}: record {offset + i} repeats {period} "
+                                  "with another value")
             rows[period] = value
         offset += len(data)
         if not data or offset >= total:
@@ -215,7 +217,8 @@ def _eia_record(record: Any, what: str, number: int) -> tuple[str, float | None]
     try:
         date.fromisoformat(period)
     except ValueError:
-        raise SourceError(f"{what}: record {number} has a bad period {record['period']!r}") from None
+        raise SourceError(f"{what}: record {number} has a bad period "
+                          f"{record['period']!r}") from None
     value = record.get("value")
     if value is None or (isinstance(value, str) and not value.strip()):
         return period, None

@@ -11,7 +11,8 @@ different value for a stored date is a conflict, reported and left alone unless
 Usage::
 
     >>> store = PriceStore("var/energy_nb.sqlite")                 # doctest: +SKIP
-    >>> report = store.import_series(read_price_csv("wti-daily.csv", commodity="WTI"))  # doctest: +SKIP
+    >>> report = store.import_series(                              # doctest: +SKIP
+    ...     read_price_csv("wti-daily.csv", commodity="WTI"))
     >>> store.load("wti").tail(1)                                 # doctest: +SKIP
 """
 
@@ -121,7 +122,8 @@ class ImportConflictError(StoreError):
         )
         more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
         super().__init__(
-            f"{source}: {len(conflicts)} date(s) already stored with a different price: {shown}{more}."
+            f"{source}: {len(conflicts)} date(s) already stored with a different price: "
+            f"{shown}{more}."
             " Nothing was imported; pass replace=True (CLI: --replace) to overwrite them."
         )
 
@@ -298,7 +300,8 @@ class PriceStore:
         """
         return self.import_many([series], replace=replace)[0]
 
-    def import_many(self, batch: Sequence[PriceSeries], *, replace: bool = False) -> list[ImportReport]:
+    def import_many(self, batch: Sequence[PriceSeries], *,
+                    replace: bool = False) -> list[ImportReport]:
         """Import several sources in ONE transaction: all of them land, or none.
 
         Args:
@@ -341,7 +344,8 @@ class PriceStore:
                 report.flags = series.flags
                 if new_rows or changed_rows:
                     conn.execute(
-                        "INSERT INTO series_versions (commodity, version, updated_at) VALUES (?, 1, ?) "
+                        "INSERT INTO series_versions (commodity, version, updated_at) "
+                        "VALUES (?, 1, ?) "
                         "ON CONFLICT (commodity) DO UPDATE SET version = version + 1, "
                         "updated_at = excluded.updated_at", (code, now))
                 conn.execute(
@@ -380,7 +384,8 @@ class PriceStore:
         values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
         return pd.Series(values, index=index, name=code, dtype=float)
 
-    def load_frame(self, commodities: Sequence[str], start: Any = None, end: Any = None) -> pd.DataFrame:
+    def load_frame(self, commodities: Sequence[str], start: Any = None,
+                   end: Any = None) -> pd.DataFrame:
         """Load several commodities side by side (outer join on date).
 
         Args:
@@ -440,7 +445,8 @@ class PriceStore:
         """The last stored date of a commodity, or ``None``."""
         code = get_commodity(commodity).code
         with self.read() as conn:
-            row = conn.execute("SELECT MAX(date) FROM prices WHERE commodity = ?", (code,)).fetchone()
+            row = conn.execute("SELECT MAX(date) FROM prices WHERE commodity = ?",
+                               (code,)).fetchone()
         return pd.Timestamp(row[0]) if row and row[0] else None
 
     def is_empty(self) -> bool:

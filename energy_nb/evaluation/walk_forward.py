@@ -204,7 +204,8 @@ def select_origins(
     horizon: int = 30,
     step: int = 5,
 ) -> pd.DatetimeIndex:
-    """The forecast origins: every ``step``-th trading day from ``start`` whose H steps are observed.
+    """The forecast origins: every ``step``-th trading day from ``start`` whose H steps are
+    observed.
 
     Args:
         index: the series' sorted trading dates.
@@ -218,7 +219,8 @@ def select_origins(
         The origin dates (possibly empty).
     """
     start_ts = _timestamp(start, "start")
-    last = len(index) - 1 if end is None else int(index.searchsorted(_timestamp(end, "end"), "right")) - 1
+    last = (len(index) - 1 if end is None
+            else int(index.searchsorted(_timestamp(end, "end"), "right")) - 1)
     first = int(index.searchsorted(start_ts, "left"))
     positions = range(first, last - horizon + 1, step)
     return index[list(positions)]
@@ -520,7 +522,8 @@ def _check_series(series: pd.Series) -> pd.Series:
 def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
     out = []
     for level in levels:
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 < level < 100:
+        if (isinstance(level, bool) or not isinstance(level, (int, np.integer))
+                or not 0 < level < 100):
             raise EvaluationError(f"interval levels must be ints in (0, 100), got {level!r}")
         out.append(int(level))
     return tuple(sorted(set(out)))

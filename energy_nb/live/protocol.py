@@ -159,7 +159,8 @@ def topic_from_query(commodity: str | None, horizon: str | None) -> Topic | None
         return None
     if commodity is None or horizon is None:
         missing = "commodity" if commodity is None else "horizon"
-        raise ProtocolError("missing_field", f"query parameter {missing!r} is required with the other")
+        raise ProtocolError("missing_field",
+                            f"query parameter {missing!r} is required with the other")
     text = horizon.strip()
     if not (text.isascii() and text.lstrip("-").isdigit() and len(text) < 6):
         raise ProtocolError("invalid_horizon", f"horizon must be an integer, got {horizon!r:.40}")
@@ -199,8 +200,10 @@ def parse(frame: str | bytes | bytearray | memoryview) -> Action:
         ProtocolError: with the matching code from :data:`ERROR_CODES`.
     """
     if not isinstance(frame, str):
-        raise ProtocolError("binary_not_supported", "binary frames are not accepted; send JSON text")
-    if len(frame) > MAX_MESSAGE_BYTES or len(frame.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("binary_not_supported",
+                            "binary frames are not accepted; send JSON text")
+    if (len(frame) > MAX_MESSAGE_BYTES
+            or len(frame.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES):
         raise ProtocolError(
             "message_too_large", f"message is larger than {MAX_MESSAGE_BYTES} bytes"
         )
@@ -293,7 +296,8 @@ def _with_id(message: dict[str, Any], request_id: str | int | None) -> dict[str,
     return message
 
 
-def subscribed(topic: Topic, seq: str | None, request_id: str | int | None = None) -> dict[str, Any]:
+def subscribed(topic: Topic, seq: str | None,
+               request_id: str | int | None = None) -> dict[str, Any]:
     """Reply to ``subscribe``; ``seq`` is the topic's latest sequence id (None if none yet)."""
     return _with_id({"type": "subscribed", **topic.as_dict(), "seq": seq}, request_id)
 

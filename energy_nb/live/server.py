@@ -523,7 +523,8 @@ class LiveServer:
             return
         if isinstance(frame, str) and len(frame) > self.config.max_message_bytes:
             await self._send_error(info, ProtocolError(
-                "message_too_large", f"message is larger than {self.config.max_message_bytes} bytes"))
+                "message_too_large",
+                f"message is larger than {self.config.max_message_bytes} bytes"))
             return
         try:
             action = protocol.parse(frame)

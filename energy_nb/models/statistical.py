@@ -89,7 +89,8 @@ class Arima(ForecastModel):
         check_int("max_q", self.max_q, 0, 5)
         check_int("window", self.window, 50, 100_000)
         if not isinstance(self.allow_mean, bool):
-            raise InvalidParameterError(f"allow_mean must be True or False, got {self.allow_mean!r}")
+            raise InvalidParameterError("allow_mean must be True or False, "
+                                        f"got {self.allow_mean!r}")
 
     def _fit(self, series: PreparedSeries) -> None:
         from statsmodels.tsa.arima.estimators.hannan_rissanen import hannan_rissanen

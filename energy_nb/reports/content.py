@@ -144,7 +144,8 @@ class Section:
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return f'<div class="enb-page enb-report-section">{_heading(self.title)}{notes}{self.html_body}</div>'
+        return (f'<div class="enb-page enb-report-section">{_heading(self.title)}{notes}'
+                f'{self.html_body}</div>')
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Usage::
     >>> params = validate_parameters({"commodities": ["wti"], "horizon": 5})
     >>> params.commodities, params.horizon
     (('WTI',), 5)
-    >>> params = check_against_data(params, store)     # as_of inside the stored data   # doctest: +SKIP
+    >>> params = check_against_data(params, store)  # as_of inside the stored data  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ def _levels(value: Any) -> tuple[int, ...]:
 
 
 def _date(name: str, value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "latest")):
+    if value is None or (isinstance(value, str)
+                         and value.strip().lower() in ("", "none", "latest")):
         return None
     try:
         ts = pd.Timestamp(value)

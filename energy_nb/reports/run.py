@@ -540,7 +540,8 @@ def _failing_cell(source_nb: Path, failing_source: str) -> tuple[int | None, str
     for k, cell in enumerate(code_cells):
         if cell.source.strip() == failing_source.strip():
             tagged = any("parameters" in c.metadata.get("tags", []) for c in code_cells[: k + 1])
-            injected_before = 1 if tagged and "parameters" not in cell.metadata.get("tags", []) else 0
+            injected_before = (1 if tagged and "parameters" not in cell.metadata.get("tags", [])
+                               else 0)
             return k + 1 + injected_before, label
     return None, label
 

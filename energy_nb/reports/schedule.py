@@ -268,7 +268,8 @@ class ScheduleConfig:
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ScheduleConfigError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: "
+            raise ScheduleConfigError(f"{path}: not valid "
+                                      f"{path.suffix.lstrip('.').upper() or 'TOML'}: "
                                       f"{exc}") from None
         return cls.from_dict(data, base=path.resolve().parent, source=str(path))
 

@@ -321,7 +321,8 @@ class BacktestPage:
         self.status.add_class("enb-bt-status")
 
         self.equity_slot = ChartSlot("enb-bt-equity",
-                                     "The equity curve against buy & hold appears here after a run.")
+                                     "The equity curve against buy & hold appears here "
+                                     "after a run.")
         self.drawdown_slot = ChartSlot("enb-bt-drawdown", "", static=True)
         self.stats_table = widgets.HTML(value="")
         self.stats_table.add_class("enb-bt-stats")

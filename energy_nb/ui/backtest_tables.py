@@ -169,8 +169,9 @@ def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
         The text (``"—"`` when empty).
     """
     if "grid" in params and isinstance(params.get("grid"), dict):  # a walk-forward optimisation
-        grid = "; ".join(f"{k} in {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in vals)}"
-                         for k, vals in params["grid"].items())
+        grid = "; ".join(
+            f"{k} in {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in vals)}"
+            for k, vals in params["grid"].items())
         fixed = params_summary(params.get("fixed") or {}, (strategy or "").split(" ")[-1])
         text = (f"{grid}; train {params.get('train_days')} / test {params.get('test_days')} days, "
                 f"best {params.get('objective')}")
@@ -248,8 +249,11 @@ def comparison_html(frame: pd.DataFrame, highlight: int | None = None) -> str:
         style = ' style="font-weight:600;background:#f3f9f1"' if run_id == highlight else ""
         cells = [f"<td>#{run_id}</td>"]
         cells += [f"<td>{html.escape(str(row[c]))}</td>" for c in text_cols]
-        cells += [f"<td>{format_stat(c, row[c]) if c != '# Trades' or pd.isna(row[c]) else int(row[c])}</td>"
-                  for c in COMPARISON_COLUMNS]
+        cells += [
+            "<td>"
+            f"{format_stat(c, row[c]) if c != '# Trades' or pd.isna(row[c]) else int(row[c])}"
+            "</td>"
+            for c in COMPARISON_COLUMNS]
         rows.append(f'<tr class="enb-bt-run" data-run="{run_id}"{style}>{"".join(cells)}</tr>')
     return f'<table class="enb-stats enb-bt-compare-table">{head}{"".join(rows)}</table>'
 
@@ -280,7 +284,8 @@ def windows_table_html(windows: pd.DataFrame) -> str:
 
 
 def csv_basename(result: BacktestResult) -> str:
-    """Base file name of a run's downloads, e.g. ``backtest_12_BRENT_sma-cross_2015-01-02_2026-08-18``."""
+    """Base file name of a run's downloads, e.g.
+    ``backtest_12_BRENT_sma-cross_2015-01-02_2026-08-18``."""
     run = f"{result.run_id}_" if result.run_id is not None else ""
     return (f"backtest_{run}{result.commodity}_{result.strategy.replace(' ', '-')}_"
             f"{result.start:%Y-%m-%d}_{result.end:%Y-%m-%d}")

@@ -94,7 +94,8 @@ def price_history_figure(
     traces = []
     for code in codes:
         col = frame[code].dropna()
-        trace_cls = go.Scattergl if (len(col) > WEBGL_THRESHOLD and not range_slider) else go.Scatter
+        trace_cls = (go.Scattergl if (len(col) > WEBGL_THRESHOLD and not range_slider)
+                     else go.Scatter)
         traces.append(
             trace_cls(
                 x=_dates(col.index),
@@ -129,7 +130,8 @@ def price_history_figure(
     return go.Figure(data=traces, layout=layout)
 
 
-def returns_histogram_figure(histograms: Mapping[str, pd.DataFrame], height: int = 300) -> go.Figure:
+def returns_histogram_figure(histograms: Mapping[str, pd.DataFrame],
+                             height: int = 300) -> go.Figure:
     """Overlaid bar histograms of daily log returns, one per commodity.
 
     Args:
@@ -559,8 +561,8 @@ def acf_figure(acf: pd.Series, band: float, *, title: str = "Autocorrelation of 
         for y in (-band, band)
     ]
     return go.Figure(
-        data=[go.Bar(x=[int(lag) for lag in acf.index], y=acf.to_numpy(dtype=float).tolist(), name="acf",
-                     marker={"color": "#1f77b4"}, width=0.4)],
+        data=[go.Bar(x=[int(lag) for lag in acf.index], y=acf.to_numpy(dtype=float).tolist(),
+                     name="acf", marker={"color": "#1f77b4"}, width=0.4)],
         layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
                 "margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "shapes": shapes,
                 "xaxis": {"title": {"text": "lag (trading days)"}},

@@ -119,7 +119,8 @@ class MessageArea:
             raise ValueError(f"level must be one of {_LEVELS}, got {level!r}")
         self.level, self.text = level, text
         body = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
-        self.widget.value = f'<div class="enb-msg enb-msg-{level}" data-level="{level}">{body}</div>'
+        self.widget.value = (f'<div class="enb-msg enb-msg-{level}" data-level="{level}">'
+                             f'{body}</div>')
 
     def show_many(self, items: Sequence[tuple[str, str]]) -> None:
         """Show several ``(text, level)`` messages, most severe level recorded."""
@@ -202,7 +203,8 @@ class CsvDownloadLink:
         )
 
 
-def freshness_text(status_rows: Sequence[dict[str, Any]], codes: Sequence[str] | None = None) -> str:
+def freshness_text(status_rows: Sequence[dict[str, Any]],
+                   codes: Sequence[str] | None = None) -> str:
     """The data-freshness line of a page.
 
     Args:
@@ -329,7 +331,8 @@ class FreshnessLine:
         self.widget.add_class("enb-freshness")
         self.text = ""
 
-    def update(self, status_rows: Sequence[dict[str, Any]], codes: Sequence[str] | None = None) -> None:
+    def update(self, status_rows: Sequence[dict[str, Any]],
+               codes: Sequence[str] | None = None) -> None:
         """Refresh the line (see :func:`freshness_text`)."""
         self.text = freshness_text(status_rows, codes)
         self.widget.value = (

@@ -377,7 +377,8 @@ class ForecastPage:
 
     def _show_progress(self, text: str) -> None:
         self.progress_log.append(text)
-        self.progress.value = f'{_SPINNER} <span class="enb-progress-text">{html.escape(text)}</span>'
+        self.progress.value = (f'{_SPINNER} <span class="enb-progress-text">'
+                               f'{html.escape(text)}</span>')
         self.progress.layout.display = ""
 
     def _hide_progress(self) -> None:
@@ -509,7 +510,8 @@ class ForecastPage:
                   "info": "#1f77b4"}
         color = colors.get(state, "#1f77b4")
         self.live_status.value = (
-            f'<span class="enb-live enb-live-{html.escape(state)}" data-state="{html.escape(state)}">'
+            f'<span class="enb-live enb-live-{html.escape(state)}" '
+            f'data-state="{html.escape(state)}">'
             f'<span style="color:{color}">&#x25CF;</span> {html.escape(text)}</span>'
         )
         self.live_status.layout.display = ""

@@ -354,7 +354,8 @@ def stats_table_html(stats: dict[str, PriceStats]) -> str:
 
     rows = [
         row("Unit", [get_commodity(c).unit for c in codes]),
-        row("Window", [f"{s.first_date:%Y-%m-%d} – {s.last_date:%Y-%m-%d}" for s in stats.values()]),
+        row("Window", [f"{s.first_date:%Y-%m-%d} – {s.last_date:%Y-%m-%d}"
+                       for s in stats.values()]),
         row("Observations", [f"{s.observations:,}" for s in stats.values()]),
         row("Last price", [with_date(s.last, s.last_date) for s in stats.values()]),
         row("Change 1 day", [change(s, "change_1d") for s in stats.values()]),

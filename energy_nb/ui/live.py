@@ -178,7 +178,8 @@ class LiveForecastWidget:
 
     Attributes:
         status: ``HTML`` indicator; figure: ``FigureWidget`` (inside ``chart_box``, CSS class
-        ``enb-live-chart``); table: ``HTML``; widget: ``VBox`` of the three; stream: the client; updates: updates applied.
+        ``enb-live-chart``); table: ``HTML``; widget: ``VBox`` of the three; stream: the client;
+        updates: updates applied.
     """
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *,

@@ -638,7 +638,8 @@ def run_details_html(run: ModelRun) -> str:
          f"({html.escape(run.kind or '?')})"),
         (f'Training window: <span class="enb-train-window">{run.train_start} – '
          f"{run.train_end}</span>"),
-        f"Data version: {html.escape(str(run.data_version))} · created {html.escape(run.created_at)}",
+        (f"Data version: {html.escape(str(run.data_version))} · "
+         f"created {html.escape(run.created_at)}"),
         f"Libraries: {versions}",
     ]
     if run.kind == "walk_forward":

@@ -75,7 +75,8 @@ def page_header(title: str, subtitle: str = "") -> str:
         HTML text.
     """
     sub = f'<div class="enb-subtitle">{html.escape(subtitle)}</div>' if subtitle else ""
-    return f'{PAGE_CSS}<div class="enb-page"><div class="enb-title">{html.escape(title)}</div>{sub}</div>'
+    return (f'{PAGE_CSS}<div class="enb-page"><div class="enb-title">{html.escape(title)}</div>'
+            f'{sub}</div>')
 
 
 def fmt_num(value: float, digits: int = 2) -> str:

@@ -1,4 +1,5 @@
-"""Engine: hand-computed cases to the cent, invariants, property tests against the loop reference."""
+"""Engine: hand-computed cases to the cent, invariants, property tests against the loop
+reference."""
 
 from __future__ import annotations
 
@@ -255,9 +256,11 @@ def test_float_dust_target_is_flat_not_a_trade() -> None:
     r = simulate(prices, targets, cfg)
     loop = simulate_loop(prices, targets, cfg)
     assert list(r.trades["Side"]) == ["short", "short"]  # short, flat a day, short: no dust long
-    np.testing.assert_allclose(r.trades["ReturnPct"].to_numpy(), loop.trades["ReturnPct"].to_numpy(),
-                               rtol=1e-9)
+    np.testing.assert_allclose(r.trades["ReturnPct"].to_numpy(),
+                               loop.trades["ReturnPct"].to_numpy(), rtol=1e-9)
     with pytest.raises(EngineError, match="negative on"):
-        simulate(prices, -np.abs(targets) * 0 - 1e-3, EngineConfig(capital=100.0, allow_short=False))
-    flat_short_off = simulate(prices, np.full(12, -1e-17), EngineConfig(capital=100.0, allow_short=False))
+        simulate(prices, -np.abs(targets) * 0 - 1e-3,
+                 EngineConfig(capital=100.0, allow_short=False))
+    flat_short_off = simulate(prices, np.full(12, -1e-17),
+                              EngineConfig(capital=100.0, allow_short=False))
     assert len(flat_short_off.trades) == 0

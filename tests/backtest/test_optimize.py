@@ -1,4 +1,5 @@
-"""Walk-forward optimisation: choices match independent backtests, out-of-sample only, no look-ahead."""
+"""Walk-forward optimisation: choices match independent backtests, out-of-sample only, no
+look-ahead."""
 
 from __future__ import annotations
 

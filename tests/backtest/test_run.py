@@ -38,7 +38,8 @@ def test_result_has_stats_trades_equity_and_is_json_safe() -> None:
     eq = r.equity
     assert eq["Equity"].iloc[0] == 50_000 and eq["BuyHold"].iloc[0] == 50_000
     # buy & hold = capital invested at the first price, no costs
-    assert eq["BuyHold"].iloc[-1] == pytest.approx(50_000 * p.loc["2019-12-31"] / p.loc["2019-03-01"])
+    assert eq["BuyHold"].iloc[-1] == pytest.approx(
+        50_000 * p.loc["2019-12-31"] / p.loc["2019-03-01"])
     assert (eq["DrawdownPct"] >= 0).all() and eq["DrawdownPct"].max() > 0
     # the strategy had history before start: it is in the market from the start's signal on
     assert r.trades["EntryTime"].iloc[0] == pd.Timestamp("2019-03-04")

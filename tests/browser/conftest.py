@@ -206,7 +206,8 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def module_page(browser: Any) -> Iterator[Any]:
-    """One browser page shared by a module's tests (render a dashboard once, drive it many times)."""
+    """One browser page shared by a module's tests (render a dashboard once, drive it many
+    times)."""
     context, pg = new_page(browser)
     yield pg
     context.close()
@@ -252,7 +253,8 @@ def download_csv(page: Any, link_selector: str = "a.enb-csv-link") -> tuple[str,
 
 
 def plot_data(page: Any, container: str) -> list[dict[str, Any]]:
-    """The traces plotly drew in ``container``: ``[{name, n, x_first, x_last, y_first, y_last}]``."""
+    """The traces plotly drew in ``container``:
+    ``[{name, n, x_first, x_last, y_first, y_last}]``."""
     return page.evaluate(
         f"""(sel) => {{ const gd = ({FIND_GD})(sel);
             if (!gd || !gd.data) return [];

@@ -54,7 +54,8 @@ def store(energy_home) -> PriceStore:
 def wait_for_traces(page, names: list[str]) -> list[dict]:
     page.wait_for_function(
         f"""([sel, names]) => {{ const gd = ({FIND_GD})(sel);
-              return gd && gd.data && JSON.stringify(gd.data.map(t => t.name)) === JSON.stringify(names); }}""",
+              return gd && gd.data
+                  && JSON.stringify(gd.data.map(t => t.name)) === JSON.stringify(names); }}""",
         arg=[CHART, names],
     )
     return plot_data(page, CHART)
@@ -105,8 +106,10 @@ def test_downloaded_csv_is_what_the_chart_shows(history, store):
     history.locator(".enb-end input").fill("2024-06-30")
     history.wait_for_function(
         f"""(sel) => {{ const gd = ({FIND_GD})(sel);
-                     return gd && gd.data.length === 1 && String(gd.data[0].x[0]).startsWith('2024-01-02')
-                            && String(gd.data[0].x[gd.data[0].x.length - 1]).startsWith('2024-06-28'); }}""",
+                     return gd && gd.data.length === 1
+                         && String(gd.data[0].x[0]).startsWith('2024-01-02')
+                         && String(gd.data[0].x[gd.data[0].x.length - 1]).startsWith('2024-06-28');
+                     }}""",
         arg=CHART,
     )
     filename, text = download_csv(history)

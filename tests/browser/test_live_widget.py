@@ -101,7 +101,8 @@ def table_state(page: Any) -> dict[str, Any]:
     return page.evaluate("""() => { const t = document.querySelector('.enb-live-table');
         if (!t) return {seq: null, as_of: null, first_mean: null, rows: 0};
         const cells = t.querySelectorAll('tbody tr td');
-        return {seq: t.dataset.seq, as_of: t.dataset.asOf, rows: t.querySelectorAll('tbody tr').length,
+        return {seq: t.dataset.seq, as_of: t.dataset.asOf,
+                rows: t.querySelectorAll('tbody tr').length,
                 first_mean: cells.length > 1 ? cells[1].textContent : null}; }""")
 
 

@@ -16,14 +16,17 @@ from tests.data.fake_sources import source_server
 SCRIPT = Path(sys.executable).parent / "energy-nb"
 
 
-def run(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "ENERGY_NB_HOME": str(home), **(env or {})}
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=full_env,
+                          timeout=120)
 
 
 def prices(home: Path) -> list[tuple]:
     with sqlite3.connect(home / "energy_nb.sqlite") as conn:
-        return conn.execute("SELECT commodity, date, price, source FROM prices ORDER BY 1, 2").fetchall()
+        return conn.execute("SELECT commodity, date, price, source FROM prices "
+                            "ORDER BY 1, 2").fetchall()
 
 
 @pytest.fixture()
@@ -40,13 +43,16 @@ def test_script_is_installed_and_has_help() -> None:
 
 
 def test_import_status_export_roundtrip(home: Path, tmp_path: Path, eia_dir: Path) -> None:
-    res = run(home, "data", "import", str(eia_dir / "wti-daily.csv"), str(eia_dir / "henryhub-daily.csv"), "--json")
+    res = run(home, "data", "import", str(eia_dir / "wti-daily.csv"),
+              str(eia_dir / "henryhub-daily.csv"), "--json")
     assert res.returncode == 0, res.stderr
     imports = json.loads(res.stdout)["imports"]
     assert [(i["commodity"], i["added"]) for i in imports] == [("WTI", 10226), ("NG", 7437)]
-    assert {"kind": "non_positive", "date": "2020-04-20", "detail": "price -36.98 is not positive"} in imports[0]["flags"]
+    assert {"kind": "non_positive", "date": "2020-04-20",
+            "detail": "price -36.98 is not positive"} in imports[0]["flags"]
 
-    again = run(home, "data", "import", str(eia_dir / "wti-daily.csv"), "--commodity", "wti", "--json")
+    again = run(home, "data", "import", str(eia_dir / "wti-daily.csv"), "--commodity", "wti",
+                "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["imports"][0]["unchanged"] == 10226
 
     status = run(home, "data", "status", "--json")
@@ -58,7 +64,8 @@ def test_import_status_export_roundtrip(home: Path, tmp_path: Path, eia_dir: Pat
     assert "NG" in text.stdout and "missing 2018-01-05" in text.stdout
 
     out = tmp_path / "wti-2020.csv"
-    res = run(home, "data", "export", "WTI", "--start", "2020-04-01", "--end", "2020-04-30", str(out), "--json")
+    res = run(home, "data", "export", "WTI", "--start", "2020-04-01", "--end", "2020-04-30",
+              str(out), "--json")
     assert res.returncode == 0, res.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "date,price" and "2020-04-20,-36.98" in lines
@@ -77,7 +84,8 @@ def test_import_status_export_roundtrip(home: Path, tmp_path: Path, eia_dir: Pat
         (["data", "import", "{bad}", "--commodity", "GOLD"], "unknown commodity 'GOLD'"),
         (["data", "import", "{bad}"], "cannot tell the commodity from the file name"),
         (["data", "import", "{missing}", "--commodity", "WTI"], "cannot read file"),
-        (["data", "export", "BRENT", "--start", "2021-01-01", "--end", "2020-01-01", "{out}"], "is after --end"),
+        (["data", "export", "BRENT", "--start", "2021-01-01", "--end", "2020-01-01", "{out}"],
+         "is after --end"),
         (["data", "export", "BRENT", "--freq", "hourly", "{out}"], "unknown frequency 'hourly'"),
         (["data", "export", "BRENT", "--start", "notadate", "{out}"], "notadate"),
         (["data", "export", "BRENT", "{nodir}"], "does not exist"),
@@ -91,8 +99,8 @@ def test_bad_input_exits_nonzero_and_leaves_store(home: Path, tmp_path: Path, ei
     before = prices(home)
     bad = tmp_path / "bad.csv"
     bad.write_text("Date,Price\r\n2020-01-02,1\r\n2020-01-03,oops\r\n")
-    subst = {"{bad}": str(bad), "{missing}": str(tmp_path / "nope.csv"), "{out}": str(tmp_path / "o.csv"),
-             "{nodir}": str(tmp_path / "no" / "o.csv")}
+    subst = {"{bad}": str(bad), "{missing}": str(tmp_path / "nope.csv"),
+             "{out}": str(tmp_path / "o.csv"), "{nodir}": str(tmp_path / "no" / "o.csv")}
     res = run(home, *[subst.get(a, a) for a in args])
     assert res.returncode != 0
     assert message in res.stderr and res.stderr.startswith("energy-nb: error:")
@@ -108,7 +116,8 @@ def test_conflict_needs_replace(home: Path, tmp_path: Path) -> None:
     revised = tmp_path / "wti-b.csv"
     revised.write_text("Date,Price\n2024-01-03,71.5\n2024-01-04,72\n")
     res = run(home, "data", "import", str(revised))
-    assert res.returncode == 2 and "2024-01-03 stored 71 vs 71.5" in res.stderr and "--replace" in res.stderr
+    assert (res.returncode == 2 and "2024-01-03 stored 71 vs 71.5" in res.stderr
+            and "--replace" in res.stderr)
     assert [p[2] for p in prices(home)] == [70.0, 71.0]
     res = run(home, "data", "import", str(revised), "--replace", "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["imports"][0]["replaced"] == 1
@@ -118,14 +127,16 @@ def test_conflict_needs_replace(home: Path, tmp_path: Path) -> None:
 def test_update_from_fred_and_init(home: Path, tmp_path: Path, eia_dir: Path) -> None:
     with source_server() as server:
         for sid in ("DCOILWTICO", "DCOILBRENTEU", "DHHNGSP"):
-            server.routes[f"fred:{sid}"] = [("2026-08-17", 60.0), ("2026-08-18", 61.0), ("2026-08-19", 62.5)]
+            server.routes[f"fred:{sid}"] = [("2026-08-17", 60.0), ("2026-08-18", 61.0),
+                                            ("2026-08-19", 62.5)]
         env = {"ENERGY_NB_FRED_URL": f"{server.base}/fred"}
         # init with no offline folder downloads from FRED
         res = run(home, "data", "init", "--json", env=env)
         assert res.returncode == 0, res.stderr
         assert json.loads(res.stdout)["source"] == "fred" and len(prices(home)) == 9
         # update asks only from the last stored date on and adds nothing new
-        res = run(home, "data", "update", "--source", "fred", "--commodity", "WTI", "--json", env=env)
+        res = run(home, "data", "update", "--source", "fred", "--commodity", "WTI", "--json",
+                  env=env)
         assert res.returncode == 0 and json.loads(res.stdout)["imports"][0]["added"] == 0
         assert "cosd=2026-08-19" in server.requests[-1]
         server.routes["fred:DCOILWTICO"] = (500, "text/plain", b"boom", 0)

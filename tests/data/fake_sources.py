@@ -74,7 +74,8 @@ class SourceServer:
             return 200, "text/csv", ("\n".join(lines) + "\n").encode(), 0
         if url.path.startswith("/eia/") and url.path.endswith("/data/"):
             if query.get("api_key", [""])[0] != "test-key":
-                body = {"error": {"code": "API_KEY_INVALID", "message": "An invalid api_key was supplied."}}
+                body = {"error": {"code": "API_KEY_INVALID",
+                                  "message": "An invalid api_key was supplied."}}
                 return 403, "application/json", json.dumps(body).encode(), 0
             key = f"eia:{query.get('facets[series][]', [''])[0]}"
             route = self.routes.get(key)

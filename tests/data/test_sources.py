@@ -49,8 +49,10 @@ def test_eia_paged_download(server: SourceServer, tmp_path: Path) -> None:
     ("reply", "pattern"),
     [
         ((500, "text/plain", b"Internal error", 0), r"HTTP 500.*Internal error"),
-        ((429, "application/json", b'{"error": "Too many requests"}', 0), r"HTTP 429.*Too many requests"),
-        ((200, "text/html", b"<!DOCTYPE html><p>maintenance</p>", 0), "expected CSV, got an HTML page"),
+        ((429, "application/json", b'{"error": "Too many requests"}', 0),
+         r"HTTP 429.*Too many requests"),
+        ((200, "text/html", b"<!DOCTYPE html><p>maintenance</p>", 0),
+         "expected CSV, got an HTML page"),
         ((200, "text/csv", b"observation_date,DCOILBRENTEU\n2026-01-02,abc\n", 0),
          r"malformed CSV: .*line 2: cannot read price 'abc'"),
         ((200, "text/csv", b"", 0), "malformed CSV: .*file is empty"),
@@ -84,14 +86,17 @@ def test_connection_refused(tmp_path: Path) -> None:
     [
         ((200, "application/json", b"{not json", 0), r"malformed response \(not JSON\)"),
         ((200, "application/json", b"[1, 2]", 0), r"malformed response \(not a JSON object\)"),
-        ((200, "application/json", b'{"response": {"total": 1}}', 0), r"malformed response \(no response.data list\)"),
+        ((200, "application/json", b'{"response": {"total": 1}}', 0),
+         r"malformed response \(no response.data list\)"),
         ((200, "application/json", b'{"response": {"total": 1, "data": [{"value": 3}]}}', 0),
          r"record 0 has no period"),
         ((200, "application/json",
           b'{"response": {"total": 1, "data": [{"period": "2026-01-02", "value": "n/a!"}]}}', 0),
          r"record 0 \(2026-01-02\) has a bad value"),
-        ((200, "application/json", b'{"response": {"total": 0, "data": []}}', 0), "the API returned no data"),
-        ((503, "application/json", b'{"error": "Service Unavailable"}', 0), r"HTTP 503.*Service Unavailable"),
+        ((200, "application/json", b'{"response": {"total": 0, "data": []}}', 0),
+         "the API returned no data"),
+        ((503, "application/json", b'{"error": "Service Unavailable"}', 0),
+         r"HTTP 503.*Service Unavailable"),
     ],
 )
 def test_eia_errors(server: SourceServer, tmp_path: Path, reply, pattern: str) -> None:

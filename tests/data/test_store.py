@@ -15,7 +15,8 @@ from energy_nb.data.store import SCHEMA_VERSION, ImportConflictError, PriceStore
 from energy_nb.data.validation import PriceSeries, find_flags, read_price_csv
 
 
-def make_series(commodity: str, start: date, prices: list[float | None], source: str = "t") -> PriceSeries:
+def make_series(commodity: str, start: date, prices: list[float | None],
+                source: str = "t") -> PriceSeries:
     dates = [d.date() for d in pd.bdate_range(start, periods=len(prices))]
     s = PriceSeries(commodity, source, dates, list(prices), list(range(2, len(prices) + 2)))
     s.flags = find_flags(s.dates, s.prices)
@@ -25,8 +26,10 @@ def make_series(commodity: str, start: date, prices: list[float | None], source:
 def content(path: Path) -> list[tuple]:
     """Everything the store holds, table by table (the 'content' of the file)."""
     with sqlite3.connect(path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return [(t, sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)) for t in tables]
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return [(t, sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr))
+                for t in tables]
 
 
 def test_new_store_is_wal_and_migrated(tmp_path: Path) -> None:
@@ -65,7 +68,8 @@ def test_import_is_idempotent_and_appends(tmp_path: Path) -> None:
     again = store.import_series(make_series("WTI", date(2024, 1, 1), [70.0, 71.0, 72.0]))
     assert (again.added, again.unchanged) == (0, 3)
     assert store.data_version("WTI") == v1
-    assert [t for t in content(store.path) if t[0] != "imports"] == [t for t in before if t[0] != "imports"]
+    assert ([t for t in content(store.path) if t[0] != "imports"]
+            == [t for t in before if t[0] != "imports"])
 
     more = store.import_series(make_series("WTI", date(2024, 1, 1), [70.0, 71.0, 72.0, 73.0, None]))
     assert (more.added, more.unchanged) == (2, 3)
@@ -81,7 +85,8 @@ def test_conflict_is_reported_and_store_unchanged_unless_replace(tmp_path: Path)
     store.import_series(make_series("BRENT", date(2024, 1, 1), [80.0, 81.0, None]))
     before = content(store.path)
     revised = make_series("BRENT", date(2024, 1, 1), [80.0, 81.5, 82.0, 83.0], source="rev")
-    with pytest.raises(ImportConflictError, match=r"2 date\(s\).*2024-01-02 stored 81 vs 81.5 \(line 3\)") as info:
+    with pytest.raises(ImportConflictError,
+                       match=r"2 date\(s\).*2024-01-02 stored 81 vs 81.5 \(line 3\)") as info:
         store.import_series(revised)
     assert len(info.value.conflicts) == 2
     assert content(store.path) == before  # nothing written, not even the new 4th date
@@ -107,7 +112,8 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
 def test_status_reports_real_quirks(tmp_path: Path, eia_dir: Path) -> None:
     store = PriceStore(tmp_path / "s.sqlite")
     store.import_many([read_price_csv(eia_dir / f, commodity=c) for c, f in
-                       [("WTI", "wti-daily.csv"), ("BRENT", "brent-daily.csv"), ("NG", "henryhub-daily.csv")]])
+                       [("WTI", "wti-daily.csv"), ("BRENT", "brent-daily.csv"),
+                        ("NG", "henryhub-daily.csv")]])
     status = {s["commodity"]: s for s in store.status()}
     assert status["WTI"]["first"] == "1986-01-02" and status["WTI"]["last"] == "2026-08-18"
     assert status["WTI"]["rows"] == 10226

@@ -12,7 +12,8 @@ from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import PriceSeries
 
 
-def synthetic_prices(n: int, seed: int, start: str = "2023-01-02", level: float = 70.0) -> pd.Series:
+def synthetic_prices(n: int, seed: int, start: str = "2023-01-02",
+                     level: float = 70.0) -> pd.Series:
     """A geometric random walk on business days."""
     rng = np.random.default_rng(seed)
     values = level * np.exp(np.cumsum(rng.normal(0.0003, 0.02, n)))

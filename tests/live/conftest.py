@@ -64,7 +64,8 @@ ServerFactory = Callable[..., Any]
 
 @pytest_asyncio.fixture
 async def make_server(forecaster: ModelForecaster) -> AsyncIterator[ServerFactory]:
-    """Factory: ``await make_server(broker_url=None, forecast_fn=None, **config)`` -> started server."""
+    """Factory: ``await make_server(broker_url=None, forecast_fn=None, **config)`` -> started
+    server."""
     servers: list[LiveServer] = []
 
     async def factory(broker_url: str | None = None, forecast_fn: Any = None,

@@ -85,7 +85,8 @@ def test_pure_helpers() -> None:
     state = StreamState()
     assert 'data-state="connecting"' in status_html(state)
     state.last_error = "ConnectionRefusedError: <boom>"
-    assert 'data-state="disconnected"' in status_html(state) and "&lt;boom&gt;" in status_html(state)
+    assert ('data-state="disconnected"' in status_html(state)
+            and "&lt;boom&gt;" in status_html(state))
     fig = live_figure("BRENT")
     message = {"commodity": "BRENT", "horizon": 2, "model": "drift", "as_of": "2025-01-02",
                "seq": "5-0", "levels": [80, 95],

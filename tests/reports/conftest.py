@@ -18,8 +18,8 @@ SCRIPT = Path(sys.executable).parent / "energy-nb"
 def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ``energy-nb`` with ``ENERGY_NB_HOME=home``."""
     env = {**os.environ, "ENERGY_NB_HOME": str(home)}
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env, check=False,
-                          timeout=timeout)
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
+                          check=False, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""benchmarks/run_all.py: runs every script, reads JSON rows, tolerates print-only and failing ones."""
+"""benchmarks/run_all.py: runs every script, reads JSON rows, tolerates print-only and failing
+ones."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def test_summary_has_machine_rows_printed_tables_and_failures(tmp_path: Path) ->
     text = (bench / "RESULTS.md").read_text()
     for label in ("| Cores |", "| CPU |", "| Memory |", "| Python |", "| Date |"):
         assert label in text
-    assert "| bench_fast | fit all models | 2 s | 8 s (statsforecast) | 0.25× | <= 0.5x | yes |" in text
+    assert ("| bench_fast | fit all models | 2 s | 8 s (statsforecast) | 0.25× | <= 0.5x | yes |"
+            in text)
     assert "| bench_fast | median rMAE | 0.98 | — | — | <= 0.99 | yes |" in text
     assert "| bench_printing | see its printed tables below |" in text
     assert "| 1    | 0.97 |" in text  # printed output copied verbatim

@@ -117,7 +117,8 @@ def test_freshness_marks_old_data_as_stale(report_store: PriceStore) -> None:
 
 
 def test_header_escapes_the_title_and_rejects_foreign_commodities(report_store: PriceStore) -> None:
-    b = ReportBuilder.from_parameters({**PARAMS, "title": "Oil <&> gas"}, store=report_store, now=NOW)
+    b = ReportBuilder.from_parameters({**PARAMS, "title": "Oil <&> gas"}, store=report_store,
+                                      now=NOW)
     html = b.header()._repr_html_()
     assert "Oil &lt;&amp;&gt; gas" in html and "2025-03-14" in html
     with pytest.raises(ReportParameterError, match="BRENT is not one of the report's commodities"):

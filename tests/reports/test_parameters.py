@@ -84,7 +84,8 @@ def test_as_of_is_checked_against_the_stored_data(report_store: PriceStore) -> N
                                                    r"price \(1997-01-07\)"):
         check_against_data(validate_parameters({"commodities": ["WTI", "NG"],
                                                 "as_of": "1990-01-02"}), report_store)
-    with pytest.raises(ReportParameterError, match=r"after the last stored WTI price \(2026-08-18\)"):
+    with pytest.raises(ReportParameterError,
+                       match=r"after the last stored WTI price \(2026-08-18\)"):
         check_against_data(validate_parameters({"commodities": ["WTI"], "as_of": "2026-08-19"}),
                            report_store)
     with pytest.raises(ReportParameterError, match="too little NG history"):

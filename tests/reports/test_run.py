@@ -175,7 +175,8 @@ def test_formats_and_retention_are_checked_before_running(use_report_home: Path,
         run_report({}, out_dir=tmp_path / "a", formats="html,docx")
     with pytest.raises(ReportParameterError, match="keep must be a positive number of reports"):
         run_report({}, out_dir=tmp_path / "b", keep=0)
-    with pytest.raises(ReportParameterError, match="report notebook .*missing.ipynb does not exist"):
+    with pytest.raises(ReportParameterError,
+                       match="report notebook .*missing.ipynb does not exist"):
         run_report({}, out_dir=tmp_path / "c", notebook=tmp_path / "missing.ipynb")
     assert not any((tmp_path / d).exists() for d in "abc")
 

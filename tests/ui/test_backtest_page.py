@@ -123,7 +123,8 @@ def test_run_shows_equity_drawdown_stats_trades_and_csv(page, real_store):
     assert pd.Timestamp(strategy.x[-1]) == real_store.load("BRENT").index[-1]
     np.testing.assert_allclose(strategy.y, expected.equity["Equity"].to_numpy())
     np.testing.assert_allclose(benchmark.y, expected.equity["BuyHold"].to_numpy())
-    assert benchmark.y[-1] == pytest.approx(100_000 * (1 + expected.stats["Buy & Hold Return [%]"] / 100))
+    assert benchmark.y[-1] == pytest.approx(
+        100_000 * (1 + expected.stats["Buy & Hold Return [%]"] / 100))
 
     dd, dd_bh = page.drawdown_chart.data
     assert dd.name == "Strategy" and dd_bh.name == "Buy & hold"
@@ -278,7 +279,7 @@ def test_cancel_stops_a_walk_forward_run_and_stores_nothing(real_store):
     assert page.progress.value < 100
 
 
-# -- invalid input ----------------------------------------------------------------------------------
+# -- invalid input ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -348,7 +349,7 @@ def test_empty_store_shows_a_message_and_disables_run(tmp_path):
     assert page.run_button.disabled is True
 
 
-# -- walk-forward optimisation ----------------------------------------------------------------------
+# -- walk-forward optimisation ---------------------------------------------------------------------
 
 
 def test_walk_forward_optimisation_shows_out_of_sample_run_and_chosen_params(page, real_store):
@@ -380,7 +381,8 @@ def test_walk_forward_optimisation_shows_out_of_sample_run_and_chosen_params(pag
     row = re.search(rf'data-run="{result.run_id}".*?</tr>', page.comparison_table.value).group(0)
     assert "walk-forward sma-cross" in row and "fast in 5, 10; slow in 30, 60" in row
     assert "best Return [%]" in row
-    assert page.trades_download.filename.startswith(f"backtest_{result.run_id}_BRENT_walk-forward-sma-cross")
+    assert page.trades_download.filename.startswith(
+        f"backtest_{result.run_id}_BRENT_walk-forward-sma-cross")
     # a single run afterwards clears the windows table
     page.optimise.value = False
     page.run()

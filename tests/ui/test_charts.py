@@ -35,7 +35,8 @@ def test_price_figure_axes_units_and_iso_dates():
     assert fig.layout.yaxis.title.text == "USD/bbl" and fig.layout.yaxis2.title.text == "USD/MMBtu"
     assert list(fig.data[0].x[:2]) == ["2024-01-01", "2024-01-02"]  # text, not datetime64
     rebased = price_history_figure(frame(("WTI", "NG")), rebased=True)
-    assert {t.yaxis for t in rebased.data} == {"y"} and "yaxis2" not in rebased.layout.to_plotly_json()
+    assert ({t.yaxis for t in rebased.data} == {"y"}
+            and "yaxis2" not in rebased.layout.to_plotly_json())
 
 
 def test_replace_figure_swaps_traces_and_layout():

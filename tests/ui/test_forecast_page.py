@@ -1,4 +1,5 @@
-"""The Forecast page driven from Python: widget values in, figure traces / table / CSV / messages out.
+"""The Forecast page driven from Python: widget values in, figure traces / table / CSV / messages
+out.
 
 Runs on a real SQLite store in a temporary folder filled from the real EIA snapshot, with the real
 models and the real :class:`ForecastService` (its cache counters show when a fit happened).
@@ -139,7 +140,8 @@ def test_past_start_date_shows_actuals_and_errors(page, real_store):
     np.testing.assert_allclose(table["error"], after.to_numpy() - origin_price)
     assert page.error_summary["n"] == 10
     assert page.error_summary["mae"] == pytest.approx(np.mean(np.abs(after - origin_price)))
-    inside80 = np.mean((after.to_numpy() >= table["lower_80"]) & (after.to_numpy() <= table["upper_80"]))
+    inside80 = np.mean((after.to_numpy() >= table["lower_80"])
+                       & (after.to_numpy() <= table["upper_80"]))
     assert page.error_summary["coverage"][80] == pytest.approx(inside80)
     assert "Forecast vs actual" in page.errors.value
     csv = link_csv(page)
@@ -214,7 +216,8 @@ def test_apply_forecast_from_a_live_message_updates_chart_and_table(page, real_s
         "type": "forecast_update", "commodity": "WTI", "horizon": 5, "model": "drift",
         "as_of": "2026-08-18", "seq": "17-0", "levels": [80],
         "points": [{"date": f"{d:%Y-%m-%d}", "mean": m, "lower_80": lo, "upper_80": hi}
-                   for d, m, lo, hi in frame[["date", "mean", "lower_80", "upper_80"]].itertuples(index=False)],
+                   for d, m, lo, hi
+                   in frame[["date", "mean", "lower_80", "upper_80"]].itertuples(index=False)],
     }
     assert page.apply_forecast(message) is True
     assert [t.name for t in page.chart.data] == ["history", "80% interval", "forecast"]

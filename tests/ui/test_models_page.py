@@ -69,10 +69,12 @@ def test_empty_registry_offers_a_quick_evaluation_that_records_runs(empty_regist
     page.evaluate_button.click()
 
     assert displays == ["", "none"]
-    assert progress_values[-1] == len(FAST_MODELS) * 3 and progress_values == sorted(progress_values)
+    assert (progress_values[-1] == len(FAST_MODELS) * 3
+            and progress_values == sorted(progress_values))
     runs = ModelRegistry(empty_registry_store).list(kind="walk_forward")
     assert sorted(r.name for r in runs) == sorted(FAST_MODELS)
-    assert page.messages.level == "info" and "Recorded a quick evaluation of WTI" in page.messages.text
+    assert (page.messages.level == "info"
+            and "Recorded a quick evaluation of WTI" in page.messages.text)
     assert page.evaluate_button.layout.display == "none"
     assert sorted(page.comparison.index) == sorted(FAST_MODELS)
     assert sorted(t.name for t in page.rmae_chart.figure.data) == sorted(FAST_MODELS)
@@ -92,7 +94,8 @@ def test_comparison_shows_the_registry_metrics(evaluated_store):
         assert table.loc[name, "coverage_80"] == pytest.approx(steps["coverage_80"].mean())
         assert table.loc[name, "run_id"] == run.id
     assert table.loc["random_walk", "mean_rmae"] == pytest.approx(1.0)
-    assert "rMAE step 1" in page.comparison_html.value and "Coverage 95%" in page.comparison_html.value
+    assert ("rMAE step 1" in page.comparison_html.value
+            and "Coverage 95%" in page.comparison_html.value)
     # rMAE by step: one line per model over steps 1..10, the random walk at exactly 1
     rmae = {t.name: t for t in page.rmae_chart.figure.data}
     assert list(rmae["drift"].x) == list(range(1, 11))
@@ -173,7 +176,8 @@ def test_filters_by_commodity_and_kind(evaluated_store):
     assert set(page.runs_frame["commodity"]) == {"WTI"}
     page.commodity.value = "NG"
     assert page.runs_frame.empty and page.comparison.empty
-    assert page.messages.level == "info" and "No walk-forward evaluation of NG" in page.messages.text
+    assert (page.messages.level == "info"
+            and "No walk-forward evaluation of NG" in page.messages.text)
     assert page.evaluate_button.layout.display == ""
     page.commodity.value = "ALL"
     assert "Choose one commodity" in page.messages.text
@@ -194,7 +198,8 @@ def test_run_details_and_residual_diagnostics(evaluated_store):
     diag = page.diagnostics
     assert diag is not None and diag.model == run.name
     # one residual per calibration origin of the recorded run's own parameters
-    assert len(diag.residuals) == run.params.get("calibration_window", DEFAULT_WINDOW) and diag.residuals.index[-1] == pd.Timestamp(run.train_end)
+    assert (len(diag.residuals) == run.params.get("calibration_window", DEFAULT_WINDOW)
+            and diag.residuals.index[-1] == pd.Timestamp(run.train_end))
     assert list(diag.acf.index) == list(range(1, 21))
     lag1 = np.corrcoef(diag.residuals.to_numpy()[:-1], diag.residuals.to_numpy()[1:])[0, 1]
     assert diag.acf.iloc[0] == pytest.approx(lag1, abs=0.01)
@@ -232,12 +237,14 @@ def test_diagnostics_refit_in_the_background_keeps_the_page_usable(evaluated_sto
     page.diagnostics_button.click()
     page.wait_for_diagnostics()
     assert shown[:2] == ["", "none"]
-    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW
+    assert (page.diagnostics is not None
+            and len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW)
     # another run: nothing computed (diagnostics=False); back to the first: drawn from the cache
     page.run_picker.value = next(v for _, v in page.run_picker.options if v != first)
     assert page.diagnostics is None and len(page.residual_chart.figure.data[0].y) == 0
     page.run_picker.value = first
-    assert page.diagnostics is not None and len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW
+    assert (page.diagnostics is not None
+            and len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW)
 
 
 def test_broken_store_shows_a_message(tmp_path, monkeypatch):
