@@ -519,6 +519,10 @@ def residuals_figure(residuals: pd.Series, *, title: str = "Scaled one-step resi
                      height: int = 280) -> go.Figure:
     """Residuals over time with the ±1.96 band of a standard normal.
 
+    Drawn as a thin line, as statsmodels' ``plot_diagnostics`` draws standardised residuals: one
+    SVG path instead of a marker per residual (1500 markers made the Models page ~0.3 s slower to
+    show its first chart).
+
     Args:
         residuals: indexed by date.
         title: chart title.
@@ -535,7 +539,7 @@ def residuals_figure(residuals: pd.Series, *, title: str = "Scaled one-step resi
     return go.Figure(
         data=[go.Scatter(x=_iso_days(residuals.index), y=residuals.to_numpy(dtype=float).tolist(),
                          name="residual",
-                         mode="markers", marker={"size": 3, "color": "#1f77b4"})],
+                         mode="lines", line={"width": 1, "color": "#1f77b4"})],
         layout={"template": PLOTLY_TEMPLATE, "height": height, "title": {"text": title},
                 "margin": {"l": 50, "r": 20, "t": 40, "b": 30}, "shapes": shapes,
                 "yaxis": {"title": {"text": "residual / volatility"}}},

@@ -9,6 +9,7 @@ from energy_nb.ui.charts import (
     StaticChart,
     price_history_figure,
     replace_figure,
+    residuals_figure,
     rolling_volatility_figure,
     thin,
     to_widget,
@@ -54,3 +55,12 @@ def test_static_chart_state_holds_the_figure():
     assert data[0]["name"] == "WTI" and len(data[0]["x"]) <= 1502
     chart.update(rolling_volatility_figure({}))
     assert chart.widget.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"] == []
+
+
+def test_residuals_figure_is_one_line_of_every_residual():
+    residuals = pd.Series(np.sin(np.arange(1500.0)),
+                          index=pd.bdate_range("2020-01-01", periods=1500))
+    (trace,) = residuals_figure(residuals).data
+    # one SVG path, not a marker per residual (page load time), and nothing thinned away
+    assert trace.name == "residual" and trace.mode == "lines" and len(trace.y) == 1500
+    assert list(trace.x[:1]) == ["2020-01-01"] and trace.y[-1] == residuals.iloc[-1]
