@@ -268,13 +268,15 @@ def walk_forward(
 
     index = pd.DatetimeIndex(series.index)
     origins = select_origins(index, start, end, horizon, step)
+    first_day = _timestamp(start, "start").date()
     if len(origins) == 0:
+        last_day = (_timestamp(end, "end") if end is not None else index[-1]).date()
         raise EvaluationError(
-            f"no forecast origin between {start} and {end or index[-1].date()} leaves {horizon} "
+            f"no forecast origin between {first_day} and {last_day} leaves {horizon} "
             f"observed steps (data {index[0].date()}..{index[-1].date()})"
         )
     if index.get_loc(origins[0]) < 1:
-        raise EvaluationError(f"start {start} leaves no training data before the first origin")
+        raise EvaluationError(f"start {first_day} leaves no training data before the first origin")
 
     values = series.to_numpy(dtype=float)
     positions = np.asarray([index.get_loc(o) for o in origins])

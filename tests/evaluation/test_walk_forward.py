@@ -202,7 +202,9 @@ def test_progress_callback_counts_every_forecast() -> None:
         ({"step": -1}, "step"),
         ({"refit_every": 0}, "refit_every"),
         ({"levels": (80, 100)}, "levels"),
-        ({"start": "2030-01-01"}, "no forecast origin"),
+        # dates in messages as dates, not timestamps with a time of day
+        ({"start": pd.Timestamp("2030-01-01")}, r"no forecast origin between 2030-01-01 and \d{4}-\d\d-\d\d "),
+        ({"start": pd.Timestamp("1900-01-01")}, "start 1900-01-01 leaves no training data"),
         ({"start": "not a date"}, "start"),
         ({"models": ["nonsense"]}, "unknown model"),
     ],
