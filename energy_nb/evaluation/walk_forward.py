@@ -288,7 +288,9 @@ def walk_forward(
     scales = np.asarray([M.naive_scale(values[: p + 1]) for p in positions])
 
     total = len(specs) * len(origins)
-    bar, callback = _progress(progress, total)
+    # descriptions padded to the longest label: the bar keeps its place as the labels change
+    label_width = max(map(len, specs))
+    bar, callback = _progress(progress, total, next(iter(specs)).rjust(label_width))
     done = 0
     preds: dict[str, dict[str, np.ndarray]] = {}
     for label in specs:
@@ -314,7 +316,7 @@ def walk_forward(
             fitted_here: list[Any] = []  # fitted from scratch on ``train`` (not updated)
             for label, spec in specs.items():
                 if bar is not None:
-                    bar.set_description(label, refresh=False)
+                    bar.set_description(label.rjust(label_width), refresh=False)
                 began = time.perf_counter()
                 model = current[label]
                 try:
@@ -547,14 +549,16 @@ def _timestamp(value: Any, name: str) -> pd.Timestamp:
     return ts.tz_localize(None) if ts.tz is not None else ts
 
 
-def _progress(progress: bool | ProgressCallback, total: int) -> tuple[Any, ProgressCallback | None]:
+def _progress(
+    progress: bool | ProgressCallback, total: int, desc: str
+) -> tuple[Any, ProgressCallback | None]:
     if callable(progress) and not isinstance(progress, bool):
         return None, progress
     if not progress:
         return None, None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="fit", file=sys.stderr, leave=False), None
+    return tqdm(total=total, desc=desc, unit="fit", file=sys.stderr, leave=False), None
 
 
 def _finite(value: Any) -> float | None:

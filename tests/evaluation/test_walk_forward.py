@@ -185,6 +185,15 @@ def test_to_dict_shape() -> None:
     np.testing.assert_allclose(by_origin["mae"], result.by_origin("drift")["mae"])
 
 
+def test_terminal_progress_bar_keeps_its_place(capsys) -> None:
+    y = synthetic()
+    walk_forward(y, ["drift"], start=y.index[100], horizon=2, step=15, progress=True)
+    frames = [f for f in capsys.readouterr().err.split("\r") if "fit" in f and ":" in f]
+    labels = {frame.split(":")[0] for frame in frames}
+    # every label padded to the longest ("random_walk"), so the bar does not jump sideways
+    assert labels and {label.strip() for label in labels} <= {"drift", "random_walk"}
+    assert {len(label) for label in labels} == {len("random_walk")}
+
 def test_progress_callback_counts_every_forecast() -> None:
     y = synthetic()
     calls: list[tuple[int, int, str]] = []
@@ -203,7 +212,8 @@ def test_progress_callback_counts_every_forecast() -> None:
         ({"refit_every": 0}, "refit_every"),
         ({"levels": (80, 100)}, "levels"),
         # dates in messages as dates, not timestamps with a time of day
-        ({"start": pd.Timestamp("2030-01-01")}, r"no forecast origin between 2030-01-01 and \d{4}-\d\d-\d\d "),
+        ({"start": pd.Timestamp("2030-01-01")},
+         r"no forecast origin between 2030-01-01 and \d{4}-\d\d-\d\d "),
         ({"start": pd.Timestamp("1900-01-01")}, "start 1900-01-01 leaves no training data"),
         ({"start": "not a date"}, "start"),
         ({"models": ["nonsense"]}, "unknown model"),
