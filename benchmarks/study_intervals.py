@@ -120,9 +120,10 @@ VARIANTS: dict[str, Variant] = {
     "pers0.99+wt500": replace(BASE, persistence=0.99, weight_halflife=500.0),
     "pers0.995+wt500": replace(BASE, persistence=0.995, weight_halflife=500.0),
     "pers0.98+wt500": replace(BASE, persistence=0.98, weight_halflife=500.0),
-    "pers1+wt500+cap2.5": replace(CHOSEN, vol_cap=2.5),
-    "pers1+wt500+cap4": replace(CHOSEN, vol_cap=4.0),
-    "pers1+wt500+nocap": replace(CHOSEN, vol_cap=None),
+    # the cap of the first study's method (SQRT_CAP was CHOSEN when these were written)
+    "pers1+wt500+cap2.5": replace(SQRT_CAP, vol_cap=2.5),
+    "pers1+wt500+cap4": replace(SQRT_CAP, vol_cap=4.0),
+    "pers1+wt500+nocap": replace(SQRT_CAP, vol_cap=None),
     "pers1+hl5": replace(BASE, persistence=1.0, halflife=5.0),
     "pers1+hl20": replace(BASE, persistence=1.0, halflife=20.0),
     "pers1+win1000": replace(BASE, persistence=1.0, window=1000),
@@ -157,6 +158,9 @@ VARIANTS: dict[str, Variant] = {
     "chosen+tcap0.25": replace(CHOSEN, trend_cap=0.25),
     "chosen+tcap1": replace(CHOSEN, trend_cap=1.0),
     "chosen+nocap": replace(CHOSEN, trend_cap=None),
+    "chosen+vcap2.5": replace(CHOSEN, vol_cap=2.5),
+    "chosen+vcap4": replace(CHOSEN, vol_cap=4.0),
+    "chosen+novcap": replace(CHOSEN, vol_cap=None),
     "sqrtcap+trend1/20+wt250": replace(SQRT_CAP, trend_weight=1.0, weight_halflife=250.0),
 }
 
