@@ -1,5 +1,6 @@
-"""Model diagnostics for the dashboards: forecast errors, run comparisons, residuals, quick
-evaluation.
+"""Model diagnostics for the dashboards.
+
+Forecast errors, run comparisons, residuals, quick evaluation.
 
 The Forecast and Models pages only display what these functions compute (no widgets here):
 

@@ -1,5 +1,8 @@
-"""The code has no pyflakes-class faults (unused or undefined names, syntax errors: ruff F, E9) and
-no line longer than 100 characters (ruff E501)."""
+"""The code has no pyflakes-class faults and no line longer than 100 characters.
+
+Pyflakes-class faults are unused or undefined names and syntax errors (ruff F, E9); the line
+limit is ruff E501.
+"""
 
 from __future__ import annotations
 

@@ -188,8 +188,10 @@ class EngineResult:
     config: EngineConfig = field(default_factory=EngineConfig)
 
     def frame(self) -> pd.DataFrame:
-        """Daily state as one DataFrame (columns Price, Mark, Target, Units, Cash, Equity,
-        Position)."""
+        """Daily state as one DataFrame.
+
+        Columns: Price, Mark, Target, Units, Cash, Equity, Position.
+        """
         return pd.DataFrame(
             {
                 "Price": self.price,

@@ -179,8 +179,10 @@ def trades_frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def equity_frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rebuild an equity DataFrame (indexed by ``date``) from
-    :meth:`BacktestResult.equity_records`."""
+    """Rebuild an equity DataFrame (indexed by ``date``) from its records.
+
+    The records are those of :meth:`BacktestResult.equity_records`.
+    """
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
         return frame

@@ -204,8 +204,7 @@ def select_origins(
     horizon: int = 30,
     step: int = 5,
 ) -> pd.DatetimeIndex:
-    """The forecast origins: every ``step``-th trading day from ``start`` whose H steps are
-    observed.
+    """Every ``step``-th trading day from ``start`` whose H steps are observed.
 
     Args:
         index: the series' sorted trading dates.

@@ -76,8 +76,10 @@ class Broker(ABC):
                 logger.exception("broker listener failed for %s", topic.key)
 
     def set_local_topics(self, topics: Iterable[Topic]) -> None:
-        """Tell the broker which topics this instance has subscribers for (see
-        ``active_topics``)."""
+        """Tell the broker which topics this instance has subscribers for.
+
+        See ``active_topics``.
+        """
         self._local_topics = set(topics)
 
     async def active_topics(self) -> set[Topic]:

@@ -420,8 +420,10 @@ class ForecastModel(ABC):
         return np.arange(start, n - 1)
 
     def _scale(self, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """Interval scale ``s(t, h)`` at ``origins``, steps ``1..horizon`` (see
-        :mod:`.intervals`)."""
+        """Interval scale ``s(t, h)`` at ``origins``, steps ``1..horizon``.
+
+        See :mod:`.intervals`.
+        """
         return horizon_scale(self.sigma_, self.sigma_long_, origins, horizon,
                              drift=self.recent_drift_)
 

@@ -1,5 +1,7 @@
-"""Engine: hand-computed cases to the cent, invariants, property tests against the loop
-reference."""
+"""Engine: hand-computed cases to the cent, invariants, properties.
+
+The property tests compare the engine against the loop reference.
+"""
 
 from __future__ import annotations
 

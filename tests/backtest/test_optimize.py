@@ -1,5 +1,7 @@
-"""Walk-forward optimisation: choices match independent backtests, out-of-sample only, no
-look-ahead."""
+"""Walk-forward optimisation: choices match independent backtests.
+
+Out-of-sample results only, and no look-ahead.
+"""
 
 from __future__ import annotations
 

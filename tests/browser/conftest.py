@@ -206,8 +206,10 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def module_page(browser: Any) -> Iterator[Any]:
-    """One browser page shared by a module's tests (render a dashboard once, drive it many
-    times)."""
+    """One browser page shared by a module's tests.
+
+    A dashboard is rendered once and driven many times.
+    """
     context, pg = new_page(browser)
     yield pg
     context.close()

@@ -64,8 +64,10 @@ ServerFactory = Callable[..., Any]
 
 @pytest_asyncio.fixture
 async def make_server(forecaster: ModelForecaster) -> AsyncIterator[ServerFactory]:
-    """Factory: ``await make_server(broker_url=None, forecast_fn=None, **config)`` -> started
-    server."""
+    """Factory of started servers.
+
+    Usage: ``await make_server(broker_url=None, forecast_fn=None, **config)``.
+    """
     servers: list[LiveServer] = []
 
     async def factory(broker_url: str | None = None, forecast_fn: Any = None,

@@ -1,5 +1,6 @@
-"""The Forecast page driven from Python: widget values in, figure traces / table / CSV / messages
-out.
+"""The Forecast page driven from Python.
+
+Widget values in; figure traces, table, CSV and messages out.
 
 Runs on a real SQLite store in a temporary folder filled from the real EIA snapshot, with the real
 models and the real :class:`ForecastService` (its cache counters show when a fit happened).
