@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -185,6 +186,34 @@ def thin(series: pd.Series, max_points: int) -> pd.Series:
     return picked
 
 
+def envelope(series: pd.Series, max_points: int) -> pd.Series:
+    """The lowest and highest point of each run of days (min/max decimation), in time order.
+
+    Unlike :func:`thin`, no trough or peak is lost: the chart of the result has the same
+    extremes and outline as the chart of ``series`` at a fraction of the points.
+
+    Args:
+        series: the values, without NaN.
+        max_points: most points returned (about; first and last are always kept).
+
+    Returns:
+        ``series`` itself when short enough, else the selected rows of it.
+
+    Usage::
+
+        >>> envelope(drawdown, 600)
+    """
+    n = len(series)
+    if max_points < 2 or n <= max_points:
+        return series
+    size = -(-2 * n // max_points)  # days per bucket: two points kept per bucket
+    values = pd.Series(series.to_numpy(dtype=float))
+    buckets = values.groupby(np.arange(n) // size)
+    keep = np.unique(np.concatenate([buckets.idxmin().to_numpy(), buckets.idxmax().to_numpy(),
+                                     [0, n - 1]]))
+    return series.iloc[keep]
+
+
 def rolling_volatility_figure(
     vols: Mapping[str, pd.Series], window: int = 30, height: int = 300, max_points: int = 1500
 ) -> go.Figure:
@@ -286,13 +315,17 @@ def equity_curve_figure(equity: pd.DataFrame, *, title: str = "", height: int = 
     })
 
 
-def drawdown_figure(equity: pd.DataFrame, *, height: int = 260) -> go.Figure:
+def drawdown_figure(equity: pd.DataFrame, *, height: int = 260,
+                    max_points: int = 600) -> go.Figure:
     """Drawdown (percent below the running peak) of a backtest and of buy & hold.
 
     Args:
         equity: daily frame with ``DrawdownPct`` and optionally ``BuyHoldDrawdownPct`` as
             fractions ``1 - E / max E`` (as :attr:`energy_nb.backtest.BacktestResult.equity`).
         height: pixels.
+        max_points: longer curves are reduced to about this many points by :func:`envelope`,
+            which keeps every trough (a static secondary chart: 2,900 daily points slowed the
+            Backtest page's first chart by ~0.15 s); 0 keeps every point.
 
     Returns:
         The figure; traces ``Strategy`` (filled) and ``Buy & hold``, y in percent (<= 0).
@@ -302,7 +335,7 @@ def drawdown_figure(equity: pd.DataFrame, *, height: int = 260) -> go.Figure:
                                       ("BuyHoldDrawdownPct", "Buy & hold", BENCHMARK_COLOR, None)):
         if column not in equity.columns:
             continue
-        col = equity[column].dropna()
+        col = envelope(equity[column].dropna(), max_points)
         traces.append(go.Scatter(
             x=_dates(col.index), y=-100.0 * col.to_numpy(dtype=float), name=name,
             mode="lines",

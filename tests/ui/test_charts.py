@@ -7,6 +7,8 @@ import pandas as pd
 
 from energy_nb.ui.charts import (
     StaticChart,
+    drawdown_figure,
+    envelope,
     price_history_figure,
     replace_figure,
     residuals_figure,
@@ -64,3 +66,29 @@ def test_residuals_figure_is_one_line_of_every_residual():
     # one SVG path, not a marker per residual (page load time), and nothing thinned away
     assert trace.name == "residual" and trace.mode == "lines" and len(trace.y) == 1500
     assert list(trace.x[:1]) == ["2020-01-01"] and trace.y[-1] == residuals.iloc[-1]
+
+
+def test_envelope_keeps_every_trough_and_peak_in_time_order():
+    rng = np.random.default_rng(1)
+    s = pd.Series(np.cumsum(rng.normal(size=2900)), index=pd.bdate_range("2015-01-01",
+                                                                         periods=2900))
+    out = envelope(s, 600)
+    assert len(out) <= 602 and out.index.is_monotonic_increasing
+    assert out.index[0] == s.index[0] and out.index[-1] == s.index[-1]
+    assert out.min() == s.min() and out.max() == s.max()
+    # every run of days keeps its own low and high: the outline is the same at any zoom
+    size = -(-2 * len(s) // 600)
+    for start in range(0, len(s), size * 50):
+        run = s.iloc[start:start + size]
+        assert run.min() in set(out.loc[run.index[0]:run.index[-1]])
+    assert envelope(s.iloc[:100], 600) is not None and len(envelope(s.iloc[:100], 600)) == 100
+
+
+def test_drawdown_figure_keeps_the_maximum_drawdown():
+    idx = pd.bdate_range("2015-01-01", periods=2900)
+    dd = pd.Series(np.abs(np.sin(np.arange(2900) / 37.0)) * 0.3, index=idx)
+    dd.iloc[1234] = 0.71  # the deepest day, alone
+    fig = drawdown_figure(pd.DataFrame({"DrawdownPct": dd}))
+    (trace,) = fig.data
+    assert len(trace.y) <= 602 and min(trace.y) == -71.0
+    assert len(drawdown_figure(pd.DataFrame({"DrawdownPct": dd}), max_points=0).data[0].y) == 2900
