@@ -423,11 +423,11 @@ class ForecastPage:
 
     def _track_record_html(self, run: ForecastRun) -> str:
         """The model's latest walk-forward evaluation on this commodity, for these steps."""
+        if self.service is None:  # no store: nothing recorded to show
+            return ""
         try:
-            from energy_nb.registry import ModelRegistry
-
-            latest = ModelRegistry(self.store).list(run.commodity, name=run.model,
-                                                    kind="walk_forward", limit=1)
+            latest = self.service.registry.list(run.commodity, name=run.model,
+                                                kind="walk_forward", limit=1)
         except Exception:  # evidence is a bonus: never let it break the forecast
             log.exception("cannot read the model registry")
             return ""
