@@ -379,30 +379,29 @@ class ModelsPage:
 
     def _draw_charts(self) -> None:
         """The rMAE and coverage charts, by horizon step or over time (``compare_axis``)."""
-        runs = self._evaluations
-        over_time = self.compare_axis.value == "time"
-        if over_time:
-            rmae = metric_over_time(runs, "rmae", TIME_WINDOW) if runs else pd.DataFrame()
+        if self.compare_axis.value == "time":
             title = f"rMAE over time (last {TIME_WINDOW} origins, all steps)"
         else:
-            rmae = metric_by_step(runs, "rmae") if runs else pd.DataFrame()
             title = "rMAE by horizon step (below 1 beats the random walk)"
         self.rmae_chart.update(metric_by_step_figure(
-            rmae, metric_label="rMAE", reference=1.0, reference_label="random walk", title=title,
+            self._compared("rmae"), metric_label="rMAE", reference=1.0,
+            reference_label="random walk", title=title,
         ))
         self._draw_coverage()
 
+    def _compared(self, metric: str | None) -> pd.DataFrame:
+        """``metric`` of the compared evaluations, by step or over time (``compare_axis``)."""
+        runs = self._evaluations
+        if not (runs and metric):
+            return pd.DataFrame()
+        if self.compare_axis.value == "time":
+            return metric_over_time(runs, metric, TIME_WINDOW)
+        return metric_by_step(runs, metric)
+
     def _draw_coverage(self) -> None:
         level = self.coverage_level.value
-        runs = self._evaluations
         over_time = self.compare_axis.value == "time"
-        metric = f"coverage_{level}"
-        if not (runs and level):
-            frame = pd.DataFrame()
-        elif over_time:
-            frame = metric_over_time(runs, metric, TIME_WINDOW)
-        else:
-            frame = metric_by_step(runs, metric)
+        frame = self._compared(f"coverage_{level}" if level else None)
         if not level:
             title = "Coverage over time" if over_time else "Coverage by step"
         elif over_time:
