@@ -284,8 +284,10 @@ def windows_table_html(windows: pd.DataFrame) -> str:
 
 
 def csv_basename(result: BacktestResult) -> str:
-    """Base file name of a run's downloads, e.g.
-    ``backtest_12_BRENT_sma-cross_2015-01-02_2026-08-18``."""
+    """Base file name of a run's downloads.
+
+    For example ``backtest_12_BRENT_sma-cross_2015-01-02_2026-08-18``.
+    """
     run = f"{result.run_id}_" if result.run_id is not None else ""
     return (f"backtest_{run}{result.commodity}_{result.strategy.replace(' ', '-')}_"
             f"{result.start:%Y-%m-%d}_{result.end:%Y-%m-%d}")

@@ -514,8 +514,7 @@ def metric_by_step_figure(
     by_date = isinstance(frame.index, pd.DatetimeIndex)
     if x_title is None:
         x_title = "forecast origin" if by_date else "horizon step (trading days)"
-    x = ([d.strftime("%Y-%m-%d") for d in frame.index] if by_date
-         else [int(step) for step in frame.index])
+    x = _iso_days(frame.index) if by_date else [int(step) for step in frame.index]
     traces = [
         go.Scatter(x=x,
                    y=(frame[name].to_numpy(dtype=float) * scale).tolist(),
