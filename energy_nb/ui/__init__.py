@@ -26,3 +26,14 @@ def _skip_rfc3987_syntax() -> None:
 
 
 _skip_rfc3987_syntax()
+
+
+def _load_plotly_from_server() -> None:
+    """FigureWidgets fetch plotly's bundle from the app server when it serves it (see
+    :mod:`energy_nb.ui.widget_bundle`); elsewhere nothing changes."""
+    from energy_nb.ui.widget_bundle import use_served_bundle
+
+    use_served_bundle()
+
+
+_load_plotly_from_server()
