@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from energy_nb.reports.parameters import ReportParameterError
 from energy_nb.reports.printing import (
     FIGURE_SPEC_CLASS,
     PAPERS,
@@ -27,6 +28,7 @@ from energy_nb.reports.printing import (
 )
 from energy_nb.reports.run import export_notebook, find_chromium, notebook_to_html, run_report
 from tests.conftest import IN_CI
+from tests.reports.conftest import run_cli
 
 #: Two units (the NG axis on the right of the prices chart), a past as_of (actuals are drawn).
 PARAMS = {"commodities": ["WTI", "NG"], "horizon": 5, "as_of": "2025-06-30", "eval_origins": 2,
@@ -224,3 +226,15 @@ def test_print_page_draws_static_charts_inside_the_printable_width(printed, pape
         assert chart["outside"] == [], chart["title"]
         assert len(chart["xticks"]) >= 3 and all(ISO_DATE.match(t) for t in chart["xticks"]), (
             chart["title"], chart["xticks"])
+
+
+def test_an_unknown_paper_is_rejected_before_anything_runs(report_home: Path,
+                                                           tmp_path: Path) -> None:
+    res = run_cli(report_home, "report", "--paper", "a5", "--format", "pdf",
+                  "--out", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert "--paper" in res.stderr and "'a4', 'letter'" in res.stderr
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ReportParameterError, match="paper must be one of a4, letter"):
+        run_report({"commodities": ["WTI"]}, out_dir=tmp_path / "out2", paper="A5")
+    assert not (tmp_path / "out2").exists()
