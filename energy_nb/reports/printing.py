@@ -21,8 +21,12 @@ Usage::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from energy_nb.reports.parameters import ReportParameterError
 
@@ -38,6 +42,7 @@ PRINT_CONFIG: dict[str, Any] = {"staticPlot": True, "displayModeBar": False,
                                 "displaylogo": False, "responsive": False}
 #: Date format of the tick labels of every time axis on paper (ISO, as in the tables).
 DATE_TICK_FORMAT = "%Y-%m-%d"
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -130,17 +135,31 @@ def check_paper(value: Any) -> Paper:
     return PAPERS[key]
 
 
+def _looks_like_dates(values: Any) -> bool:
+    """Whether an x array holds dates (ISO strings, dates or datetime64), judged by its first."""
+    try:
+        first = values[0]
+    except (TypeError, IndexError, KeyError):
+        return False
+    if isinstance(first, (date, np.datetime64)):
+        return True
+    return isinstance(first, str) and bool(_ISO_START.match(first))
+
+
 def _date_axes(fig: go.Figure) -> list[str]:
-    """Layout names of the x axes that show dates (``xaxis``, ``xaxis2`` ...)."""
+    """Layout names of the x axes that show dates (``xaxis``, ``xaxis2`` ...).
+
+    An axis counts when its ``type`` is ``date``, or when it has no type and a trace on it has
+    dates for x (plotly then draws a date axis too).
+    """
     names = []
     for trace in fig.data:
         ref = getattr(trace, "xaxis", None) or "x"
         name = "xaxis" + ref[1:]
-        axis = fig.layout[name] if name in fig.layout else None
-        if axis is not None and axis.type == "date" and name not in names:
+        axis_type = fig.layout[name].type if name in fig.layout else None
+        if name not in names and (axis_type == "date" or (
+                axis_type in (None, "-") and _looks_like_dates(getattr(trace, "x", None)))):
             names.append(name)
-    if not names and fig.layout.xaxis.type == "date":
-        names.append("xaxis")
     return names
 
 
@@ -179,8 +198,8 @@ def print_figure(fig: go.Figure | dict[str, Any], paper: Paper, *,
     for name in [k for k in out.layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
         out.layout[name].automargin = True
     for name in _date_axes(out):
-        out.layout[name].update(showticklabels=True, tickformat=DATE_TICK_FORMAT, nticks=7,
-                                ticks="outside", ticklen=4, tickangle=0,
+        out.layout[name].update(type="date", showticklabels=True, tickformat=DATE_TICK_FORMAT,
+                                nticks=7, ticks="outside", ticklen=4, tickangle=0,
                                 rangeslider={"visible": False})
     return out
 

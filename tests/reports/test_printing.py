@@ -71,6 +71,18 @@ def test_print_figure_labels_the_forecast_dates() -> None:
     assert printed.layout.width == PAPERS["letter"].printable_width_px
 
 
+def test_an_untyped_axis_of_dates_gets_date_labels_and_a_numeric_one_does_not() -> None:
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scatter(x=["2025-01-02", "2025-01-03"], y=[1, 2]),
+                     go.Scatter(x=[1, 2], y=[3, 4], xaxis="x2")],
+                    layout={"xaxis2": {"anchor": "y", "overlaying": "x"}})
+    printed = print_figure(fig, PAPERS["a4"])
+    assert printed.layout.xaxis.tickformat == DATE_TICK_FORMAT
+    assert printed.layout.xaxis.type == "date"
+    assert printed.layout.xaxis2.tickformat is None
+
+
 def test_print_html_makes_every_chart_static_and_sized_to_the_paper() -> None:
     renderer, fig = FigureRenderer(), price_history_figure(history_frame(), title="Prices")
     chart = renderer.html(fig)
