@@ -125,6 +125,7 @@ def printed(report_home: Path, tmp_path_factory: pytest.TempPathFactory):
     return {"letter": result.files["pdf"], "a4": a4["pdf"], "notebook": result.files["ipynb"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_every_page_has_the_papers_size_in_portrait(printed, paper: str) -> None:
     pages = read_pdf(printed[paper])
@@ -134,6 +135,7 @@ def test_every_page_has_the_papers_size_in_portrait(printed, paper: str) -> None
         assert (page.width, page.height) == pytest.approx((want_w, want_h), abs=1.0), number
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_no_toolbar_or_logo_text_is_printed(printed, paper: str) -> None:
     pages = read_pdf(printed[paper])
@@ -145,6 +147,7 @@ def test_no_toolbar_or_logo_text_is_printed(printed, paper: str) -> None:
     assert "Forecast: WTI" in text.replace("forecast: wti", "Forecast: WTI")  # text was read
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_every_chart_is_whole_on_one_page_with_its_axes_and_date_labels(printed,
                                                                         paper: str) -> None:
@@ -179,6 +182,7 @@ def test_every_chart_is_whole_on_one_page_with_its_axes_and_date_labels(printed,
         assert len(ticks) >= 3, f"{title!r}: date labels {ticks}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_print_page_draws_static_charts_inside_the_printable_width(printed, paper: str,
                                                                    tmp_path: Path) -> None:
