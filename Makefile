@@ -48,11 +48,12 @@ data: install
 run: data
 	$(ENB) app --port $(PORT)
 
-# Debian packages the browser and Redis tests need; installed only when missing.
+# Debian packages the browser, Redis and PDF-report tests need; installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \

@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plotlyjs", choices=("inline", "cdn"),
                         help="embed plotly.js (inline, default; offline and PDF) or load it "
                              "from the CDN (smaller files)")
+    parser.add_argument("--paper", choices=("a4", "letter"), default="a4",
+                        help="PDF paper, portrait (default a4)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds one notebook cell may run (default 600)")
     add_db_flag(parser)
@@ -83,7 +85,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.export is not None:
         try:
-            files = export_notebook(args.export, args.format, args.plotlyjs or "inline")
+            files = export_notebook(args.export, args.format, args.plotlyjs or "inline",
+                                    paper=args.paper)
         except ReportParameterError as exc:
             raise CliError(str(exc)) from None
         except ReportError as exc:
@@ -94,7 +97,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     try:
         result = run_report(parameters_from_args(args), out_dir=args.out, formats=args.format,
-                            keep=args.keep, timeout=args.timeout)
+                            keep=args.keep, timeout=args.timeout, paper=args.paper)
     except (ReportParameterError, StoreError) as exc:
         raise CliError(str(exc)) from None
     except ReportError as exc:

@@ -56,6 +56,25 @@ from energy_nb.ui.theme import PAGE_CSS, fmt_num, fmt_pct
 #: Business days after which the newest stored price counts as stale in the freshness section.
 STALE_AFTER_BUSINESS_DAYS = 3
 
+#: Report stylesheet (with the header): tables sized by their content, never breaking a value
+#: ("2025-06-30" stays on one line; headers may wrap between words), and, when the page is
+#: printed, sections starting on a new page where marked, charts kept whole, no plotly toolbar.
+REPORT_CSS = """
+<style>
+.enb-report-section table.enb-stats, .enb-page table.enb-stats { table-layout: auto;
+  width: auto; }
+table.enb-stats td, table.enb-stats tbody th { white-space: nowrap; }
+table.enb-stats thead th { white-space: normal; overflow-wrap: normal; word-break: keep-all; }
+@media print {
+  .enb-new-page { break-before: page; }
+  .enb-report-section h2 { break-after: avoid; }
+  .enb-figure { break-inside: avoid; }
+  table.enb-stats tr { break-inside: avoid; }
+  .modebar, .modebar-container { display: none !important; }
+}
+</style>
+"""
+
 
 class ReportContentError(RuntimeError):
     """A report section could not be computed (the message names the section and commodity)."""
@@ -75,7 +94,12 @@ class FigureRenderer:
     """
 
     def html(self, fig: go.Figure) -> str:
-        """The figure as an HTML ``<div>`` plus a script drawing it (no widget state needed).
+        """The figure as an HTML ``<div>``, its JSON, and a script drawing it (no widget state).
+
+        The figure and its plotly config travel in a ``<script type="application/json"
+        class="enb-figure-spec">`` naming the plot ``<div>`` (``data-target``), so that the
+        print version of the page (:func:`energy_nb.reports.printing.print_html`) can lay the
+        same chart out for paper.
 
         Args:
             fig: the figure.
@@ -85,20 +109,27 @@ class FigureRenderer:
         """
         from plotly.offline import get_plotlyjs_version
 
+        from energy_nb.reports.printing import FIGURE_SPEC_CLASS
+
         div_id = f"enb-fig-{uuid.uuid4().hex[:12]}"
         height = int(fig.layout.height or 450)
-        spec = fig.to_json().replace("</", "<\\/")  # no "</script>" inside the script
-        config = json.dumps({"displaylogo": False, "responsive": True})
+        spec = json.loads(fig.to_json())
+        spec["config"] = {"displaylogo": False, "responsive": True}
+        text = json.dumps(spec).replace("</", "<\\/")  # no "</script>" inside the script
         cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
         return (
-            f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px; '
-            f'width:100%;"></div>\n<script type="text/javascript">(function () {{\n'
-            f"var spec = {spec};\nvar config = {config};\n"
+            f'<div class="enb-figure"><div id="{div_id}" class="plotly-graph-div" '
+            f'style="height:{height}px; width:100%;"></div>\n'
+            f'<script type="application/json" class="{FIGURE_SPEC_CLASS}" '
+            f'data-target="{div_id}">{text}</script>\n'
+            f'<script type="text/javascript">(function () {{\n'
+            f'var spec = JSON.parse(document.querySelector(\'script[data-target="{div_id}"]\')'
+            f".textContent);\n"
             f'function draw() {{ window.Plotly.newPlot("{div_id}", spec.data, spec.layout, '
-            f"config); }}\n"
+            f"spec.config); }}\n"
             f"if (window.Plotly) {{ draw(); return; }}\n"
             f'var s = document.createElement("script"); s.src = "{cdn}"; s.onload = draw;\n'
-            f"document.head.appendChild(s);\n}})();</script>"
+            f"document.head.appendChild(s);\n}})();</script></div>"
         )
 
 
@@ -136,15 +167,18 @@ class Section:
         title: section heading.
         notes: short sentences shown under the heading.
         html_body: the rendered tables and figures.
+        new_page: on paper, the section starts a new page (CSS class ``enb-new-page``).
     """
 
     title: str
     notes: list[str] = field(default_factory=list)
     html_body: str = ""
+    new_page: bool = False
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return (f'<div class="enb-page enb-report-section">{_heading(self.title)}{notes}'
+        page = " enb-new-page" if self.new_page else ""
+        return (f'<div class="enb-page enb-report-section{page}">{_heading(self.title)}{notes}'
                 f'{self.html_body}</div>')
 
 
@@ -178,8 +212,8 @@ class HeaderSection(Section):
         }
         table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                         for k, v in rows.items())
-        return (f'{PAGE_CSS}<div class="enb-page"><div class="enb-title">{html.escape(self.title)}'
-                f'</div><table class="enb-stats">{table}</table></div>')
+        return (f'{PAGE_CSS}{REPORT_CSS}<div class="enb-page"><div class="enb-title">'
+                f'{html.escape(self.title)}</div><table class="enb-stats">{table}</table></div>')
 
 
 @dataclass
@@ -429,7 +463,7 @@ class ReportBuilder:
         if len(run.actuals):
             notes.append("Dots: prices observed after the report date, shown for comparison only.")
         section = ForecastSection(title=f"Forecast: {code}", notes=notes, commodity=code,
-                                  run=run, table=table, figure=fig)
+                                  run=run, table=table, figure=fig, new_page=True)
         section.html_body = self.renderer.html(fig) + _table_html(table)
         return section
 
@@ -487,7 +521,8 @@ class ReportBuilder:
             "of actual prices inside the interval."),
         ]
         section = AccuracySection(title=f"Recent accuracy: {code}", notes=notes, commodity=code,
-                                  table=table, origins=origins, result=result)
+                                  table=table, origins=origins, result=result,
+                                  new_page=code == p.commodities[0])
         section.html_body = _table_html(table)
         return section
 
@@ -530,7 +565,8 @@ class ReportBuilder:
             "use each day's close and trade at the next day's price; buy & hold for comparison."),
         ]
         section = BacktestSection(title=f"Backtest: {code}", notes=notes, commodity=code,
-                                  table=table, stats=result.stats, equity=equity, figure=fig)
+                                  table=table, stats=result.stats, equity=equity, figure=fig,
+                                  new_page=True)
         section.html_body = _table_html(table) + self.renderer.html(fig)
         return section
 
@@ -552,7 +588,7 @@ class ReportBuilder:
                 "Last": row.get("last") or "—",
                 "Rows": row.get("rows", 0),
                 "Sources": ", ".join(_short(s) for s in row.get("sources") or []) or "—",
-                "Store updated": (row.get("updated_at") or "—")[:19],
+                "Store updated (UTC)": (row.get("updated_at") or "—")[:16].replace("T", " "),
                 "Business days old": "—" if age is None else age,
                 "Stale": "yes" if is_stale else "no",
             })
@@ -596,6 +632,7 @@ __all__ = [
     "HeaderSection",
     "PricesSection",
     "ReportBuilder",
+    "REPORT_CSS",
     "ReportContentError",
     "Section",
     "plotlyjs_tag",

@@ -6,7 +6,9 @@ One run:
 2. executes ``notebooks/report.ipynb`` with papermill into a fresh hidden folder
    ``<out>/.running-XXXX`` (unique per run, so concurrent runs never share files);
 3. converts the executed notebook to HTML without code cells (nbconvert ``exclude_input``) and,
-   when asked and Chromium is installed, prints that HTML to PDF with headless Chromium;
+   when asked and Chromium is installed, prints its print version (static charts sized to the
+   paper, A4 or Letter portrait: :mod:`energy_nb.reports.printing`) to PDF with headless
+   Chromium;
 4. writes ``run.json`` (parameters, timings, files) and renames the folder atomically to
    ``<out>/<YYYY-MM-DDTHHMMSSZ>-<id>/`` holding ``energy-report-<YYYY-MM-DD>.{html,ipynb,pdf}``
    (the date is the report's data date: ``as_of``, or the newest price used);
@@ -19,7 +21,7 @@ Usage::
 
     from energy_nb.reports.run import run_report
     result = run_report({"commodities": ["WTI"], "horizon": 5}, out_dir="var/reports",
-                        formats=("html", "ipynb"), keep=30)
+                        formats=("html", "ipynb", "pdf"), keep=30, paper="letter")
     print(result.files["html"])
 """
 
@@ -47,6 +49,7 @@ from energy_nb.reports.parameters import (
     check_against_data,
     validate_parameters,
 )
+from energy_nb.reports.printing import DEFAULT_PAPER, Paper, check_paper, print_html
 
 #: The report notebook shipped with the project.
 DEFAULT_NOTEBOOK = PROJECT_ROOT / "notebooks" / "report.ipynb"
@@ -195,6 +198,7 @@ def run_report(
     kernel_name: str | None = None,
     now: datetime | None = None,
     store: Any = None,
+    paper: str | Paper = DEFAULT_PAPER,
 ) -> ReportResult:
     """Execute the report notebook and write its outputs into a new run folder.
 
@@ -209,12 +213,14 @@ def run_report(
         now: run time (UTC) used in the folder name (default: now).
         store: a :class:`~energy_nb.data.store.PriceStore` for the data checks (default: the
             store the notebook will read).
+        paper: the PDF's paper, ``"a4"`` (default) or ``"letter"``, portrait.
 
     Returns:
         The :class:`ReportResult`.
 
     Raises:
-        ReportParameterError: invalid parameters, formats or ``keep`` (nothing is written).
+        ReportParameterError: invalid parameters, formats, ``keep`` or ``paper`` (nothing is
+            written).
         ReportExecutionError: a cell failed (the partial notebook is kept under ``failed/``).
         ReportOutputError: HTML or PDF export failed (the folder is moved to ``failed/``).
     """
@@ -227,6 +233,7 @@ def run_report(
         params = validate_parameters(params.to_dict(), db=str(Path(params.db).resolve()))
     fmts = check_formats(formats)
     keep = check_keep(keep)
+    sheet = check_paper(paper)
     source = Path(notebook) if notebook is not None else DEFAULT_NOTEBOOK
     if not source.is_file():
         raise ReportParameterError(f"report notebook {source} does not exist")
@@ -287,7 +294,7 @@ def run_report(
             if chromium is None:
                 skipped["pdf"] = "Chromium is not installed (apt-get install chromium)"
             else:
-                html_to_pdf(chromium, html_path, work / f"{base}.pdf", work)
+                notebook_to_pdf(chromium, executed, params.title, work / f"{base}.pdf", sheet)
                 files["pdf"] = work / f"{base}.pdf"
         if "html" in fmts:
             files["html"] = html_path
@@ -343,6 +350,35 @@ def notebook_to_html(path: Path, title: str, plotlyjs: str = "inline") -> str:
     return body[: head.end()] + "\n" + plotlyjs_tag(plotlyjs) + body[head.end():]
 
 
+def notebook_to_pdf(chromium: str, notebook: Path, title: str, pdf_path: Path,
+                    paper: str | Paper = DEFAULT_PAPER) -> None:
+    """Print an executed report notebook to PDF on A4 or Letter, portrait.
+
+    The page printed is the print version of the HTML report (:func:`print_html`): plotly.js
+    inline (so it prints offline), static charts as wide as the printable area, no toolbar,
+    and the ``@page`` size of ``paper``. It is written beside the PDF while Chromium prints,
+    then deleted.
+
+    Args:
+        chromium: the Chromium executable.
+        notebook: the executed notebook.
+        title: the page title.
+        pdf_path: the PDF to write.
+        paper: ``"a4"``, ``"letter"`` or a :class:`Paper`.
+
+    Raises:
+        ReportOutputError: the page could not be printed.
+    """
+    sheet = check_paper(paper)
+    page = pdf_path.with_name(f".{pdf_path.stem}.print.html")
+    try:
+        page.write_text(print_html(notebook_to_html(notebook, title, "inline"), sheet),
+                        encoding="utf-8")
+        html_to_pdf(chromium, page, pdf_path, pdf_path.parent)
+    finally:
+        page.unlink(missing_ok=True)
+
+
 def html_to_pdf(chromium: str, html_path: Path, pdf_path: Path, work: Path,
                 timeout: float = 180.0) -> None:
     """Print an HTML file to PDF with headless Chromium.
@@ -377,7 +413,8 @@ def html_to_pdf(chromium: str, html_path: Path, pdf_path: Path, work: Path,
 
 
 def export_notebook(notebook: str | Path, formats: str | Sequence[str] = ("html",),
-                    plotlyjs: str = "inline") -> dict[str, Path]:
+                    plotlyjs: str = "inline",
+                    paper: str | Paper = DEFAULT_PAPER) -> dict[str, Path]:
     """Export a report notebook executed elsewhere (e.g. by Airflow's ``PapermillOperator``).
 
     The files are written beside the notebook, with the same name: HTML with the code hidden and
@@ -387,6 +424,7 @@ def export_notebook(notebook: str | Path, formats: str | Sequence[str] = ("html"
         notebook: an executed ``report.ipynb``.
         formats: ``html`` and/or ``pdf``.
         plotlyjs: ``"inline"`` or ``"cdn"``.
+        paper: the PDF's paper, ``"a4"`` (default) or ``"letter"``.
 
     Returns:
         Format -> path written.
@@ -401,6 +439,7 @@ def export_notebook(notebook: str | Path, formats: str | Sequence[str] = ("html"
     if not path.is_file():
         raise ReportParameterError(f"notebook {path} does not exist")
     fmts = [f for f in check_formats(formats) if f != "ipynb"]
+    sheet = check_paper(paper)
     if not fmts:
         raise ReportParameterError("exporting writes html and/or pdf; give --format html or pdf")
     try:
@@ -416,7 +455,7 @@ def export_notebook(notebook: str | Path, formats: str | Sequence[str] = ("html"
         chromium = find_chromium()
         if chromium is None:
             raise ReportOutputError("PDF needs Chromium (apt-get install chromium)")
-        html_to_pdf(chromium, html_path, path.with_suffix(".pdf"), path.parent)
+        notebook_to_pdf(chromium, path, title, path.with_suffix(".pdf"), sheet)
         written["pdf"] = path.with_suffix(".pdf")
     if "html" in fmts:
         written["html"] = html_path
@@ -570,5 +609,6 @@ __all__ = [
     "html_to_pdf",
     "list_reports",
     "notebook_to_html",
+    "notebook_to_pdf",
     "run_report",
 ]
