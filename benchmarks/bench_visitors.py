@@ -24,8 +24,9 @@ Each server is started afresh for each load and the load begins once it is ready
 its preheated kernels started and the machine quiet again), so loads do not leak into each other.
 Per load and server: time from navigation to the first drawn chart (median, p95, worst), visitors
 that failed (no chart within ``--timeout`` s, or an error page), CPU seconds of the whole server
-process tree (Voilà, every kernel, the live server) per visitor, and its peak RSS divided by the
-visitors open at that moment.
+process tree (Voilà, every kernel, the live server) per visitor, the same for the visitors'
+Chromium (where the time goes on a machine the browsers share), and the tree's peak RSS divided
+by the most visitors open at once.
 
 Targets (issue 12, this 2-core machine): 16 at once on one page and 32 at once over four pages:
 p95 ≤ 2× the floor's p95 and ≤ 0.25× stock Voilà's; the stream: p95 ≤ 1.5× the floor's; no
@@ -243,7 +244,7 @@ def start_app(work: Path, home: Path, extra: list[str]) -> Served:
         start_new_session=True)
     line = process.stdout.readline() if process.stdout else ""
     try:
-        urls = json.loads(line)["urls"]
+        json.loads(line)["urls"]
     except (ValueError, KeyError, TypeError):
         Served("app", process, {}, log).stop()
         raise RuntimeError(f"energy-nb app did not report its URLs; see {log}: "
@@ -259,7 +260,8 @@ def start_app(work: Path, home: Path, extra: list[str]) -> Served:
 class TreeMonitor:
     """Samples a process tree's RSS and CPU every ``interval`` seconds in a thread.
 
-    ``open_visitors`` is read at each sample, so the peak RSS per open visitor can be computed.
+    ``open_visitors`` is read at each sample: the memory figure is the peak RSS divided by the
+    most visitors open at once.
     CPU time of a process is remembered after it exits (its last sample), so kernels shut down
     during the load still count.
     """
@@ -272,7 +274,6 @@ class TreeMonitor:
         self.browser_cpu_by_pid: dict[tuple[int, float], float] = {}
         self.peak_rss = 0
         self.peak_open = 0
-        self.peak_rss_per_open = 0.0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -327,8 +328,6 @@ class TreeMonitor:
         self.samples += 1
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_open = max(self.peak_open, visitors)
-        if visitors:
-            self.peak_rss_per_open = max(self.peak_rss_per_open, rss / visitors)
 
 
 @dataclass
@@ -437,7 +436,7 @@ async def run_load(served: Served, load: str, timeout: float) -> LoadResult:
     result.browser_cpu_s = monitor.browser_cpu_seconds
     result.peak_rss_mib = monitor.peak_rss / 2**20
     result.peak_open = monitor.peak_open
-    result.mib_per_open = monitor.peak_rss_per_open / 2**20
+    result.mib_per_open = monitor.peak_rss / max(monitor.peak_open, 1) / 2**20
     return result
 
 
@@ -504,7 +503,8 @@ def print_table(results: list[LoadResult], verdicts: list[dict], machine: dict) 
     print(f"machine: {machine['cpus']} CPUs, {machine['memory_gib']} GiB, {machine['platform']}, "
           f"load average at start {machine['load_avg_1m']}")
     head = (f"{'load':<12} {'server':<6} {'n':>3} {'median s':>9} {'p95 s':>7} {'worst s':>8} "
-            f"{'failed':>6} {'CPU s/vis':>9} {'browser':>7} {'peak RSS MiB':>12} {'open':>4} {'MiB/open':>8}")
+            f"{'failed':>6} {'CPU s/vis':>9} {'browser':>7} {'peak RSS MiB':>12} {'open':>4} "
+            f"{'MiB/open':>8}")
     print(head)
     for r in results:
         row = r.row()
@@ -512,7 +512,8 @@ def print_table(results: list[LoadResult], verdicts: list[dict], machine: dict) 
             return "never" if x is None else f"{x:.1f}"
         print(f"{r.load:<12} {r.server:<6} {r.visitors:>3} {f(row['median_s']):>9} "
               f"{f(row['p95_s']):>7} {f(row['worst_s']):>8} {len(r.failures):>6} "
-              f"{row['cpu_s_per_visitor']:>9.1f} {row['browser_cpu_s_per_visitor']:>7.1f} {r.peak_rss_mib:>12.0f} {r.peak_open:>4} "
+              f"{row['cpu_s_per_visitor']:>9.1f} {row['browser_cpu_s_per_visitor']:>7.1f} "
+              f"{r.peak_rss_mib:>12.0f} {r.peak_open:>4} "
               f"{r.mib_per_open:>8.0f}")
     print()
     print(f"{'target':<44} {'value':>8} {'baseline':>9} {'ratio':>6}  {'bound':<10} result")

@@ -1,0 +1,53 @@
+"""What a warm dashboard kernel imports before it knows which page it will show.
+
+The app server keeps *warm* kernels (:mod:`energy_nb.appserver.warm`): started, with these
+modules imported, so that building a page in one costs only the page itself. The list is every
+page module and the libraries their first render needs; a module imported here and not used by
+the page costs memory, not time.
+
+Usage::
+
+    from energy_nb.ui.preload import preload
+    preload()            # what a warm kernel runs (PRELOAD_CODE)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Modules a dashboard's first render uses (pages, widgets, plotly's figure classes, pandas).
+MODULES: tuple[str, ...] = (
+    "pandas",
+    "ipywidgets",
+    "plotly.graph_objects",
+    "plotly.basewidget",
+    "energy_nb.ui.landing",
+    "energy_nb.ui.history",
+    "energy_nb.ui.forecast",
+    "energy_nb.ui.models",
+    "energy_nb.ui.backtest",
+)
+
+#: The code a warm kernel executes.
+PRELOAD_CODE = "from energy_nb.ui.preload import preload as _enb_preload\n_enb_preload()\n"
+
+
+def preload(modules: tuple[str, ...] = MODULES) -> list[str]:
+    """Import ``modules`` (those that exist; a missing optional page is skipped).
+
+    Args:
+        modules: dotted module names.
+
+    Returns:
+        The modules imported.
+    """
+    done = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a page module that exists but fails is a real error
+                raise
+            continue
+        done.append(name)
+    return done
