@@ -122,13 +122,12 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         return result
 
     async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
-        """Shut a kernel down and free its visitor's slot."""
-        try:
-            await super().shutdown_kernel(kernel_id, *args, **kwargs)
-        finally:
-            if self.ledger.release(kernel_id) is not None:
-                self._notify_slot_freed()
-            self._sockets.pop(kernel_id, None)
+        """Free its visitor's slot at once (a visitor moving to another page takes it over),
+        then shut the kernel down."""
+        if self.ledger.release(kernel_id) is not None:
+            self._notify_slot_freed()
+        self._sockets.pop(kernel_id, None)
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)
 
     async def cull_kernel_if_idle(self, kernel_id: str) -> None:
         """Cull only kernels that served a page: pool kernels wait for visitors, however long."""
@@ -189,13 +188,10 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         self.log.info("energy_nb: releasing kernel %s (%s)", kernel_id, reason)
         try:
             await self.shutdown_kernel(kernel_id)
-        except KeyError:  # already shut down (the page's own shutdown request)
-            self.ledger.release(kernel_id)
-            self._notify_slot_freed()
-        except Exception:  # noqa: BLE001 - never let one kernel stop the releases
-            self.log.exception("energy_nb: could not shut down kernel %s", kernel_id)
-            self.ledger.release(kernel_id)
-            self._notify_slot_freed()
+        except Exception as exc:  # noqa: BLE001 - gone already; never stop the releases
+            self.log.info("energy_nb: kernel %s was already gone (%s)", kernel_id, exc)
+            if self.ledger.release(kernel_id) is not None:
+                self._notify_slot_freed()
         self.released[reason] = self.released.get(reason, 0) + 1
 
     # ----- status ------------------------------------------------------------------------------
