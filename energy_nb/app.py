@@ -306,10 +306,13 @@ def app_urls(ip: str, port: int, tree: bool = False) -> dict[str, str]:
 
     Returns:
         ``{"landing": base, "base": base, "tree": base}`` (``tree`` is the old name of the base
-        URL), plus ``"files"`` (``.../voila/tree/``) when ``tree``.
+        URL), plus ``"local"`` (``http://localhost:PORT/``) on a wildcard address and
+        ``"files"`` (``.../voila/tree/``) when ``tree``.
     """
     base = f"http://{reachable_host(ip)}:{port}/"
     urls = {"landing": base, "base": base, "tree": base}
+    if ip in _WILDCARD:
+        urls["local"] = f"http://localhost:{port}/"
     if tree:
         urls["files"] = f"{base}voila/tree/"
     return urls
@@ -545,6 +548,8 @@ def launch(
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         echo(f"energy_nb dashboards: {urls['landing']}")
+        if "local" in urls:
+            echo(f"(on this machine: {urls['local']})")
         if "files" in urls:
             echo(f"(file list: {urls['files']})")
         idle = (f"released after {options.idle_timeout:g} s idle" if options.idle_timeout

@@ -74,6 +74,7 @@ def test_urls_never_say_0_0_0_0():
         urls = app_urls(ip, 8866)
         assert all("0.0.0.0" not in u and "//:" not in u and "[::]" not in u
                    for u in urls.values()), urls
+        assert urls["local"] == "http://localhost:8866/"
     assert app_urls("127.0.0.1", 8866)["landing"] == "http://localhost:8866/"
     assert app_urls("127.0.0.1", 8866, tree=True)["files"] == "http://localhost:8866/voila/tree/"
 

@@ -65,3 +65,22 @@ def test_a_page_nobody_connects_to_is_released_within_60_s_and_frees_its_slot(ap
     counts = visitors(app)
     assert counts["visitors"] == 0 and counts["released"]["never-connected"] >= 1, counts
     assert http_get(app + "voila/render/dash.ipynb")[0] == 200  # the slot is free again
+
+
+def test_with_require_api_key_only_visitors_with_the_key_get_a_page(app_factory, small_notebooks):
+    """What a non-loopback --ip with ENERGY_NB_API_KEY turns on (tested here on loopback)."""
+    app = app_factory(small_notebooks, preheat=False, env={"ENERGY_NB_API_KEY": "k-123"},
+                      extra_args=("--EnergyVoila.require_api_key=True",))
+    status, headers, _ = http_get(app + "voila/render/dash.ipynb", timeout=30)
+    assert status in (302, 403) and "enb-slider" not in _
+    assert http_get(app + "voila/render/dash.ipynb?token=wrong", timeout=30)[0] in (302, 403)
+    status, _, body = http_get(app + "voila/render/dash.ipynb?token=k-123")
+    assert status == 200 and "kernelId" in body
+
+
+def test_require_api_key_without_a_key_refuses_to_start(app_factory, small_notebooks):
+    from energy_nb.app import AppError
+
+    with pytest.raises(AppError, match="exited"):
+        app_factory(small_notebooks, preheat=False, env={"ENERGY_NB_API_KEY": ""},
+                    extra_args=("--EnergyVoila.require_api_key=True",))
