@@ -45,8 +45,10 @@ data: install
 	-$(ENB) evaluate --commodity all --start $(EVAL_START) --horizon 30 --step 5 --models all \
 	  --refit-every 5 --if-missing > /dev/null
 
+# the live server replays the stored history when the data came from the offline folder (demo),
+# and polls FRED for new prices otherwise
 run: data
-	$(ENB) app --port $(PORT)
+	$(ENB) app --port $(PORT) --feed $(if $(wildcard $(OFFLINE_DATA)/wti-daily.csv),replay,poll)
 
 # Debian packages the browser, Redis and PDF-report tests need; installed only when missing.
 system-deps:

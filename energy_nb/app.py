@@ -1,9 +1,16 @@
-"""Launch the dashboards: Voilà serving the project's ``notebooks/`` with the project's config.
+"""Launch the dashboards: the app server (Voilà, :mod:`energy_nb.appserver`) serving the
+project's ``notebooks/`` with the project's config, and the live forecast server beside it.
 
 The configuration lives in the package (``energy_nb/app_config/voila.json``): preheated kernels
 (one per page, research and report notebooks excluded), tracebacks hidden from viewers, kernel
 culling, a per-cell execution timeout and no silent port hopping (``port_retries = 0``). Voilà is
-told to read that folder first (``--Voila.config_file_paths``), then the usual places.
+told to read that folder first (``--Voila.config_file_paths``), then the usual places. The
+launcher adds the visitor policy (``--VisitorKernelManager.*``: at most ``max_visitors`` pages at
+once, idle release), the front door (``/`` is the landing page; the file list only with
+``tree``) and refuses a non-loopback address without ``ENERGY_NB_API_KEY`` unless ``insecure``.
+
+The live server's output goes to ``$ENERGY_NB_HOME/logs/live-server.log`` (appended), never to
+an unread pipe.
 
 Usage::
 
@@ -17,15 +24,17 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import ipaddress
 import json
+import math
 import os
-import select
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -39,8 +48,28 @@ from energy_nb.config import PROJECT_ROOT
 #: Folder holding ``voila.json``, shipped inside the package.
 APP_CONFIG_DIR = Path(__file__).resolve().parent / "app_config"
 
-#: The landing page every URL points to.
+#: The landing page, served at ``/``.
 LANDING_NOTEBOOK = "index.ipynb"
+
+#: Memory one visitor's kernel is assumed to take (MiB): the largest dashboard kernel measured
+#: (issue 12: 130-350 MB per page kernel). The default ``--max-visitors`` divides the machine's
+#: memory, less :data:`RESERVED_MEMORY_MIB`, by this.
+MEMORY_PER_VISITOR_MIB = 350
+
+#: Memory kept for the server, the preheated pool, the live server and the OS (MiB).
+RESERVED_MEMORY_MIB = 2048
+
+#: Seconds an open page may stay idle (no kernel message either way) before its kernel is
+#: released (the page then says so and offers a reload).
+DEFAULT_IDLE_TIMEOUT = 900.0
+
+#: What drives the live server's updates (``energy-nb serve --feed``).
+LIVE_FEEDS = ("poll", "replay", "none")
+
+#: Addresses that only this machine can reach.
+_LOOPBACK_NAMES = ("localhost", "ip6-localhost")
+#: Addresses meaning "every interface".
+_WILDCARD = ("", "0.0.0.0", "::", "[::]")
 
 
 class AppError(RuntimeError):
@@ -59,6 +88,14 @@ class AppOptions:
         preheat: keep one preheated kernel per page (overrides ``voila.json`` when ``False``).
         extra_args: extra Voilà command-line arguments (``--Class.trait=value``).
         env: extra environment variables for Voilà and its kernels (e.g. ``ENERGY_NB_HOME``).
+        max_visitors: pages served at once (``None`` = :func:`default_max_visitors`); beyond it
+            a visitor gets a 503 "busy" page with ``Retry-After``.
+        idle_timeout: seconds an open page may stay idle before its kernel is released
+            (``0`` = never).
+        tree: also serve Voilà's file list (``/voila/tree``).
+        insecure: allow a non-loopback ``ip`` without ``ENERGY_NB_API_KEY``.
+        feed: what drives the live server's updates: ``poll`` (FRED/EIA), ``replay`` (the
+            stored history, for the offline demo) or ``none``.
     """
 
     notebooks: Path = field(default_factory=lambda: PROJECT_ROOT / "notebooks")
@@ -68,6 +105,124 @@ class AppOptions:
     preheat: bool = True
     extra_args: Sequence[str] = ()
     env: dict[str, str] = field(default_factory=dict)
+    max_visitors: int | None = None
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    tree: bool = False
+    insecure: bool = False
+    feed: str = "poll"
+
+    def __post_init__(self) -> None:
+        if self.max_visitors is not None and self.max_visitors < 1:
+            raise AppError(f"max_visitors must be at least 1, got {self.max_visitors}")
+        if not (self.idle_timeout >= 0 and math.isfinite(self.idle_timeout)):
+            raise AppError(f"idle_timeout must be a number of seconds >= 0, "
+                           f"got {self.idle_timeout}")
+        if self.feed not in LIVE_FEEDS:
+            raise AppError(f"feed must be one of {', '.join(LIVE_FEEDS)}, got {self.feed!r}")
+
+    def resolved_max_visitors(self) -> int:
+        """``max_visitors``, or the default derived from the machine's memory."""
+        return self.max_visitors if self.max_visitors is not None else default_max_visitors()
+
+
+def machine_memory_mib() -> int | None:
+    """Memory this process may use (MiB): the machine's, or a smaller cgroup limit.
+
+    Returns:
+        MiB, or ``None`` when it cannot be read (not Linux).
+    """
+    total: int | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                total = int(line.split()[1]) // 1024
+                break
+    except (OSError, ValueError, IndexError):
+        total = None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            cgroup = int(limit) // (1024 * 1024)
+            total = cgroup if total is None else min(total, cgroup)
+    except OSError:
+        pass
+    return total
+
+
+def default_max_visitors(memory_mib: int | None = None) -> int:
+    """Pages served at once by default: (memory - reserve) / memory per visitor, at least 1.
+
+    Args:
+        memory_mib: the machine's memory (default :func:`machine_memory_mib`; 4 GiB if unknown).
+
+    Returns:
+        ``max(1, (memory_mib - RESERVED_MEMORY_MIB) // MEMORY_PER_VISITOR_MIB)``.
+    """
+    memory = memory_mib if memory_mib is not None else (machine_memory_mib() or 4096)
+    return max(1, (memory - RESERVED_MEMORY_MIB) // MEMORY_PER_VISITOR_MIB)
+
+
+def is_loopback(ip: str) -> bool:
+    """Whether ``ip`` (an address or host name to listen on) is reachable from this machine only.
+    """
+    if ip.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(ip.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(options: AppOptions, environ: dict[str, str] | None = None) -> list[str]:
+    """Refuse to serve a non-loopback address without an API key; warn when it is served.
+
+    Args:
+        options: launch options.
+        environ: environment (default: ``os.environ`` plus ``options.env``).
+
+    Returns:
+        Warnings to print (empty on loopback).
+
+    Raises:
+        AppError: non-loopback ``ip``, no ``ENERGY_NB_API_KEY`` and not ``insecure``.
+    """
+    if is_loopback(options.ip):
+        return []
+    env = environ if environ is not None else {**os.environ, **options.env}
+    has_key = bool(env.get("ENERGY_NB_API_KEY", "").strip())
+    if not has_key and not options.insecure:
+        raise AppError(
+            f"--ip {options.ip} makes the dashboards and the live server reachable from other "
+            "machines; set ENERGY_NB_API_KEY (visitors then open the dashboards once with "
+            "?token=<key>, and the live server requires it) or pass --insecure to serve "
+            "everyone without a key")
+    if has_key:
+        return [f"warning: serving on {options.ip}, reachable from other machines; the "
+                "dashboards and the live server require ENERGY_NB_API_KEY (open a dashboard "
+                "once with ?token=<key>)"]
+    return [f"warning: serving on {options.ip} WITHOUT an API key (--insecure): anyone who "
+            "can reach this machine can use the dashboards and the live server"]
+
+
+def reachable_host(ip: str) -> str:
+    """A host name other machines (or this one) can use for a server listening on ``ip``.
+
+    ``127.0.0.1`` -> ``localhost``; a wildcard (``0.0.0.0``, ``::``) -> this machine's primary
+    address (no packet is sent to find it); anything else unchanged.
+    """
+    if ip in ("127.0.0.1", "localhost"):
+        return "localhost"
+    if ip in _WILDCARD:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only, no traffic
+                address = probe.getsockname()[0]
+            if address and not address.startswith("0."):
+                return address
+        except OSError:
+            pass
+        return socket.gethostname() or "localhost"
+    return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
 
 
 def load_app_config() -> dict:
@@ -121,7 +276,7 @@ def voila_command(options: AppOptions, port: int) -> list[str]:
     load_app_config()  # fail early and clearly if the packaged config is broken
     config_paths = [str(APP_CONFIG_DIR), *jupyter_config_path()]
     argv = [
-        sys.executable, "-m", "voila",
+        sys.executable, "-m", "energy_nb.appserver",
         str(Path(options.notebooks).resolve()),
         f"--port={port}",
         f"--Voila.ip={options.ip}",
@@ -131,19 +286,36 @@ def voila_command(options: AppOptions, port: int) -> list[str]:
         argv.append(f"--Voila.config_file_paths={path}")
     if not options.preheat:
         argv.append("--VoilaConfiguration.preheat_kernel=False")
+    argv.append(f"--VisitorKernelManager.max_visitors={options.resolved_max_visitors()}")
+    argv.append(f"--VisitorKernelManager.idle_timeout={float(options.idle_timeout)}")
+    if options.tree:
+        argv.append("--EnergyVoila.tree=True")
+    if not is_loopback(options.ip) and not options.insecure:
+        argv.append("--EnergyVoila.require_api_key=True")  # the key itself travels in the env
     argv.extend(options.extra_args)
     return argv
 
 
-def app_urls(ip: str, port: int) -> dict[str, str]:
-    """URLs of the running app.
+def app_urls(ip: str, port: int, tree: bool = False) -> dict[str, str]:
+    """URLs of the running app, with a host visitors can reach (never ``0.0.0.0``).
+
+    Args:
+        ip: the interface listened on.
+        port: the port.
+        tree: the file list is served.
 
     Returns:
-        ``{"landing": .../voila/render/index.ipynb, "tree": .../}``.
+        ``{"landing": base, "base": base, "tree": base}`` (``tree`` is the old name of the base
+        URL), plus ``"local"`` (``http://localhost:PORT/``) on a wildcard address and
+        ``"files"`` (``.../voila/tree/``) when ``tree``.
     """
-    host = "localhost" if ip in ("127.0.0.1", "0.0.0.0", "") else ip
-    base = f"http://{host}:{port}/"
-    return {"landing": f"{base}voila/render/{LANDING_NOTEBOOK}", "tree": base}
+    base = f"http://{reachable_host(ip)}:{port}/"
+    urls = {"landing": base, "base": base, "tree": base}
+    if ip in _WILDCARD:
+        urls["local"] = f"http://localhost:{port}/"
+    if tree:
+        urls["files"] = f"{base}voila/tree/"
+    return urls
 
 
 def wait_until_serving(url: str, process: subprocess.Popen | None, timeout: float = 60.0) -> None:
@@ -183,6 +355,7 @@ def start(options: AppOptions, *, stdout=None,
     notebooks = Path(options.notebooks)
     if not notebooks.is_dir():
         raise AppError(f"notebooks folder not found: {notebooks}")
+    check_exposure(options)
     port = options.port or free_port(options.ip)
     check_port_free(options.ip, port)
     env = {**os.environ, **options.env}
@@ -190,13 +363,18 @@ def start(options: AppOptions, *, stdout=None,
         voila_command(options, port), env=env, cwd=str(notebooks), stdout=stdout, stderr=stderr,
         start_new_session=True,
     )
-    urls = app_urls(options.ip, port)
+    urls = app_urls(options.ip, port, options.tree)
+    local = "127.0.0.1" if options.ip in _WILDCARD else options.ip
     try:
-        wait_until_serving(f"http://{options.ip}:{port}/", process)
+        wait_until_serving(f"http://{_url_host(local)}:{port}/energy_nb/api/visitors", process)
     except AppError:
         stop(process)
         raise
     return process, urls
+
+
+def _url_host(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
 
 
 def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -214,39 +392,103 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
         process.wait(timeout)
 
 
+def live_server_log_path(env: dict[str, str] | None = None) -> Path:
+    """Where the live server started by the app writes its output:
+    ``$ENERGY_NB_HOME/logs/live-server.log``."""
+    from energy_nb.config import Settings
+
+    return Settings.from_env(dict(env) if env is not None else None).home / "logs" / \
+        "live-server.log"
+
+
 def start_live_server(
-    port: int, ip: str = "127.0.0.1", env: dict[str, str] | None = None, timeout: float = 60.0
+    port: int, ip: str = "127.0.0.1", env: dict[str, str] | None = None, timeout: float = 60.0,
+    feed: str = "none", log_path: Path | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``energy-nb serve`` (the live forecast WebSocket server) in the background.
+
+    Its stdout and stderr are appended to ``log_path`` (never to a pipe nobody reads: a full
+    pipe froze the server after ~430 connections); its URL is read from that file.
 
     Args:
         port: its port (``0`` = a free one).
         ip: interface.
         env: environment (default: this process's).
         timeout: seconds to wait for it to print its URL.
+        feed: ``serve --feed``: ``poll``, ``replay`` or ``none``.
+        log_path: its log (default :func:`live_server_log_path`).
 
     Returns:
         ``(process, websocket_url)``; stop it with :func:`stop`.
 
     Raises:
-        AppError: it exited or did not report its URL in time (its stderr tail in the message).
+        AppError: it exited or did not report its URL in time (its log's tail in the message).
     """
-    code = "import sys; from energy_nb.cli import main; sys.exit(main())"
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--host", ip, "--port", str(port), "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    line = process.stdout.readline() if ready else ""
+    if feed not in LIVE_FEEDS:
+        raise AppError(f"feed must be one of {', '.join(LIVE_FEEDS)}, got {feed!r}")
+    log_path = Path(log_path) if log_path is not None else live_server_log_path(env)
     try:
-        url = str(json.loads(line)["url"])
-    except (ValueError, KeyError, TypeError):
-        stop(process)
-        err = (process.stderr.read() or "").strip().splitlines()[-3:] if process.stderr else []
-        raise AppError("the live server did not start: "
-                       + (" | ".join(err) or "no output")) from None
-    return process, url
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 - the child holds it; closed below
+    except OSError as exc:
+        raise AppError(f"cannot write the live server's log {log_path}: {exc}") from None
+    with log:
+        log.write(f"--- energy-nb app: starting the live server "
+                  f"({time.strftime('%Y-%m-%d %H:%M:%S')}, feed {feed})\n".encode())
+        log.flush()
+        offset = log.tell()
+        code = "import sys; from energy_nb.cli import main; sys.exit(main())"
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, "serve", "--host", ip, "--port", str(port),
+             "--feed", feed, "--json"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        url = _announced_url(log_path, offset)
+        if url is not None:
+            return process, url
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            tail = _tail(log_path, offset)
+            raise AppError(f"the live server did not start (log: {log_path}): "
+                           + (" | ".join(tail) or "no output"))
+        time.sleep(0.1)
+
+
+def _announced_url(log_path: Path, offset: int) -> str | None:
+    """The ``url`` of the first JSON line written to ``log_path`` after ``offset``."""
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                return str(json.loads(line)["url"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return None
+
+
+def _tail(log_path: Path, offset: int, lines: int = 3) -> list[str]:
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.strip().splitlines() if line.strip()][-lines:]
+
+
+def _with_host(url: str, host: str) -> str:
+    """``url`` with its host replaced (``ws://0.0.0.0:8000/x`` -> ``ws://HOST:8000/x``)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def launch(
@@ -261,25 +503,34 @@ def launch(
         options: launch options.
         echo: where to print the URLs.
         on_ready: called with the URLs once the server answers.
-        live_port: also start the live forecast server on this port (``None`` = don't); its
-            WebSocket URL is passed to the dashboards' kernels as ``ENERGY_NB_WS_URL``. A live
-            server that cannot start is reported and the dashboards run without it.
+        live_port: also start the live forecast server on this port (``None`` = don't), fed by
+            ``options.feed``; its WebSocket URL is passed to the dashboards' kernels as
+            ``ENERGY_NB_WS_URL``. A live server that cannot start is reported and the
+            dashboards run without it.
 
     Returns:
         Voilà's exit code (0 after Ctrl-C).
     """
     if not Path(options.notebooks).is_dir():
         raise AppError(f"notebooks folder not found: {options.notebooks}")
+    warnings = check_exposure(options)
     if options.port:
         check_port_free(options.ip, options.port)
+    for warning in warnings:
+        echo(warning)
     live: subprocess.Popen | None = None
     live_url: str | None = None
     if live_port is not None:
+        live_env = {**os.environ, **options.env}
         try:
-            live, live_url = start_live_server(live_port, options.ip,
-                                               env={**os.environ, **options.env})
+            live, listen_url = start_live_server(live_port, options.ip, env=live_env,
+                                                 feed=options.feed)
+            live_url, kernel_url = listen_url, listen_url
+            if options.ip in _WILDCARD:  # never print ws://0.0.0.0; kernels run here
+                live_url = _with_host(listen_url, reachable_host(options.ip))
+                kernel_url = _with_host(listen_url, "127.0.0.1")
             options = dataclasses.replace(
-                options, env={**options.env, "ENERGY_NB_WS_URL": live_url})
+                options, env={**options.env, "ENERGY_NB_WS_URL": kernel_url})
         except AppError as exc:
             echo(f"warning: {exc}; the dashboards run without live updates")
     try:
@@ -297,9 +548,21 @@ def launch(
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         echo(f"energy_nb dashboards: {urls['landing']}")
-        echo(f"(all notebooks: {urls['tree']}; stop with Ctrl-C)")
+        if "local" in urls:
+            echo(f"(on this machine: {urls['local']})")
+        if "files" in urls:
+            echo(f"(file list: {urls['files']})")
+        idle = (f"released after {options.idle_timeout:g} s idle" if options.idle_timeout
+                else "never released for idleness")
+        echo(f"admitting up to {options.resolved_max_visitors()} visitors at once"
+             + ("" if options.max_visitors is not None else
+                f" (from {machine_memory_mib() or 4096} MiB memory at "
+                f"{MEMORY_PER_VISITOR_MIB} MiB each; --max-visitors to change)")
+             + f"; pages are {idle}")
         if live_url:
-            echo(f"live forecast server: {live_url}")
+            echo(f"live forecast server: {live_url} (feed: {options.feed}; log: "
+                 f"{live_server_log_path({**os.environ, **options.env})})")
+        echo("stop with Ctrl-C")
         if on_ready is not None:
             on_ready(urls)
         if options.open_browser:

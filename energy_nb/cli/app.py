@@ -2,13 +2,15 @@
 
 Usage::
 
-    energy-nb app [--port 8866] [--no-browser] [--notebooks DIR] [--no-preheat]
-                  [--no-live | --live-port 8000]
+    energy-nb app [--port 8866] [--ip 127.0.0.1] [--no-browser] [--notebooks DIR]
+                  [--no-preheat] [--max-visitors N] [--idle-timeout SECONDS] [--tree]
+                  [--insecure] [--no-live | --live-port 8000] [--feed poll|replay|none]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -25,12 +27,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "app", help="serve the dashboards with Voila",
         description="Launch Voila on the project's notebooks with the packaged configuration "
                     "(preheated kernels, tracebacks hidden) and, unless --no-live, the live "
-                    "forecast server; print the URLs.",
+                    "forecast server; print the URLs. http://HOST:PORT/ is the landing page; "
+                    "only the dashboards are served (not explore.ipynb or report.ipynb). A "
+                    "page's kernel is released when its tab closes, when its browser never "
+                    "connects (45 s), or after --idle-timeout seconds idle. The live server's "
+                    "output goes to $ENERGY_NB_HOME/logs/live-server.log.",
     )
     parser.add_argument("--port", type=_port, default=8866,
                         help="TCP port (default 8866; 0 = any free)")
     parser.add_argument("--ip", default="127.0.0.1",
-                        help="interface to listen on (default 127.0.0.1)")
+                        help="interface to listen on (default 127.0.0.1). Any other address "
+                             "needs ENERGY_NB_API_KEY (visitors open a page once with "
+                             "?token=KEY) or --insecure")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a non-loopback --ip without ENERGY_NB_API_KEY: anyone who "
+                             "reaches the machine can use the dashboards and live server")
+    parser.add_argument("--max-visitors", type=_positive_int, default=None, metavar="N",
+                        help="pages served at once; beyond it a visitor gets a 'busy, retry "
+                             "in N s' page (HTTP 503). Default: (memory - 2 GiB) / 350 MiB "
+                             "per visitor, printed at start")
+    parser.add_argument("--idle-timeout", type=_seconds, default=900.0, metavar="SECONDS",
+                        help="release an open page's kernel after this many seconds without "
+                             "activity; the page then offers a reload (default 900; 0 = never)")
+    parser.add_argument("--tree", action="store_true",
+                        help="also serve Voila's file list at /voila/tree/ (off by default)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help="folder of notebooks to serve (default: the project's notebooks/)")
@@ -38,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="do not start the live forecast server (energy-nb serve)")
     parser.add_argument("--live-port", type=_port, default=8000,
                         help="port of the live forecast server (default 8000; 0 = any free)")
+    parser.add_argument("--feed", choices=("poll", "replay", "none"), default="poll",
+                        help="what drives live updates: poll FRED/EIA for new prices (default, "
+                             "real use), replay the stored history (offline demo; make run "
+                             "uses it with the offline data), or none")
     parser.add_argument("--no-preheat", action="store_true",
                         help="start kernels on demand instead of keeping one preheated per page")
     add_json_flag(parser)
@@ -51,6 +75,26 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
 
 
@@ -72,7 +116,9 @@ def run_app(args: argparse.Namespace) -> int:
     if args.notebooks is not None:
         kwargs["notebooks"] = args.notebooks
     options = AppOptions(port=args.port, ip=args.ip, open_browser=not args.no_browser,
-                         preheat=not args.no_preheat, **kwargs)
+                         preheat=not args.no_preheat, max_visitors=args.max_visitors,
+                         idle_timeout=args.idle_timeout, tree=args.tree,
+                         insecure=args.insecure, feed=args.feed, **kwargs)
 
     def echo(text: str) -> None:
         print(text, flush=True)

@@ -42,7 +42,7 @@ def test_packaged_config_preheats_and_hides_tracebacks():
 
 def test_voila_command_reads_the_packaged_config_first(tmp_path):
     argv = voila_command(AppOptions(notebooks=tmp_path, port=9999, preheat=False), 9999)
-    assert argv[:3] == [sys.executable, "-m", "voila"]
+    assert argv[:3] == [sys.executable, "-m", "energy_nb.appserver"]
     assert str(tmp_path.resolve()) in argv and "--port=9999" in argv
     paths = [a.split("=", 1)[1] for a in argv if a.startswith("--Voila.config_file_paths=")]
     assert paths[0] == str(APP_CONFIG_DIR)
@@ -89,7 +89,7 @@ def test_cli_serves_notebooks_and_live_server_and_stops_both_on_sigterm(tmp_path
     try:
         line = proc.stdout.readline()
         urls = json.loads(line)["urls"]
-        assert urls["landing"].endswith("/voila/render/index.ipynb")
+        assert urls["landing"] == urls["base"]  # the landing page is the root URL
         tree = urls["tree"].replace("localhost", "127.0.0.1")
         with urllib.request.urlopen(tree, timeout=30) as resp:
             assert resp.status == 200

@@ -1,0 +1,126 @@
+"""The app server: Voilà with the project's front door, page allowlist and visitor control.
+
+Differences from ``voila <folder>``:
+
+* ``/`` renders the landing page (``index.ipynb``); ``/<page>.ipynb`` redirects to the rendered
+  page, so the landing page's relative links work from either URL;
+* only the dashboards are rendered: the notebooks at the top of the folder except the research
+  and report notebooks (``EnergyVoila.research_notebooks``); anything else is a 404, so no path
+  reaches another file;
+* Voilà's file list (``/voila/tree``, ``/voila/api/contents``) only with ``EnergyVoila.tree``;
+* kernels are managed by :class:`~energy_nb.appserver.kernels.VisitorKernelManager`: at most
+  ``max_visitors`` pages at once (a 503 busy page beyond), and a page's kernel is released when
+  its tab closes, when its browser never connects, or after ``idle_timeout`` idle seconds;
+* ``GET /energy_nb/api/visitors`` reports the counts.
+
+Usage (``energy_nb.app`` builds this command line)::
+
+    python -m energy_nb.appserver notebooks/ --port=8866 --VisitorKernelManager.max_visitors=40
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import voila.app as voila_app
+from jupyter_server.utils import url_path_join
+from traitlets import Bool, List, Unicode
+from voila.app import Voila
+from voila.tornado.contentshandler import VoilaContentsHandler
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+from voila.tornado.treehandler import TornadoVoilaTreeHandler
+
+from energy_nb.appserver.handlers import (
+    DashboardHandler,
+    DashboardRedirectHandler,
+    TrackingKernelWebsocketHandler,
+    VisitorStatusHandler,
+)
+from energy_nb.appserver.kernels import with_visitor_tracking
+
+#: The landing page served at ``/``.
+LANDING_NOTEBOOK = "index.ipynb"
+
+
+class EnergyVoila(Voila):
+    """Voilà serving the energy_nb dashboards (see the module docstring)."""
+
+    tree = Bool(False, config=True, help="Serve Voila's file list at /voila/tree.")
+    require_api_key = Bool(
+        False, config=True,
+        help="Require ENERGY_NB_API_KEY as the login token (?token=KEY once, then a cookie); "
+             "energy_nb.app sets it on a non-loopback address.")
+    research_notebooks = List(
+        Unicode(), ["explore.ipynb", "report.ipynb"], config=True,
+        help="Notebooks of the folder that are never served as dashboards.")
+
+    def dashboards(self) -> frozenset[str]:
+        """Notebook names that may be rendered: top-level notebooks minus the research ones."""
+        root = Path(self.root_dir)
+        return frozenset(p.name for p in root.glob("*.ipynb")
+                         if p.is_file() and p.name not in set(self.research_notebooks))
+
+    def init_settings(self) -> dict:
+        """Voilà's settings, with the visitor-tracking kernel manager on top of Voilà's."""
+        if self.require_api_key:
+            key = os.environ.get("ENERGY_NB_API_KEY", "").strip()
+            if not key:
+                self.log.critical("EnergyVoila.require_api_key is set but ENERGY_NB_API_KEY "
+                                  "is empty; refusing to serve")
+                self.exit(1)
+            self.token = key
+        original = voila_app.voila_kernel_manager_factory
+
+        def factory(*args: Any, **kwargs: Any) -> type:
+            return with_visitor_tracking(original(*args, **kwargs))
+
+        voila_app.voila_kernel_manager_factory = factory
+        try:
+            return super().init_settings()
+        finally:
+            voila_app.voila_kernel_manager_factory = original
+
+    def init_handlers(self) -> list:
+        """Voilà's handlers with the dashboard, landing, tracking and status handlers swapped in."""
+        if self.notebook_path:  # single-notebook mode: nothing to restrict beyond Voilà's own
+            return super().init_handlers()
+        dashboards = self.dashboards()
+        root = url_path_join(self.server_url, "/")
+        handlers: list = []
+        for spec in super().init_handlers():
+            pattern, cls = spec[0], spec[1]
+            kwargs = spec[2] if len(spec) > 2 else None
+            if cls is VoilaKernelWebsocketHandler:
+                handlers.append((pattern, TrackingKernelWebsocketHandler))
+            elif cls is TornadoVoilaHandler:
+                handlers.append((pattern, DashboardHandler, {**kwargs, "dashboards": dashboards}))
+            elif cls in (TornadoVoilaTreeHandler, VoilaContentsHandler):
+                if self.tree and pattern != root:
+                    handlers.append(spec)
+            else:
+                handlers.append(spec)
+        render_kwargs = next(s[2] for s in handlers if s[1] is DashboardHandler)
+        if LANDING_NOTEBOOK in dashboards:
+            handlers.append((root, DashboardHandler,
+                             {**render_kwargs, "notebook_path": LANDING_NOTEBOOK}))
+        elif self.tree:
+            handlers.append((root, TornadoVoilaTreeHandler,
+                             {"voila_configuration": self.voila_configuration}))
+        handlers.append((url_path_join(self.server_url, r"/energy_nb/api/visitors"),
+                         VisitorStatusHandler))
+        handlers.append((url_path_join(self.server_url, r"/([^/]+\.ipynb)"),
+                         DashboardRedirectHandler, {"dashboards": dashboards}))
+        return handlers
+
+    def listen(self) -> None:
+        """Start releasing abandoned kernels, then serve (blocks)."""
+        start = getattr(self.kernel_manager, "start_releasing", None)
+        if start is not None:
+            start()
+        super().listen()
+
+
+main = EnergyVoila.launch_instance
