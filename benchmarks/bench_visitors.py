@@ -239,6 +239,7 @@ def start_app(work: Path, home: Path, extra: list[str]) -> Served:
     port = free_port()
     process = subprocess.Popen(
         [str(script), "app", "--port", str(port), "--live-port", "0", "--no-browser", "--json",
+         "--feed", "replay",
          *extra],
         env=env, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True,
         start_new_session=True)

@@ -96,6 +96,8 @@ class AppOptions:
         insecure: allow a non-loopback ``ip`` without ``ENERGY_NB_API_KEY``.
         feed: what drives the live server's updates: ``poll`` (FRED/EIA), ``replay`` (the
             stored history, for the offline demo) or ``none``.
+        warm_kernels: warm kernels kept for crowds (``None`` = :func:`default_warm_kernels`;
+            see :mod:`energy_nb.appserver.warm`); ignored without preheating.
     """
 
     notebooks: Path = field(default_factory=lambda: PROJECT_ROOT / "notebooks")
@@ -110,8 +112,11 @@ class AppOptions:
     tree: bool = False
     insecure: bool = False
     feed: str = "poll"
+    warm_kernels: int | None = None
 
     def __post_init__(self) -> None:
+        if self.warm_kernels is not None and self.warm_kernels < 0:
+            raise AppError(f"warm_kernels must be at least 0, got {self.warm_kernels}")
         if self.max_visitors is not None and self.max_visitors < 1:
             raise AppError(f"max_visitors must be at least 1, got {self.max_visitors}")
         if not (self.idle_timeout >= 0 and math.isfinite(self.idle_timeout)):
@@ -123,6 +128,14 @@ class AppOptions:
     def resolved_max_visitors(self) -> int:
         """``max_visitors``, or the default derived from the machine's memory."""
         return self.max_visitors if self.max_visitors is not None else default_max_visitors()
+
+    def resolved_warm_kernels(self) -> int:
+        """``warm_kernels``, or the default derived from the visitors admitted."""
+        if not self.preheat:
+            return 0
+        if self.warm_kernels is not None:
+            return self.warm_kernels
+        return default_warm_kernels(self.resolved_max_visitors())
 
 
 def machine_memory_mib() -> int | None:
@@ -160,6 +173,26 @@ def default_max_visitors(memory_mib: int | None = None) -> int:
     """
     memory = memory_mib if memory_mib is not None else (machine_memory_mib() or 4096)
     return max(1, (memory - RESERVED_MEMORY_MIB) // MEMORY_PER_VISITOR_MIB)
+
+
+#: Most warm kernels kept by default (a crowd of 16 on one page, with the page's own preheated
+#: kernel, is served without starting a kernel; see benchmarks/bench_visitors.py).
+MAX_DEFAULT_WARM_KERNELS = 16
+
+
+def default_warm_kernels(max_visitors: int) -> int:
+    """Warm kernels kept by default: a quarter of the visitors admitted, 1 to 16.
+
+    A warm kernel holds about 140 MiB. On a 24 GiB machine (62 visitors) that is 15 kernels
+    (2.1 GiB); on an 8 GiB laptop (17 visitors), 4.
+
+    Args:
+        max_visitors: pages served at once.
+
+    Returns:
+        ``min(16, max(1, max_visitors // 4))``.
+    """
+    return min(MAX_DEFAULT_WARM_KERNELS, max(1, max_visitors // 4))
 
 
 def is_loopback(ip: str) -> bool:
@@ -287,6 +320,7 @@ def voila_command(options: AppOptions, port: int) -> list[str]:
     if not options.preheat:
         argv.append("--VoilaConfiguration.preheat_kernel=False")
     argv.append(f"--VisitorKernelManager.max_visitors={options.resolved_max_visitors()}")
+    argv.append(f"--WarmPoolKernelManager.warm_pool_size={options.resolved_warm_kernels()}")
     argv.append(f"--VisitorKernelManager.idle_timeout={float(options.idle_timeout)}")
     if options.tree:
         argv.append("--EnergyVoila.tree=True")
@@ -559,6 +593,9 @@ def launch(
                 f" (from {machine_memory_mib() or 4096} MiB memory at "
                 f"{MEMORY_PER_VISITOR_MIB} MiB each; --max-visitors to change)")
              + f"; pages are {idle}")
+        if options.resolved_warm_kernels():
+            echo(f"keeping {options.resolved_warm_kernels()} warm kernels for crowds"
+                 + ("" if options.warm_kernels is not None else " (--warm-kernels to change)"))
         if live_url:
             echo(f"live forecast server: {live_url} (feed: {options.feed}; log: "
                  f"{live_server_log_path({**os.environ, **options.env})})")

@@ -39,7 +39,16 @@ from energy_nb.appserver.handlers import (
     TrackingKernelWebsocketHandler,
     VisitorStatusHandler,
 )
+from energy_nb.appserver.assets import (
+    BUNDLE_ENV,
+    BUNDLE_ROUTE,
+    BundleHandler,
+    bundle_handler_args,
+    bundle_url,
+    page_config_hook,
+)
 from energy_nb.appserver.kernels import with_visitor_tracking
+from energy_nb.appserver.warm import with_warm_pool
 
 #: The landing page served at ``/``.
 LANDING_NOTEBOOK = "index.ipynb"
@@ -72,10 +81,15 @@ class EnergyVoila(Voila):
                                   "is empty; refusing to serve")
                 self.exit(1)
             self.token = key
+        # Kernels (preheated, warm or started for a request) inherit this: their FigureWidgets
+        # import plotly's bundle from BUNDLE_ROUTE instead of carrying it (assets.py).
+        os.environ[BUNDLE_ENV] = bundle_url(self.base_url)
+        self.voila_configuration.page_config_hook = _chain_page_config_hook(
+            self.voila_configuration.page_config_hook)
         original = voila_app.voila_kernel_manager_factory
 
         def factory(*args: Any, **kwargs: Any) -> type:
-            return with_visitor_tracking(original(*args, **kwargs))
+            return with_visitor_tracking(with_warm_pool(original(*args, **kwargs)))
 
         voila_app.voila_kernel_manager_factory = factory
         try:
@@ -111,16 +125,30 @@ class EnergyVoila(Voila):
                              {"voila_configuration": self.voila_configuration}))
         handlers.append((url_path_join(self.server_url, r"/energy_nb/api/visitors"),
                          VisitorStatusHandler))
+        handlers.append((url_path_join(self.server_url, BUNDLE_ROUTE), BundleHandler,
+                         bundle_handler_args()))
         handlers.append((url_path_join(self.server_url, r"/([^/]+\.ipynb)"),
                          DashboardRedirectHandler, {"dashboards": dashboards}))
         return handlers
 
     def listen(self) -> None:
         """Start releasing abandoned kernels, then serve (blocks)."""
-        start = getattr(self.kernel_manager, "start_releasing", None)
-        if start is not None:
-            start()
+        for name in ("start_releasing", "start_warming"):
+            start = getattr(self.kernel_manager, name, None)
+            if start is not None:
+                start()
         super().listen()
+
+
+def _chain_page_config_hook(previous: Any) -> Any:
+    """Our :func:`~energy_nb.appserver.assets.page_config_hook` after a configured one."""
+    if previous is None:
+        return page_config_hook
+
+    def hook(page_config: dict, **kwargs: Any) -> dict:
+        return page_config_hook(previous(page_config, **kwargs), **kwargs)
+
+    return hook
 
 
 main = EnergyVoila.launch_instance

@@ -68,7 +68,11 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
     def start_warming(self) -> None:
         """Fill the warm pool in the background (one kernel at a time)."""
         if self.warm_pool_size > 0 and (self._warm_filler is None or self._warm_filler.done()):
-            self._warm_filler = asyncio.ensure_future(self._fill_warm())
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called before the server's loop runs (as Voila's pools are)
+                loop = asyncio.get_event_loop()
+            self._warm_filler = loop.create_task(self._fill_warm())
 
     async def _fill_warm(self) -> None:
         failures = 0

@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pages served at once; beyond it a visitor gets a 'busy, retry "
                              "in N s' page (HTTP 503). Default: (memory - 2 GiB) / 350 MiB "
                              "per visitor, printed at start")
+    parser.add_argument("--warm-kernels", type=_non_negative_int, default=None, metavar="N",
+                        help="kernels kept started, with the dashboards' libraries imported, "
+                             "for whichever page a crowd opens (0 = none). Default: a quarter "
+                             "of --max-visitors, 1 to 16, printed at start")
     parser.add_argument("--idle-timeout", type=_seconds, default=900.0, metavar="SECONDS",
                         help="release an open page's kernel after this many seconds without "
                              "activity; the page then offers a reload (default 900; 0 = never)")
@@ -79,12 +83,20 @@ def _port(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
 
 
@@ -117,6 +129,7 @@ def run_app(args: argparse.Namespace) -> int:
         kwargs["notebooks"] = args.notebooks
     options = AppOptions(port=args.port, ip=args.ip, open_browser=not args.no_browser,
                          preheat=not args.no_preheat, max_visitors=args.max_visitors,
+                         warm_kernels=args.warm_kernels,
                          idle_timeout=args.idle_timeout, tree=args.tree,
                          insecure=args.insecure, feed=args.feed, **kwargs)
 
