@@ -220,6 +220,7 @@ def run_report(
     """
     from energy_nb.config import Settings
     from energy_nb.data.store import PriceStore
+    from energy_nb.reports.parameters import check_out_dir, check_timeout
 
     began = time.perf_counter()
     params = validate_parameters(parameters)
@@ -227,6 +228,7 @@ def run_report(
         params = validate_parameters(params.to_dict(), db=str(Path(params.db).resolve()))
     fmts = check_formats(formats)
     keep = check_keep(keep)
+    timeout = check_timeout(timeout)
     source = Path(notebook) if notebook is not None else DEFAULT_NOTEBOOK
     if not source.is_file():
         raise ReportParameterError(f"report notebook {source} does not exist")
@@ -239,6 +241,7 @@ def run_report(
     from papermill.exceptions import PapermillExecutionError
 
     out = Path(out_dir) if out_dir is not None else Settings.from_env().home / "reports"
+    check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=RUNNING_PREFIX, dir=out))
     run_time = (now or datetime.now(UTC)).astimezone(UTC)
