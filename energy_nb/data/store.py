@@ -279,6 +279,18 @@ class PriceStore:
         """The store error an SQLite error met while using the file stands for, if any."""
         return damage_error(self.path, exc)
 
+    def _opening_damage(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """The error for a file SQLite cannot even open: what the health check finds in it."""
+        from energy_nb.data.store_check import check_store
+
+        error = self._damage(exc) or StoreDamagedError(
+            self.path, f"not a usable SQLite database: {exc}")
+        try:
+            result = check_store(self.path, full=False, timeout=self.timeout)
+        except StoreError:
+            return error
+        return error if result.ok else result.error()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error.
@@ -334,9 +346,7 @@ class PriceStore:
                 tables = [r[0] for r in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table'")]
             except sqlite3.DatabaseError as exc:
-                error = self._damage(exc)
-                raise (error or StoreDamagedError(
-                    self.path, f"not a usable SQLite database: {exc}")) from exc
+                raise self._opening_damage(exc) from exc
             if mode.lower() != "wal":  # pragma: no cover - e.g. a read-only or network file system
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             if version > SCHEMA_VERSION:

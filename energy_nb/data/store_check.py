@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -153,7 +154,28 @@ def check_store(path: str | Path, *, full: bool = True, timeout: float = 30.0) -
         result.problems.extend(inspect_connection(conn, full=full, result=result))
     finally:
         conn.close()
+    cut = _cut_short(path) if result.problems else None
+    if cut:
+        result.problems.insert(0, StoreProblem("file", cut))
     return result
+
+
+def _cut_short(path: Path) -> str | None:
+    """Say so when the file is shorter than its SQLite header says (a copy cut short)."""
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[24:28] != header[92:96] or not pages:  # the header's page count is not valid
+        return None
+    size, expected = path.stat().st_size, pages * page_size
+    if size >= expected:
+        return None
+    return (f"the file is cut short: {size:,} of {expected:,} bytes "
+            f"({size // page_size} of {pages} pages)")
 
 
 def inspect_connection(conn: sqlite3.Connection, *, full: bool,
@@ -172,6 +194,8 @@ def inspect_connection(conn: sqlite3.Connection, *, full: bool,
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         tables = _tables(conn)
     except sqlite3.DatabaseError as exc:
+        if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_CORRUPT"):
+            return [StoreProblem("integrity", f"SQLite: {exc}")]
         return [StoreProblem("file", f"not a usable SQLite database: {exc}")]
     if result is not None:
         result.schema_version = version
@@ -224,7 +248,9 @@ def _query(conn: sqlite3.Connection, sql: str, problems: list[StoreProblem]) -> 
     try:
         return conn.execute(sql).fetchall()
     except sqlite3.DatabaseError as exc:
-        problem = StoreProblem("integrity", f"cannot read it: {exc}")
+        table = re.search(r"\bFROM (\w+)", sql)
+        what = f"table {table.group(1)}" if table else sql
+        problem = StoreProblem("integrity", f"cannot read {what}: {exc}")
         if problem not in problems:
             problems.append(problem)
         return []
@@ -234,8 +260,10 @@ def _integrity(conn: sqlite3.Connection, full: bool) -> list[StoreProblem]:
     pragma = "integrity_check" if full else "quick_check"
     problems: list[StoreProblem] = []
     rows = _query(conn, f"PRAGMA {pragma}({MAX_INTEGRITY_LINES})", problems)
-    lines = [str(r[0]) for r in rows if str(r[0]) != "ok"]
-    problems.extend(StoreProblem("integrity", f"SQLite {pragma}: {line}") for line in lines)
+    lines = [line.strip() for r in rows for line in str(r[0]).splitlines()]
+    lines = [line for line in lines if line and line != "ok" and not line.startswith("***")]
+    problems.extend(StoreProblem("integrity", f"SQLite {pragma}: {line}")
+                    for line in lines[:MAX_INTEGRITY_LINES])
     return problems
 
 

@@ -149,7 +149,7 @@ class Damage:
 
 
 DAMAGE: dict[str, Damage] = {d.name: d for d in (
-    Damage("truncated", _truncate, "SQLite"),
+    Damage("truncated", _truncate, "the file is cut short: "),
     Damage("overwritten-price-pages", _overwrite_root("prices"), "SQLite"),
     Damage("overwritten-backtest-pages", _overwrite_root("backtests"), "SQLite"),
     Damage("dropped-table", _sql("DROP TABLE forecasts"), "table forecasts is missing"),

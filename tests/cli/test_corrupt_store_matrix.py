@@ -25,7 +25,9 @@ from tests.cli.damaged_stores import DAMAGE, build_healthy_store
 
 SCRIPT = Path(sys.executable).parent / "energy-nb"
 
-#: Every command that opens the store, as argv with {db}, {out}, {csv} and {offline}.
+#: Every command that opens the store, as argv with {out}, {csv} and {offline} (``--db`` is
+#: added). ``app`` opens no store itself (its pages do: tests/ui/test_damaged_store_pages.py),
+#: nor do ``schedule`` (it runs these commands) and ``models names``.
 COMMANDS: dict[str, list[str]] = {
     "data status": ["data", "status"],
     "data status --json": ["data", "status", "--json"],
