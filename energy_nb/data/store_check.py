@@ -273,14 +273,15 @@ def _price_rows(conn: sqlite3.Connection) -> list[StoreProblem]:
         ("a date that is not a valid YYYY-MM-DD date", "date(date, '+0 days') IS NOT date"),
         ("a price that is not a number", "typeof(price) NOT IN ('real', 'integer', 'null')"),
     )
-    for what, condition in checks:
-        count = _query(conn, f"SELECT COUNT(*) FROM prices WHERE {condition}", problems)
-        if not count or not count[0][0]:
+    # one pass over the table counts both kinds of bad row; examples only when there are some
+    sums = ", ".join(f"SUM({condition})" for _, condition in checks)
+    counts = _query(conn, f"SELECT {sums} FROM prices", problems)
+    for (what, condition), n in zip(checks, counts[0] if counts else ()):
+        if not n:
             continue
         examples = _query(conn, f"SELECT commodity, date, price FROM prices WHERE {condition} "
                                 "LIMIT 3", problems)
         shown = "; ".join(f"{code} date {day!r} price {price!r}" for code, day, price in examples)
-        n = count[0][0]
         problems.append(StoreProblem(
             "rows", f"{n} price row{'s' if n != 1 else ''} with {what}, e.g. {shown}"))
     return problems
