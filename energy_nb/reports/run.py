@@ -233,7 +233,8 @@ def run_report(
     if not source.is_file():
         raise ReportParameterError(f"report notebook {source} does not exist")
     if store is None:
-        store = PriceStore(params.db) if params.db else PriceStore.from_settings()
+        store = (PriceStore(params.db, create=False) if params.db  # a report only reads
+                 else PriceStore.from_settings(create=False))
     check_against_data(params, store)
     report_date = params.as_of or _newest_date(store, params.commodities)
 

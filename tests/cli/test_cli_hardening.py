@@ -139,3 +139,17 @@ def test_schedule_names_the_format_it_parsed(name: str, text: str, message: str,
     assert code == 2
     assert err.strip() == f"energy-nb: error: {tmp_path}/{message}"
     assert "CSV" not in err
+
+
+def test_report_library_never_creates_a_store(tmp_path: Path) -> None:
+    """The notebook (ReportBuilder) and run_report read the store: a mistyped db creates none."""
+    from energy_nb.data.store import StoreMissingError
+    from energy_nb.reports.content import ReportBuilder
+    from energy_nb.reports.run import run_report
+
+    db = tmp_path / "no" / "such" / "x.sqlite"
+    with pytest.raises(StoreMissingError, match="there is no store at"):
+        ReportBuilder.from_parameters({"commodities": ["WTI"], "db": str(db)})
+    with pytest.raises(StoreMissingError, match="there is no store at"):
+        run_report({"commodities": ["WTI"], "db": str(db)}, out_dir=tmp_path / "r")
+    assert _files(tmp_path) == []
