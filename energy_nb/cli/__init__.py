@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from energy_nb import __version__
-from energy_nb.cli._common import CliError
+from energy_nb.cli._common import CliError, store_error_text
+from energy_nb.data.store import StoreError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args) or 0)
     except CliError as exc:
         print(f"energy-nb: error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:  # e.g. a page found damaged while a command was reading it
+        print(f"energy-nb: error: {store_error_text(exc, getattr(args, 'db', None))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("energy-nb: interrupted", file=sys.stderr)

@@ -44,22 +44,50 @@ def add_db_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
 
 
-def open_store(args: argparse.Namespace | None = None):  # -> PriceStore
-    """Open the price store named by ``--db`` or the settings.
+def open_store(args: argparse.Namespace | None = None, *, create: bool = False):  # -> PriceStore
+    """Open the price store named by ``--db`` or the settings, checked for damage.
+
+    Commands that only read pass ``create=False`` (the default): a missing store is an error
+    naming the command that creates one, and nothing is created. ``data init``, ``data import``
+    and ``data update`` pass ``create=True``.
 
     Args:
         args: parsed arguments; ``args.db`` (a path) overrides the default location.
+        create: create the store (and its folder) when missing.
 
     Returns:
         A :class:`energy_nb.data.store.PriceStore`.
+
+    Raises:
+        CliError: no store (read commands), or a damaged or unusable one.
     """
     from energy_nb.data.store import PriceStore, StoreError
 
     db = getattr(args, "db", None) if args is not None else None
     try:
-        return PriceStore(Path(db)) if db else PriceStore.from_settings()
+        return (PriceStore(Path(db), create=create) if db
+                else PriceStore.from_settings(create=create))
     except StoreError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(store_error_text(exc, db)) from exc
+
+
+def store_error_text(exc: Exception, db: str | None = None) -> str:
+    """The CLI message for a store error: a damaged store points at ``energy-nb data check``.
+
+    Args:
+        exc: a :class:`energy_nb.data.store.StoreError`.
+        db: the ``--db`` given, if any (repeated in the suggested command).
+
+    Returns:
+        The message.
+    """
+    from energy_nb.data.store import StoreDamagedError
+
+    text = str(exc)
+    if isinstance(exc, StoreDamagedError):
+        where = f" --db {exc.path}" if db else ""
+        text += f"; `energy-nb data check{where}` lists every problem"
+    return text
 
 
 def to_jsonable(value: Any) -> Any:

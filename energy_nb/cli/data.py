@@ -5,19 +5,31 @@ Usage::
     energy-nb data import wti-daily.csv --commodity WTI
     energy-nb data update --source fred
     energy-nb data status --json
+    energy-nb data check --json
     energy-nb data export WTI --start 2020-01-01 --freq weekly wti.csv
+
+Only ``init``, ``import`` and ``update`` create a store; the other actions refuse a missing one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit, open_store
+from energy_nb.cli._common import (
+    CliError,
+    add_db_flag,
+    add_json_flag,
+    emit,
+    open_store,
+    store_error_text,
+)
+from energy_nb.config import Settings
 from energy_nb.commodities import (
     CODES,
     COMMODITIES,
@@ -58,9 +70,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(upd)
     upd.set_defaults(func=cmd_update)
 
-    status = sub.add_parser("status", help="per commodity: dates, rows, sources, flagged values")
+    status = sub.add_parser("status", help="per commodity: dates, rows, sources, flagged values; "
+                                           "and whether the store is damaged")
     _common(status)
     status.set_defaults(func=cmd_status)
+
+    check = sub.add_parser(
+        "check", help="check the store for damage: SQLite integrity, tables and columns, rows",
+        description="Run SQLite's integrity_check and check the schema (tables and columns) and "
+                    "the rows (dates, prices, JSON). Exit 0 when healthy, 1 when damaged.")
+    _common(check)
+    check.set_defaults(func=cmd_check)
 
     exp = sub.add_parser("export", help="write one commodity's prices to CSV")
     exp.add_argument("commodity")
@@ -109,7 +129,7 @@ def _report_text(reports: list[ImportReport]) -> str:
 
 def _import(args: argparse.Namespace, batch: list[PriceSeries],
             replace: bool) -> list[ImportReport]:
-    store = open_store(args)
+    store = open_store(args, create=True)
     try:
         return store.import_many(batch, replace=replace)
     except ImportConflictError as exc:
@@ -138,7 +158,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         codes = [get_commodity(c).code for c in args.commodity] if args.commodity else list(CODES)
     except UnknownCommodityError as exc:
         raise CliError(str(exc)) from None
-    store = open_store(args)
+    store = open_store(args, create=True)
     batch = []
     for code in codes:
         last = store.last_date(code)
@@ -154,10 +174,29 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print what the store holds."""
-    store = open_store(args)
+    """Print what the store holds, or what is damaged in it (then exit non-zero)."""
+    from energy_nb.data.store import StoreDamagedError, StoreVersionError
+
+    try:
+        store = open_store(args)
+    except CliError as exc:
+        damage = exc.__cause__
+        if isinstance(damage, StoreDamagedError):
+            problems = ([p.to_dict() for p in damage.problems]
+                        or [{"kind": "damage", "detail": damage.what}])
+        elif isinstance(damage, StoreVersionError):
+            problems = [{"kind": "version", "detail": str(damage)}]
+        else:
+            raise
+        emit(args, {"store": str(args.db or Settings.from_env().db_path), "commodities": [],
+                    "health": {"ok": False, "problems": problems}},
+             "\n".join(["health: DAMAGED" if isinstance(damage, StoreDamagedError)
+                        else "health: unusable"]
+                       + [f"  {p['kind']}: {p['detail']}" for p in problems]))
+        raise
     status = store.status()
-    lines = [f"store: {store.path}"]
+    lines = [f"store: {store.path}", "health: ok (quick check; `energy-nb data check` runs the "
+                                     "full one)"]
     for s in status:
         if not s["rows"]:
             lines.append(f"{s['commodity']:6} empty")
@@ -169,7 +208,33 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(f"{s['commodity']:6} {s['first']} .. {s['last']}  {s['rows']:6d} rows  "
                      f"{s['unit']:10} sources: {', '.join(s['sources'])}  flags: {flags}")
         lines.extend(f"         {f['kind']} {f['date']}: {f['detail']}" for f in s["flags"])
-    emit(args, {"store": str(store.path), "commodities": status}, "\n".join(lines))
+    emit(args, {"store": str(store.path), "commodities": status,
+                "health": {"ok": True, "check": "quick_check", "problems": []}},
+         "\n".join(lines))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run the full health check; exit 1 when the store is damaged."""
+    from energy_nb.data.store import StoreError
+    from energy_nb.data.store_check import check_store
+
+    path = Path(args.db) if args.db else Settings.from_env().db_path
+    try:
+        result = check_store(path, full=True)
+    except StoreError as exc:
+        raise CliError(store_error_text(exc, args.db)) from None
+    lines = [f"store: {path}", f"schema version: {result.schema_version}"]
+    if result.ok:
+        lines.append("ok: SQLite integrity_check, tables and columns, price rows, JSON columns")
+        lines.extend(f"  {table:15} {n:8d} rows" for table, n in result.rows.items())
+    else:
+        lines.append(f"DAMAGED: {len(result.problems)} problem(s)")
+        lines.extend(f"  {p.kind}: {p.detail}" for p in result.problems)
+    emit(args, result.to_dict(), "\n".join(lines))
+    if not result.ok:
+        print(f"energy-nb: error: {result.error()}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -200,7 +265,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Fill an empty store from the offline folder when given and present, else from FRED."""
-    store = open_store(args)
+    store = open_store(args, create=True)
     if not store.is_empty():
         emit(args, {"action": "none", "store": str(store.path)},
              f"store {store.path} already holds data; nothing to do")

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit
+from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit, open_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--paper", choices=("a4", "letter"), default="a4",
                         help="PDF paper, portrait (default a4)")
     parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds one notebook cell may run (default 600)")
+                        help="seconds one notebook cell may run (default 600, at least 10)")
     add_db_flag(parser)
     parser.add_argument("--export", type=Path, metavar="NOTEBOOK",
                         help="only export a report notebook executed elsewhere (e.g. by Airflow's "
@@ -79,8 +79,9 @@ def parameters_from_args(args: argparse.Namespace) -> dict[str, object]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Validate the parameters, run the report, print where it is."""
+    from energy_nb.config import Settings
     from energy_nb.data.store import StoreError
-    from energy_nb.reports.parameters import ReportParameterError
+    from energy_nb.reports.parameters import ReportParameterError, check_out_dir, check_timeout
     from energy_nb.reports.run import ReportError, export_notebook, run_report
 
     if args.export is not None:
@@ -96,8 +97,18 @@ def cmd_report(args: argparse.Namespace) -> int:
              "\n".join(f"{fmt}: {path}" for fmt, path in files.items()))
         return 0
     try:
-        result = run_report(parameters_from_args(args), out_dir=args.out, formats=args.format,
-                            keep=args.keep, timeout=args.timeout, paper=args.paper)
+        timeout = check_timeout(args.timeout)
+    except ReportParameterError as exc:
+        raise CliError(f"--{exc}") from None  # "--timeout must be ..."
+    try:
+        out = check_out_dir(args.out or Settings.from_env().home / "reports")
+    except ReportParameterError as exc:
+        raise CliError(f"--out: {exc}" if args.out else str(exc)) from None
+    store = open_store(args)  # a missing or damaged store fails here, before any kernel starts
+    try:
+        result = run_report(parameters_from_args(args), out_dir=out, formats=args.format,
+                            keep=args.keep, timeout=timeout, store=store,
+                            paper=args.paper)
     except (ReportParameterError, StoreError) as exc:
         raise CliError(str(exc)) from None
     except ReportError as exc:

@@ -7,7 +7,14 @@ Usage::
     store.import_series(read_price_csv("wti-daily.csv", commodity="WTI"))
 """
 
-from energy_nb.data.store import ImportReport, PriceStore, StoreError
+from energy_nb.data.store import (
+    ImportReport,
+    PriceStore,
+    StoreDamagedError,
+    StoreError,
+    StoreMissingError,
+    StoreVersionError,
+)
 from energy_nb.data.validation import DataFileError, PriceSeries, read_price_csv
 
 __all__ = [
@@ -15,6 +22,9 @@ __all__ = [
     "ImportReport",
     "PriceSeries",
     "PriceStore",
+    "StoreDamagedError",
     "StoreError",
+    "StoreMissingError",
+    "StoreVersionError",
     "read_price_csv",
 ]

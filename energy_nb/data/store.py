@@ -107,6 +107,40 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used (e.g. a newer schema, a locked or corrupt file)."""
 
 
+class StoreMissingError(StoreError):
+    """A command that only reads was pointed at a store file that does not exist.
+
+    Attributes:
+        path: the missing file.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        folder = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
+        super().__init__(
+            f"there is no store at {path}{folder}. Create one with `energy-nb data init` "
+            "(downloads the prices, or --offline-dir FOLDER) or `energy-nb data import FILE`, "
+            "or give the right file with --db")
+
+
+class StoreDamagedError(StoreError):
+    """The store file is damaged: unreadable pages, a missing table or column, impossible rows.
+
+    Attributes:
+        path: the store file.
+        what: the (first) problem.
+        problems: every problem found (:class:`energy_nb.data.store_check.StoreProblem`).
+    """
+
+    def __init__(self, path: Path, what: str, problems: Sequence[Any] = ()):
+        self.path, self.what, self.problems = path, what, list(problems)
+        super().__init__(f"the store at {path} is damaged ({what})")
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer energy_nb (its schema version is higher than ours)."""
+
+
 class ImportConflictError(StoreError):
     """An import would change stored prices; nothing was written.
 
@@ -167,8 +201,18 @@ class PriceStore:
     """The SQLite store of prices (and, later, model runs, forecasts and backtests).
 
     Args:
-        path: the database file; its folder is created when missing.
+        path: the database file.
         timeout: seconds to wait for a lock held by another process.
+        create: create the file (and its folder) when missing, and set up an empty file; with
+            ``False`` (commands that only read) a missing or empty file is an error and nothing
+            is created.
+        verify: run the quick health check (SQLite ``quick_check``, tables and columns, price
+            rows) on opening; a damaged file raises :class:`StoreDamagedError`.
+
+    Raises:
+        StoreMissingError: ``create`` is false and there is no file at ``path``.
+        StoreDamagedError: the file is damaged (see :mod:`energy_nb.data.store_check`).
+        StoreVersionError: the file was written by a newer energy_nb.
 
     Usage::
 
@@ -176,38 +220,76 @@ class PriceStore:
         wti = store.load("WTI", start="2020-01-01")
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, create: bool = True,
+                 verify: bool = True) -> None:
         self.path = Path(path)
         self.timeout = timeout
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the store folder {self.path.parent}: {exc}") from exc
-        self._migrate()
+        if self.path.is_dir():
+            raise StoreError(f"the store at {self.path} is a folder, not a file; give a file name")
+        if not self.path.exists():
+            if not create:
+                raise StoreMissingError(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the store folder {self.path.parent}: {exc}") from exc
+        elif not create and self.path.stat().st_size == 0:
+            raise StoreDamagedError(self.path, "the file is empty (0 bytes); `energy-nb data "
+                                               "init` starts a new store in it")
+        self._migrate(create)
+        if verify:
+            self.verify()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> PriceStore:
+    def from_settings(cls, settings: Settings | None = None, *, create: bool = True) -> PriceStore:
         """Open the store at the configured location (``ENERGY_NB_HOME``).
 
         Args:
             settings: settings to use instead of the environment's.
+            create: create the store when missing (see :class:`PriceStore`).
 
         Returns:
             The store.
         """
         settings = settings or Settings.from_env()
-        return cls(settings.db_path)
+        return cls(settings.db_path, create=create)
+
+    def verify(self, *, full: bool = False) -> None:
+        """Check the file's health and raise if it is damaged.
+
+        Args:
+            full: SQLite's full ``integrity_check`` and the JSON columns too (slower).
+
+        Raises:
+            StoreDamagedError: what is wrong (every problem in its ``problems``).
+        """
+        from energy_nb.data.store_check import check_store
+
+        result = check_store(self.path, full=full, timeout=self.timeout)
+        if not result.ok:
+            raise result.error()
 
     # -- connections -------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, create: bool = False) -> sqlite3.Connection:
+        return connect_existing(self.path, self.timeout, create=create)
+
+    def _damage(self, exc: sqlite3.DatabaseError) -> StoreError | None:
+        """The store error an SQLite error met while using the file stands for, if any."""
+        return damage_error(self.path, exc)
+
+    def _opening_damage(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """The error for a file SQLite cannot even open: what the health check finds in it."""
+        from energy_nb.data.store_check import check_store
+
+        error = self._damage(exc) or StoreDamagedError(
+            self.path, f"not a usable SQLite database: {exc}")
         try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
-        return conn
+            result = check_store(self.path, full=False, timeout=self.timeout)
+        except StoreError:
+            return error
+        return error if result.ok else result.error()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -225,6 +307,11 @@ class PriceStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            error = self._damage(exc)
+            if error is None:
+                raise
+            raise error from exc
         finally:
             conn.close()
 
@@ -242,23 +329,34 @@ class PriceStore:
                 yield conn
             finally:
                 conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            error = self._damage(exc)
+            if error is None:
+                raise
+            raise error from exc
         finally:
             conn.close()
 
-    def _migrate(self) -> None:
-        conn = self._connect()
+    def _migrate(self, create: bool = True) -> None:
+        conn = self._connect(create=create)
         try:
             try:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = [r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")]
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+                raise self._opening_damage(exc) from exc
             if mode.lower() != "wal":  # pragma: no cover - e.g. a read-only or network file system
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this energy_nb "
-                    f"understands ({SCHEMA_VERSION}); upgrade energy_nb")
+                raise StoreVersionError(
+                    f"the store at {self.path} has schema version {version}, newer than this "
+                    f"energy_nb understands ({SCHEMA_VERSION}); upgrade energy_nb")
+            if version == 0 and (tables or not create):
+                named = ", ".join(sorted(tables)) or "none"
+                raise StoreDamagedError(
+                    self.path, f"not an energy_nb store: schema version 0, tables: {named}")
             for number in range(version, SCHEMA_VERSION):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -380,8 +478,12 @@ class PriceStore:
             params.append(pd.Timestamp(end).strftime("%Y-%m-%d"))
         with self.read() as conn:
             rows = conn.execute(sql + " ORDER BY date", params).fetchall()
-        index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows]), name="date")
-        values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
+        try:
+            index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows], format="%Y-%m-%d"),
+                                     name="date")
+            values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
+        except (TypeError, ValueError, OverflowError) as exc:  # a row no import wrote
+            raise StoreDamagedError(self.path, f"stored {code} prices: {exc}") from exc
         return pd.Series(values, index=index, name=code, dtype=float)
 
     def load_frame(self, commodities: Sequence[str], start: Any = None,
@@ -471,7 +573,10 @@ class PriceStore:
                     (code,))]
                 version = conn.execute("SELECT version, updated_at FROM series_versions "
                                        "WHERE commodity = ?", (code,)).fetchone()
-                dates = [date.fromisoformat(r[0]) for r in rows]
+                try:
+                    dates = [date.fromisoformat(r[0]) for r in rows]
+                except (TypeError, ValueError) as exc:  # a row no import wrote
+                    raise StoreDamagedError(self.path, f"stored {code} dates: {exc}") from exc
                 flags = find_flags(dates, [r[1] for r in rows])
                 out.append({
                     "commodity": code,
@@ -485,6 +590,60 @@ class PriceStore:
                     "flags": [f.to_dict() for f in flags],
                 })
         return out
+
+
+def connect_existing(path: Path, timeout: float, *, create: bool = False) -> sqlite3.Connection:
+    """Open an autocommit connection to a store file; it is created only when ``create``.
+
+    Args:
+        path: the store file.
+        timeout: seconds to wait for a lock held by another process.
+        create: create the file when it does not exist.
+
+    Returns:
+        The connection.
+
+    Raises:
+        StoreError: the file cannot be opened (missing, unreadable, damaged).
+    """
+    uri = f"{Path(path).resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        error = damage_error(path, exc) if isinstance(exc, sqlite3.DatabaseError) else None
+        raise (error or StoreError(f"cannot open the store at {path}: {exc}")) from exc
+    return conn
+
+
+def damage_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError | None:
+    """The store error that an SQLite error met while using a store file stands for.
+
+    Args:
+        path: the store file.
+        exc: the error SQLite raised.
+
+    Returns:
+        :class:`StoreDamagedError` for corrupt pages, a file that is not a database or a missing
+        table or column; :class:`StoreError` for a busy, read-only or unreadable file; ``None``
+        for errors of the statement itself (e.g. a constraint), which the caller re-raises.
+    """
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith("SQLITE_NOTADB"):
+        return StoreDamagedError(path, f"not a usable SQLite database: {text}")
+    if name.startswith("SQLITE_CORRUPT"):
+        return StoreDamagedError(path, f"SQLite: {text}")
+    if text.startswith(("no such table", "no such column")):
+        return StoreDamagedError(path, text)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"the store at {path} is busy ({text}): another process held it "
+                          "longer than the timeout")
+    if name.startswith(("SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_FULL",
+                        "SQLITE_PERM")):
+        return StoreError(f"cannot use the store at {path}: {text}")
+    return None
 
 
 def _statements(script: str) -> list[str]:

@@ -330,7 +330,8 @@ class ReportBuilder:
         from energy_nb.forecasting import ForecastService
 
         if store is None:
-            store = PriceStore(params.db) if params.db else PriceStore.from_settings()
+            store = (PriceStore(params.db, create=False) if params.db  # a report only reads
+                     else PriceStore.from_settings(create=False))
         self.params = check_against_data(params, store)
         self.store = store
         self.now = now or datetime.now(UTC)

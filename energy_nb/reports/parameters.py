@@ -17,8 +17,10 @@ Usage::
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -35,6 +37,9 @@ FORMATS: tuple[str, ...] = ("html", "ipynb", "pdf")
 #: How plotly.js gets into the HTML: ``inline`` (self-contained, works offline and for PDF) or
 #: ``cdn`` (a much smaller file that needs the network to draw the charts).
 PLOTLYJS_MODES: tuple[str, ...] = ("inline", "cdn")
+#: The shortest time (seconds) one report cell may be given: the forecast, accuracy-check and
+#: backtest cells take seconds each, so a shorter limit can only fail, after the kernel started.
+MIN_CELL_TIMEOUT = 10.0
 
 
 class ReportParameterError(ValueError):
@@ -281,6 +286,63 @@ def check_against_data(params: ReportParameters, store: PriceStore) -> ReportPar
                 f"{params.horizon}-day forecast and its accuracy check; use {earliest} or later"
             )
     return params
+
+
+def check_timeout(timeout: Any) -> float:
+    """Check the per-cell time limit of a report run.
+
+    Args:
+        timeout: seconds, at least :data:`MIN_CELL_TIMEOUT` and finite.
+
+    Returns:
+        The limit as a float.
+
+    Raises:
+        ReportParameterError: not a number, not finite, or too short.
+
+    Usage::
+
+        >>> check_timeout(600)
+        600.0
+    """
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        raise ReportParameterError(
+            f"timeout must be a number of seconds, got {timeout!r}") from None
+    if isinstance(timeout, bool) or not math.isfinite(value) or value < MIN_CELL_TIMEOUT:
+        raise ReportParameterError(
+            f"timeout must be a finite number of seconds, at least {MIN_CELL_TIMEOUT:g} "
+            f"(one report cell can take several seconds), got {timeout!r}")
+    return value
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Check that the reports folder exists or can be created, and can be written.
+
+    Args:
+        out: the folder holding the report run folders.
+
+    Returns:
+        ``out`` as a path (nothing is created).
+
+    Raises:
+        ReportParameterError: ``out`` is a file, lies under a file, or is not writable.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ReportParameterError(f"out {out} is a file, not a folder; give a folder for the "
+                                   "reports")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ReportParameterError(f"cannot create the reports folder {out}: {existing} is a "
+                                   "file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportParameterError(f"cannot write the reports folder {out}: {existing} is not "
+                                   "writable")
+    return out
 
 
 def with_changes(params: ReportParameters, **changes: Any) -> ReportParameters:

@@ -226,6 +226,7 @@ def run_report(
     """
     from energy_nb.config import Settings
     from energy_nb.data.store import PriceStore
+    from energy_nb.reports.parameters import check_out_dir, check_timeout
 
     began = time.perf_counter()
     params = validate_parameters(parameters)
@@ -234,11 +235,13 @@ def run_report(
     fmts = check_formats(formats)
     keep = check_keep(keep)
     sheet = check_paper(paper)
+    timeout = check_timeout(timeout)
     source = Path(notebook) if notebook is not None else DEFAULT_NOTEBOOK
     if not source.is_file():
         raise ReportParameterError(f"report notebook {source} does not exist")
     if store is None:
-        store = PriceStore(params.db) if params.db else PriceStore.from_settings()
+        store = (PriceStore(params.db, create=False) if params.db  # a report only reads
+                 else PriceStore.from_settings(create=False))
     check_against_data(params, store)
     report_date = params.as_of or _newest_date(store, params.commodities)
 
@@ -246,6 +249,7 @@ def run_report(
     from papermill.exceptions import PapermillExecutionError
 
     out = Path(out_dir) if out_dir is not None else Settings.from_env().home / "reports"
+    check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=RUNNING_PREFIX, dir=out))
     run_time = (now or datetime.now(UTC)).astimezone(UTC)

@@ -84,6 +84,21 @@ class ScheduleConfigError(ValueError):
     """The schedule file is invalid; the message names the file, job and field."""
 
 
+def _toml_error(path: Path, exc: ValueError) -> str:
+    """The message for a schedule file that is not TOML: file, line and what was expected.
+
+    A file that is not ``.json`` is read as TOML whatever its suffix (e.g. ``x.csv``), so the
+    message says TOML and which suffixes a schedule file may have.
+    """
+    text = str(exc)
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
+    where = f" (line {found.group(1)}, column {found.group(2)})" if found else ""
+    reason = text[:found.start()] if found else text
+    hint = ("" if path.suffix.lower() == ".toml"
+            else "; a schedule file is TOML (.toml) or JSON (.json)")
+    return f"{path}: not valid TOML{where}: {reason}{hint}"
+
+
 class SchedulerLockedError(RuntimeError):
     """Another scheduler already uses the same state file."""
 
@@ -265,12 +280,14 @@ class ScheduleConfig:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ScheduleConfigError(f"cannot read schedule file {path}: {exc.strerror}") from None
+        as_json = path.suffix.lower() == ".json"
         try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ScheduleConfigError(f"{path}: not valid "
-                                      f"{path.suffix.lstrip('.').upper() or 'TOML'}: "
-                                      f"{exc}") from None
+            data = json.loads(text) if as_json else tomllib.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScheduleConfigError(f"{path}: not valid JSON (line {exc.lineno}, column "
+                                      f"{exc.colno}): {exc.msg}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ScheduleConfigError(_toml_error(path, exc)) from None
         return cls.from_dict(data, base=path.resolve().parent, source=str(path))
 
     @classmethod

@@ -198,6 +198,7 @@ async def test_serve_command_with_replay_feed(tmp_path: Path, eia_dir: Path) -> 
 
 def test_serve_command_rejects_bad_arguments(tmp_path: Path) -> None:
     env = {**os.environ, "ENERGY_NB_HOME": str(tmp_path)}
+    PriceStore(tmp_path / "energy_nb.sqlite")  # an empty store: serve refuses a missing one
     for args, message in ((["--model", "crystal-ball"], "unknown model"),
                           (["--replay-interval", "0", "--feed", "replay"], "must be positive"),
                           (["--replay-start", "2025-01-01"], "needs --feed replay"),

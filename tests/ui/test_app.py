@@ -81,6 +81,7 @@ def test_cli_serves_notebooks_and_live_server_and_stops_both_on_sigterm(tmp_path
     notebooks.mkdir()
     (notebooks / "index.ipynb").write_text((REPO / "notebooks" / "index.ipynb").read_text())
     env = {**os.environ, "ENERGY_NB_HOME": str(tmp_path / "home")}
+    PriceStore(tmp_path / "home" / "energy_nb.sqlite")  # serve only reads: it needs a store
     proc = subprocess.Popen(
         [*ENB, "app", "--port", "0", "--no-browser", "--no-preheat", "--json",
          "--live-port", "0", "--notebooks", str(notebooks)],

@@ -1,0 +1,300 @@
+"""Health of a store file: SQLite integrity, the energy_nb schema, and sane price rows.
+
+:func:`check_store` reads a store file without creating, migrating or changing it, and lists what
+is wrong with it; :class:`~energy_nb.data.store.PriceStore` runs the quick form whenever it opens a
+file, and ``energy-nb data check`` runs the full one.
+
+Usage::
+
+    >>> result = check_store("var/energy_nb.sqlite")            # doctest: +SKIP
+    >>> result.ok, [p.detail for p in result.problems]          # doctest: +SKIP
+    (True, [])
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from energy_nb.data.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    StoreDamagedError,
+    StoreError,
+    StoreMissingError,
+    StoreVersionError,
+    connect_existing,
+)
+
+#: Rows of ``PRAGMA quick_check`` / ``integrity_check`` reported at most.
+MAX_INTEGRITY_LINES = 10
+
+#: Columns holding JSON text, per table (checked by the full check).
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "model_runs": ("params_json", "versions_json", "metrics_json"),
+    "forecasts": ("levels_json", "inputs_json", "result_json"),
+    "backtests": ("params_json", "stats_json", "trades_json", "equity_json"),
+}
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    """One thing wrong with a store file.
+
+    Attributes:
+        kind: ``file`` (not a database, empty), ``version`` (schema too new), ``integrity``
+            (SQLite's own check or an unreadable page), ``schema`` (missing table or column) or
+            ``rows`` (a value no energy_nb code wrote, e.g. a text price).
+        detail: what is wrong, for people.
+    """
+
+    kind: str
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the problem as a JSON-able dict."""
+        return {"kind": self.kind, "detail": self.detail}
+
+
+@dataclass
+class StoreCheck:
+    """The result of :func:`check_store`.
+
+    Attributes:
+        path: the file checked.
+        full: whether SQLite's full ``integrity_check`` ran (else ``quick_check``).
+        schema_version: ``PRAGMA user_version``, or ``None`` when unreadable.
+        problems: what is wrong; empty when the store is healthy.
+        rows: rows per table, for the tables that could be counted (full check only).
+    """
+
+    path: Path
+    full: bool
+    schema_version: int | None = None
+    problems: list[StoreProblem] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether no problem was found."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """The first problem, and how many more there are (the ``(...)`` of the error)."""
+        if not self.problems:
+            return "no problem found"
+        more = len(self.problems) - 1
+        return self.problems[0].detail + (f"; and {more} more problem(s)" if more else "")
+
+    def error(self) -> StoreError:
+        """The error a command raises for this store: damaged, or written by a newer energy_nb."""
+        if self.problems and self.problems[0].kind == "version":
+            return StoreVersionError(f"the store at {self.path} has {self.problems[0].detail}")
+        return StoreDamagedError(self.path, self.summary(), self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as a JSON-able dict."""
+        return {"store": str(self.path), "ok": self.ok,
+                "check": "integrity_check" if self.full else "quick_check",
+                "schema_version": self.schema_version,
+                "problems": [p.to_dict() for p in self.problems], "rows": dict(self.rows)}
+
+
+@lru_cache(maxsize=None)
+def expected_schema(version: int = SCHEMA_VERSION) -> dict[str, tuple[str, ...]]:
+    """The tables and columns a store of a schema version has (built from :data:`MIGRATIONS`).
+
+    Args:
+        version: the schema version, 1..SCHEMA_VERSION.
+
+    Returns:
+        ``{table: (column, ...)}``.
+    """
+    conn = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS[:version]:
+            conn.executescript(script)
+        return _tables(conn)
+    finally:
+        conn.close()
+
+
+def check_store(path: str | Path, *, full: bool = True, timeout: float = 30.0) -> StoreCheck:
+    """Check a store file without creating or changing it.
+
+    Args:
+        path: the store file.
+        full: run SQLite's ``integrity_check`` and check the JSON columns (slower) instead of
+            ``quick_check`` and the price rows only.
+        timeout: seconds to wait for a lock held by another process.
+
+    Returns:
+        The :class:`StoreCheck`; ``problems`` is empty for a healthy store.
+
+    Raises:
+        StoreMissingError: there is no file at ``path``.
+    """
+    path = Path(path)
+    result = StoreCheck(path, full)
+    if not path.exists():
+        raise StoreMissingError(path)
+    if path.is_dir():
+        result.problems.append(StoreProblem("file", "it is a folder, not a store file"))
+        return result
+    if path.stat().st_size == 0:
+        result.problems.append(StoreProblem(
+            "file", "the file is empty (0 bytes); `energy-nb data init` starts a new store in it"))
+        return result
+    conn = connect_existing(path, timeout)
+    try:
+        result.problems.extend(inspect_connection(conn, full=full, result=result))
+    finally:
+        conn.close()
+    cut = _cut_short(path) if result.problems else None
+    if cut:
+        result.problems.insert(0, StoreProblem("file", cut))
+    return result
+
+
+def _cut_short(path: Path) -> str | None:
+    """Say so when the file is shorter than its SQLite header says (a copy cut short)."""
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[24:28] != header[92:96] or not pages:  # the header's page count is not valid
+        return None
+    size, expected = path.stat().st_size, pages * page_size
+    if size >= expected:
+        return None
+    return (f"the file is cut short: {size:,} of {expected:,} bytes "
+            f"({size // page_size} of {pages} pages)")
+
+
+def inspect_connection(conn: sqlite3.Connection, *, full: bool,
+                       result: StoreCheck | None = None) -> list[StoreProblem]:
+    """List what is wrong with the open database (read only).
+
+    Args:
+        conn: a connection to the store file.
+        full: run the full checks (see :func:`check_store`).
+        result: if given, its ``schema_version`` and ``rows`` are filled in.
+
+    Returns:
+        The problems found, in the order integrity, version, schema, rows.
+    """
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = _tables(conn)
+    except sqlite3.DatabaseError as exc:
+        if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_CORRUPT"):
+            return [StoreProblem("integrity", f"SQLite: {exc}")]
+        return [StoreProblem("file", f"not a usable SQLite database: {exc}")]
+    if result is not None:
+        result.schema_version = version
+    problems = _integrity(conn, full)
+    if version > SCHEMA_VERSION:
+        return [StoreProblem(
+            "version", f"schema version {version}, newer than this energy_nb understands "
+                       f"({SCHEMA_VERSION}); upgrade energy_nb"), *problems]
+    if version == 0:
+        named = ", ".join(sorted(tables)) if tables else "none"
+        problems.append(StoreProblem(
+            "schema", f"not an energy_nb store: schema version 0, tables: {named}"))
+        return problems
+    expected = expected_schema(version)
+    broken: set[str] = set()
+    for table, columns in expected.items():
+        missing = [c for c in columns if c not in tables.get(table, columns)]
+        if table not in tables:
+            problems.append(StoreProblem("schema", f"table {table} is missing"))
+        elif missing:
+            problems.append(StoreProblem(
+                "schema", f"table {table} lacks column(s) {', '.join(missing)}"))
+        else:
+            continue
+        broken.add(table)
+    if "prices" not in broken:
+        problems.extend(_price_rows(conn))
+    if full:
+        for table, columns in JSON_COLUMNS.items():
+            if table in tables and table not in broken:
+                problems.extend(_json_rows(conn, table, columns))
+        if result is not None:
+            for table in expected:
+                if table in tables:
+                    count = _query(conn, f"SELECT COUNT(*) FROM {table}", problems)
+                    if count:
+                        result.rows[table] = int(count[0][0])
+    return problems
+
+
+def _tables(conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    return {name: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({name!r})"))
+            for name in names}
+
+
+def _query(conn: sqlite3.Connection, sql: str, problems: list[StoreProblem]) -> list[tuple]:
+    """Run a read; an unreadable page becomes an integrity problem instead of an exception."""
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.DatabaseError as exc:
+        table = re.search(r"\bFROM (\w+)", sql)
+        what = f"table {table.group(1)}" if table else sql
+        problem = StoreProblem("integrity", f"cannot read {what}: {exc}")
+        if problem not in problems:
+            problems.append(problem)
+        return []
+
+
+def _integrity(conn: sqlite3.Connection, full: bool) -> list[StoreProblem]:
+    pragma = "integrity_check" if full else "quick_check"
+    problems: list[StoreProblem] = []
+    rows = _query(conn, f"PRAGMA {pragma}({MAX_INTEGRITY_LINES})", problems)
+    lines = [line.strip() for r in rows for line in str(r[0]).splitlines()]
+    lines = [line for line in lines if line and line != "ok" and not line.startswith("***")]
+    problems.extend(StoreProblem("integrity", f"SQLite {pragma}: {line}")
+                    for line in lines[:MAX_INTEGRITY_LINES])
+    return problems
+
+
+def _price_rows(conn: sqlite3.Connection) -> list[StoreProblem]:
+    problems: list[StoreProblem] = []
+    checks = (
+        ("a date that is not a valid YYYY-MM-DD date", "date(date, '+0 days') IS NOT date"),
+        ("a price that is not a number", "typeof(price) NOT IN ('real', 'integer', 'null')"),
+    )
+    # one pass over the table counts both kinds of bad row; examples only when there are some
+    sums = ", ".join(f"SUM({condition})" for _, condition in checks)
+    counts = _query(conn, f"SELECT {sums} FROM prices", problems)
+    for (what, condition), n in zip(checks, counts[0] if counts else ()):
+        if not n:
+            continue
+        examples = _query(conn, f"SELECT commodity, date, price FROM prices WHERE {condition} "
+                                "LIMIT 3", problems)
+        shown = "; ".join(f"{code} date {day!r} price {price!r}" for code, day, price in examples)
+        problems.append(StoreProblem(
+            "rows", f"{n} price row{'s' if n != 1 else ''} with {what}, e.g. {shown}"))
+    return problems
+
+
+def _json_rows(conn: sqlite3.Connection, table: str,
+               columns: tuple[str, ...]) -> list[StoreProblem]:
+    problems: list[StoreProblem] = []
+    for column in columns:
+        condition = f"{column} IS NOT NULL AND NOT json_valid({column})"
+        rows = _query(conn, f"SELECT COUNT(*), MIN(id) FROM {table} WHERE {condition}", problems)
+        if rows and rows[0][0]:
+            problems.append(StoreProblem(
+                "rows", f"{rows[0][0]} {table} row(s) with invalid JSON in {column} "
+                        f"(first id {rows[0][1]})"))
+    return problems
