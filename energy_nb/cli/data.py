@@ -27,7 +27,13 @@ from energy_nb.commodities import (
 from energy_nb.data.frequency import FREQUENCIES, check_frequency, resample_prices
 from energy_nb.data.sources import SOURCES, SourceError, fetch
 from energy_nb.data.store import ImportConflictError, ImportReport
-from energy_nb.data.validation import DataFileError, PriceSeries, read_price_csv
+from energy_nb.data.validation import (
+    DataFileError,
+    DateFormatError,
+    PriceSeries,
+    check_date_format,
+    read_price_csv,
+)
 
 #: File-name stems that name a commodity when ``--commodity`` is not given.
 FILE_HINTS = {"wti": "WTI", "brent": "BRENT", "henryhub": "NG", "henry-hub": "NG", "ng": "NG",
@@ -45,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--commodity", help="WTI, BRENT or NG (default: from the file name)")
     imp.add_argument("--date-column", help="header of the date column (default: Date)")
     imp.add_argument("--price-column", help="header of the price column (default: Price)")
+    imp.add_argument("--date-format", metavar="LAYOUT",
+                     help="strptime layout of the dates, e.g. %%d/%%m/%%Y (default: ISO "
+                          "YYYY-MM-DD only; other layouts are refused, never guessed)")
     imp.add_argument("--replace", action="store_true",
                      help="overwrite stored prices that differ (otherwise a conflict is an error)")
     _common(imp)
@@ -117,14 +126,20 @@ def _import(args: argparse.Namespace, batch: list[PriceSeries],
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import files in one transaction (all or nothing)."""
+    """Import files in one transaction (all or nothing); each file is streamed and validated."""
+    if args.date_format is not None:
+        try:
+            check_date_format(args.date_format)
+        except DateFormatError as exc:
+            raise CliError(f"--date-format {exc.date_format!r}: {exc.reason}") from None
     batch: list[PriceSeries] = []
     for path in args.paths:
         code = _commodity_for(path, args.commodity)
         try:
             batch.append(read_price_csv(path.resolve(), commodity=code,
                                         date_column=args.date_column,
-                                        price_column=args.price_column))
+                                        price_column=args.price_column,
+                                        date_format=args.date_format))
         except DataFileError as exc:
             raise CliError(f"{exc} (nothing was imported)") from None
     reports = _import(args, batch, args.replace)
