@@ -65,9 +65,6 @@ _ISO_DATE = re.compile(
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?"
     r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?)?")
 
-#: A plain decimal number in ASCII digits: no ``_``, no thousands separator, no ``inf``.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
 
 class DataFileError(ValueError):
     """A source that cannot be read; the message names the file (and line when there is one).
@@ -319,28 +316,32 @@ def _text_lines(handle: BinaryIO, source: str) -> Iterator[str]:
             if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 raise DataFileError(source, "not UTF-8 text (UTF-16; save the file as UTF-8)", 1)
             block = block.removeprefix(codecs.BOM_UTF8)
-        pieces = (pending + block).splitlines(keepends=True)
+        data = pending + block
+        suspect = b"\0" in data  # checked line by line only when the block has a NUL byte
+        pieces = data.splitlines(keepends=True)
         # The last piece may continue in the next block (even a lone "\r" may be half a "\r\n").
         pending = pieces.pop() if block and pieces else b""
         for piece in pieces:
             number += 1
-            yield _decode_line(piece, source, number)
+            if suspect or len(piece) > MAX_LINE_BYTES:
+                _check_line(piece, source, number)
+            try:
+                yield piece.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataFileError(source, "not UTF-8 text", number) from None
         if not block:
             return
-        if len(pending) > MAX_LINE_BYTES + 2 or b"\0" in pending:
-            _decode_line(pending, source, number + 1)  # raises: too long or not text
+        if len(pending) > MAX_LINE_BYTES + 2 or (suspect and b"\0" in pending):
+            _check_line(pending, source, number + 1)
 
 
-def _decode_line(piece: bytes, source: str, number: int) -> str:
+def _check_line(piece: bytes, source: str, number: int) -> None:
+    """Refuse a line with a NUL byte or longer than :data:`MAX_LINE_BYTES`."""
     if b"\0" in piece:
         raise DataFileError(source, "not a text file (NUL byte)", number)
     if len(piece.rstrip(b"\r\n")) > MAX_LINE_BYTES:
         raise DataFileError(source, f"line longer than {MAX_LINE_BYTES} bytes; this is not a "
                                     "price table", number)
-    try:
-        return piece.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DataFileError(source, "not UTF-8 text", number) from None
 
 
 def _records(reader: Any, source: str) -> Iterator[tuple[int, list[str]]]:
@@ -472,6 +473,11 @@ def parse_date(text: str, date_format: str | None = None) -> date:
             raise ValueError(f"date {_show(text)} does not match the date format "
                              f"{date_format!r}")
         return parsed.date()
+    if len(text) == 10 and text.isascii() and text[4] == "-" == text[7] and text[5:7].isdigit():
+        try:  # the common case, in C; the slow path below explains what is wrong
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     match = _ISO_DATE.fullmatch(text)
     if match is None:
         raise ValueError(f"cannot read date {_show(text)} (expected YYYY-MM-DD; for another "
@@ -497,11 +503,13 @@ def parse_number(text: str) -> float:
     Raises:
         ValueError: not a plain ASCII decimal number, or not finite.
     """
-    if _NUMBER.fullmatch(text) is None:
-        if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
-            raise ValueError(f"price {_show(text)} is not a finite number")
+    # float() alone would also take "6_1.18" (61.18), non-ASCII digits and surrounding blanks
+    if not text.isascii() or "_" in text or text != text.strip():
         raise ValueError(f"cannot read price {_show(text)}")
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"cannot read price {_show(text)}") from None
     if not math.isfinite(value):
         raise ValueError(f"price {_show(text)} is not a finite number")
     return value
