@@ -223,7 +223,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     folder = args.offline_dir
     if folder is not None and all((folder / COMMODITIES[c].snapshot_file).exists() for c in CODES):
         folder = folder.resolve()
-        batch = [read_price_csv(folder / COMMODITIES[c].snapshot_file, commodity=c) for c in CODES]
+        try:
+            batch = [read_price_csv(folder / COMMODITIES[c].snapshot_file, commodity=c)
+                     for c in CODES]
+        except DataFileError as exc:
+            raise CliError(f"{exc} (the store is still empty)") from None
         source = str(folder)
     else:
         try:

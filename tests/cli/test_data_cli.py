@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -210,3 +211,16 @@ def test_date_format_option(home: Path, tmp_path: Path) -> None:
         res = run(home, "data", "import", str(path), "--date-format", bad)
         assert res.returncode == 2 and "Traceback" not in res.stderr
         assert res.stderr.startswith(f"energy-nb: error: --date-format '{bad}'")
+
+
+def test_init_from_a_folder_with_a_bad_file(home: Path, tmp_path: Path, eia_dir: Path) -> None:
+    folder = tmp_path / "offline"
+    folder.mkdir()
+    for name in ("brent-daily.csv", "henryhub-daily.csv"):
+        shutil.copy(eia_dir / name, folder / name)
+    (folder / "wti-daily.csv").write_bytes(b"Date,Price\r\n2020-01-02,61.17\r\n9999-12-31,50\r\n")
+    res = run(home, "data", "init", "--offline-dir", str(folder))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "wti-daily.csv, line 3: date 9999-12-31 is in the future" in res.stderr
+    assert "the store is still empty" in res.stderr
+    assert prices(home) == []
