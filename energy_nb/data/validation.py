@@ -253,10 +253,10 @@ def _parse_stream(handle: BinaryIO, *, source: str, commodity: str, date_column:
     records = _records(reader, source)
     header_line, names = _header(records, source)
     lowered = [n.lower() for n in names]
-    date_idx = _column_index(source, names, lowered, date_column,
+    date_idx = _column_index(source, header_line, names, lowered, date_column,
                              ("date", "observation_date", "period", "month"), "date")
     fred = get_commodity(code).fred_series.lower()
-    price_idx = _column_index(source, names, lowered, price_column,
+    price_idx = _column_index(source, header_line, names, lowered, price_column,
                               ("price", "value", fred), "price",
                               fallback=1 if len(names) == 2 and date_idx == 0 else None)
     rows: dict[date, tuple[float | None, int]] = {}
@@ -362,7 +362,8 @@ def _records(reader: Any, source: str) -> Iterator[tuple[int, list[str]]]:
         previous = reader.line_num
 
 
-def _header(records: Iterator[tuple[int, list[str]]], source: str) -> tuple[int, list[str]]:
+def _header(records: Iterator[tuple[int, list[str]]],
+            source: str) -> tuple[int, list[str]]:
     """The first non-blank record: the column names, checked for duplicates."""
     for line_no, row in records:
         names = [h.strip() for h in row]
@@ -557,21 +558,29 @@ def _loose(text: str) -> str:
     return re.sub(r"(?<![0-9])0+(?=[0-9])", "", text)
 
 
-def _column_index(source: str, names: list[str], lowered: list[str], wanted: str | None,
-                  candidates: tuple[str, ...], what: str, fallback: int | None = None) -> int:
+def _column_index(source: str, line: int, names: list[str], lowered: list[str],
+                  wanted: str | None, candidates: tuple[str, ...], what: str,
+                  fallback: int | None = None) -> int:
     if wanted is not None:
         if wanted in names:
             return names.index(wanted)
         if wanted.lower() in lowered:
             return lowered.index(wanted.lower())
-        raise DataFileError(source, f"no {what} column {wanted!r}; columns are {names}", 1)
+        raise DataFileError(source, f"no {what} column {wanted!r}{_separator_hint(names)}; "
+                                    f"columns are {names}", line)
     for cand in candidates:
         if cand in lowered:
             return lowered.index(cand)
     if fallback is not None:
         return fallback
-    raise DataFileError(
-        source, f"no {what} column (looked for {', '.join(candidates)}); columns are {names}", 1)
+    raise DataFileError(source, f"no {what} column (looked for {', '.join(candidates)})"
+                                f"{_separator_hint(names)}; columns are {names}", line)
+
+
+def _separator_hint(names: list[str]) -> str:
+    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+        return " (columns must be separated by commas)"
+    return ""
 
 
 def _same_price(a: float | None, b: float | None) -> bool:
