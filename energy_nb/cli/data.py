@@ -39,7 +39,13 @@ from energy_nb.commodities import (
 from energy_nb.data.frequency import FREQUENCIES, check_frequency, resample_prices
 from energy_nb.data.sources import SOURCES, SourceError, fetch
 from energy_nb.data.store import ImportConflictError, ImportReport
-from energy_nb.data.validation import DataFileError, PriceSeries, read_price_csv
+from energy_nb.data.validation import (
+    DataFileError,
+    DateFormatError,
+    PriceSeries,
+    check_date_format,
+    read_price_csv,
+)
 
 #: File-name stems that name a commodity when ``--commodity`` is not given.
 FILE_HINTS = {"wti": "WTI", "brent": "BRENT", "henryhub": "NG", "henry-hub": "NG", "ng": "NG",
@@ -57,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--commodity", help="WTI, BRENT or NG (default: from the file name)")
     imp.add_argument("--date-column", help="header of the date column (default: Date)")
     imp.add_argument("--price-column", help="header of the price column (default: Price)")
+    imp.add_argument("--date-format", metavar="LAYOUT",
+                     help="strptime layout of the dates, e.g. %%d/%%m/%%Y (default: ISO "
+                          "YYYY-MM-DD only; other layouts are refused, never guessed)")
     imp.add_argument("--replace", action="store_true",
                      help="overwrite stored prices that differ (otherwise a conflict is an error)")
     _common(imp)
@@ -137,14 +146,20 @@ def _import(args: argparse.Namespace, batch: list[PriceSeries],
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import files in one transaction (all or nothing)."""
+    """Import files in one transaction (all or nothing); each file is streamed and validated."""
+    if args.date_format is not None:
+        try:
+            check_date_format(args.date_format)
+        except DateFormatError as exc:
+            raise CliError(f"--date-format {exc.date_format!r}: {exc.reason}") from None
     batch: list[PriceSeries] = []
     for path in args.paths:
         code = _commodity_for(path, args.commodity)
         try:
             batch.append(read_price_csv(path.resolve(), commodity=code,
                                         date_column=args.date_column,
-                                        price_column=args.price_column))
+                                        price_column=args.price_column,
+                                        date_format=args.date_format))
         except DataFileError as exc:
             raise CliError(f"{exc} (nothing was imported)") from None
     reports = _import(args, batch, args.replace)
@@ -273,7 +288,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     folder = args.offline_dir
     if folder is not None and all((folder / COMMODITIES[c].snapshot_file).exists() for c in CODES):
         folder = folder.resolve()
-        batch = [read_price_csv(folder / COMMODITIES[c].snapshot_file, commodity=c) for c in CODES]
+        try:
+            batch = [read_price_csv(folder / COMMODITIES[c].snapshot_file, commodity=c)
+                     for c in CODES]
+        except DataFileError as exc:
+            raise CliError(f"{exc} (the store is still empty)") from None
         source = str(folder)
     else:
         try:

@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import math
 import socket
 import urllib.error
 import urllib.parse
@@ -27,7 +28,11 @@ from energy_nb.config import Settings
 from energy_nb.data.validation import (
     DataFileError,
     PriceSeries,
+    clip,
+    date_range_problem,
     find_flags,
+    parse_date,
+    parse_number,
     parse_price_text,
 )
 
@@ -199,7 +204,7 @@ def _parse_eia_page(body: str, what: str) -> tuple[list[Any], int]:
     if not isinstance(payload, dict):
         raise SourceError(f"{what}: malformed response (not a JSON object)")
     if "error" in payload:
-        raise SourceError(f"{what}: API error: {payload['error']}")
+        raise SourceError(f"{what}: API error: {clip(str(payload['error']))}")
     response = payload.get("response")
     if not isinstance(response, dict) or not isinstance(response.get("data"), list):
         raise SourceError(f"{what}: malformed response (no response.data list)")
@@ -211,21 +216,31 @@ def _parse_eia_page(body: str, what: str) -> tuple[list[Any], int]:
 
 
 def _eia_record(record: Any, what: str, number: int) -> tuple[str, float | None]:
+    """One API record as ``(ISO date, price or None)``, validated like a CSV row."""
     if not isinstance(record, dict) or "period" not in record:
         raise SourceError(f"{what}: record {number} has no period")
-    period = str(record["period"])[:10]
     try:
-        date.fromisoformat(period)
+        day = parse_date(str(record["period"]))
     except ValueError:
         raise SourceError(f"{what}: record {number} has a bad period "
-                          f"{record['period']!r}") from None
+                          f"{clip(repr(record['period']), 60)}") from None
+    problem = date_range_problem(day)
+    if problem:
+        raise SourceError(f"{what}: record {number}: date {day.isoformat()} {problem}")
+    period = day.isoformat()
     value = record.get("value")
     if value is None or (isinstance(value, str) and not value.strip()):
         return period, None
     try:
-        return period, float(value)
-    except (TypeError, ValueError):
-        raise SourceError(f"{what}: record {number} ({period}) has a bad value {value!r}") from None
+        if isinstance(value, str):
+            return period, parse_number(value.strip())
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isfinite(value):
+                return period, float(value)
+        raise ValueError(value)
+    except ValueError:
+        raise SourceError(f"{what}: record {number} ({period}) has a bad value "
+                          f"{clip(repr(value), 60)}") from None
 
 
 def fetch(source: str, commodity: str, **kwargs: Any) -> PriceSeries:

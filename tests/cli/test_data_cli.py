@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -160,3 +162,65 @@ def test_bad_cli_arguments_are_usage_errors(home: Path) -> None:
     assert res.returncode == 2 and "invalid choice: 'bloomberg'" in res.stderr
     res = run(home, "nonsense")
     assert res.returncode == 2
+
+
+def _limit_memory() -> None:  # pragma: no cover - runs in the child before exec
+    """Cap the child's address space, so a regression cannot eat the machine's memory."""
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "{binary}", "{long_line}"])
+def test_input_that_is_not_a_price_table_is_refused(home: Path, tmp_path: Path,
+                                                    source: str) -> None:
+    binary = tmp_path / "wti.xlsx.csv"
+    binary.write_bytes(bytes(range(256)) * 4096)
+    long_line = tmp_path / "wti-one-line.csv"
+    long_line.write_bytes(b"Date,Price," + b"2020-01-02,61.17," * 200_000)
+    path = {"{binary}": str(binary), "{long_line}": str(long_line)}.get(source, source)
+    full_env = {**os.environ, "ENERGY_NB_HOME": str(home)}
+    res = subprocess.run([str(SCRIPT), "data", "import", path, "--commodity", "WTI"],
+                         capture_output=True, text=True, env=full_env, timeout=60,
+                         preexec_fn=_limit_memory)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.startswith(f"energy-nb: error: {path}, line 1: ")
+    assert ("not a text file" in res.stderr or "line longer than" in res.stderr)
+    assert "Traceback" not in res.stderr and len(res.stderr) < 1000
+
+
+def test_several_files_are_all_or_nothing(home: Path, tmp_path: Path, eia_dir: Path) -> None:
+    assert run(home, "data", "import", str(eia_dir / "brent-daily.csv")).returncode == 0
+    before = prices(home)
+    bad = tmp_path / "henryhub-bad.csv"
+    bad.write_text("Date,Price\n2020-01-02,2.1\n2300-01-01,2.2\n")
+    res = run(home, "data", "import", str(eia_dir / "wti-daily.csv"), str(bad))
+    assert res.returncode == 2 and "line 3: date 2300-01-01 is in the future" in res.stderr
+    assert "nothing was imported" in res.stderr
+    assert prices(home) == before
+
+
+def test_date_format_option(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "wti-eu.csv"
+    path.write_text("Date,Price\n02/01/2020,61.17\n13/01/2020,62.5\n")
+    res = run(home, "data", "import", str(path))
+    assert res.returncode == 2 and "cannot read date '02/01/2020'" in res.stderr
+    assert "--date-format" in res.stderr
+    res = run(home, "data", "import", str(path), "--date-format", "%d/%m/%Y", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [p[1:3] for p in prices(home)] == [("2020-01-02", 61.17), ("2020-01-13", 62.5)]
+    for bad in ("%Q/%m/%Y", "%d/%m"):
+        res = run(home, "data", "import", str(path), "--date-format", bad)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert res.stderr.startswith(f"energy-nb: error: --date-format '{bad}'")
+
+
+def test_init_from_a_folder_with_a_bad_file(home: Path, tmp_path: Path, eia_dir: Path) -> None:
+    folder = tmp_path / "offline"
+    folder.mkdir()
+    for name in ("brent-daily.csv", "henryhub-daily.csv"):
+        shutil.copy(eia_dir / name, folder / name)
+    (folder / "wti-daily.csv").write_bytes(b"Date,Price\r\n2020-01-02,61.17\r\n9999-12-31,50\r\n")
+    res = run(home, "data", "init", "--offline-dir", str(folder))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "wti-daily.csv, line 3: date 9999-12-31 is in the future" in res.stderr
+    assert "the store is still empty" in res.stderr
+    assert prices(home) == []

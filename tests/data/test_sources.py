@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -123,3 +124,48 @@ def test_download_imports_only_new_dates(server: SourceServer, tmp_path: Path) -
     report = store.import_series(fetch_fred("NG", start="2026-08-14", settings=settings))
     assert (report.added, report.unchanged) == (2, 1)
     assert len(store.load("NG")) == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "pattern"),
+    [
+        (b"observation_date,DCOILBRENTEU\n2026-01-02,61\n9999-12-31,50\n",
+         r"line 3: date 9999-12-31 is in the future"),
+        (b"observation_date,DCOILBRENTEU\n2026-01-02,6_1.18\n", r"line 2: cannot read price"),
+        (b"observation_date,DCOILBRENTEU\n2030111,61\n", r"line 2: cannot read date '2030111'"),
+    ],
+)
+def test_fred_impossible_data_is_refused(server: SourceServer, tmp_path: Path, body: bytes,
+                                         pattern: str) -> None:
+    server.routes["fred:DCOILBRENTEU"] = (200, "text/csv", body, 0)
+    with pytest.raises(SourceError, match=rf"FRED DCOILBRENTEU: malformed CSV: .*{pattern}"):
+        fetch_fred("BRENT", settings=settings_for(server, tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("record", "pattern"),
+    [
+        ({"period": "9999-12-31", "value": 50}, r"record 0: date 9999-12-31 is in the future"),
+        ({"period": "1850-01-02", "value": 50}, r"record 0: date 1850-01-02 is before 1900-01-01"),
+        ({"period": "2026-01-02garbage", "value": 5}, r"record 0 has a bad period"),
+        ({"period": "2026-01-02", "value": "6_1.18"}, r"record 0 \(2026-01-02\) has a bad value"),
+        ({"period": "2026-01-02", "value": True}, r"record 0 \(2026-01-02\) has a bad value"),
+    ],
+)
+def test_eia_impossible_data_is_refused(server: SourceServer, tmp_path: Path,
+                                        record: dict, pattern: str) -> None:
+    body = json.dumps({"response": {"total": 1, "data": [record]}}).encode()
+    server.routes["eia:RWTC"] = (200, "application/json", body, 0)
+    with pytest.raises(SourceError, match=rf"EIA RWTC: {pattern}"):
+        fetch_eia("WTI", settings=settings_for(server, tmp_path))
+
+
+def test_huge_bodies_give_short_messages(server: SourceServer, tmp_path: Path) -> None:
+    server.routes["fred:DCOILBRENTEU"] = (200, "text/csv", b"x," * 1_000_000, 0)
+    with pytest.raises(SourceError, match="FRED DCOILBRENTEU: malformed CSV") as fred:
+        fetch_fred("BRENT", settings=settings_for(server, tmp_path))
+    big_error = json.dumps({"error": "e" * 2_000_000}).encode()
+    server.routes["eia:RWTC"] = (200, "application/json", big_error, 0)
+    with pytest.raises(SourceError, match="EIA RWTC: API error: eee") as eia:
+        fetch_eia("WTI", settings=settings_for(server, tmp_path))
+    assert len(str(fred.value)) < 1000 and len(str(eia.value)) < 1000
