@@ -123,7 +123,7 @@ def run_mode(browser, notebooks: Path, home: Path, preheat: bool, runs: int,
     with open(log_path, "w") as log:
         process, urls = start(
             AppOptions(notebooks=notebooks, port=0, open_browser=False, preheat=preheat,
-                       env={"ENERGY_NB_HOME": str(home)}),
+                       warm_kernels=0, env={"ENERGY_NB_HOME": str(home)}),
             stdout=log, stderr=subprocess.STDOUT,
         )
         base = urls["tree"].replace("localhost", "127.0.0.1")

@@ -214,6 +214,8 @@ class VisitorKernelManager(AsyncMappingKernelManager):
             "max_visitors": self.ledger.max_visitors,
             "connected": sum(1 for v in self.ledger._visits if v.connections > 0),
             "pooled": self.pooled_kernels(),
+            "warm": self.warm_kernels() if hasattr(self, "warm_kernels") else 0,
+            "warm_used": getattr(self, "warm_used", 0),
             "kernels": len(self.list_kernel_ids()),
             "released": dict(self.released),
             "idle_timeout": self.idle_timeout,

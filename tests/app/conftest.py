@@ -42,7 +42,8 @@ def small_notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def app_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
     """``app_factory(notebooks, env=None, **AppOptions fields)`` -> base URL of a started app server
-    (``energy_nb.app.start``, output in a log file); all stopped at the end of the module."""
+    (``energy_nb.app.start``, output in a log file; no warm kernels unless ``warm_kernels``); all
+    stopped at the end of the module."""
     from energy_nb.app import AppOptions, start, stop
 
     started: list[Any] = []
@@ -50,6 +51,7 @@ def app_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
     def factory(notebooks: Path, env: dict[str, str] | None = None, **fields: Any) -> str:
         log = open(tmp_path_factory.mktemp("app") / "voila.log", "w")  # noqa: SIM115
         home = tmp_path_factory.mktemp("home")
+        fields.setdefault("warm_kernels", 0)  # tests of the warm pool ask for it
         options = AppOptions(notebooks=notebooks, port=0, open_browser=False,
                              env={"ENERGY_NB_HOME": str(home), **(env or {})}, **fields)
         process, urls = start(options, stdout=log, stderr=subprocess.STDOUT)

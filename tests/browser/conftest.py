@@ -124,7 +124,7 @@ def voila_factory(
         log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
         options = AppOptions(
             notebooks=Path(notebooks), port=0, open_browser=False, preheat=preheat,
-            extra_args=extra_args,
+            extra_args=extra_args, warm_kernels=0,
             env={"ENERGY_NB_HOME": str(energy_home), **(env or {})},
         )
         process, urls = start(options, stdout=log, stderr=subprocess.STDOUT)
