@@ -19,11 +19,13 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import inspect
 import json
 import logging
 import re
+import resource
 import time
 import uuid
 from collections.abc import Iterable
@@ -36,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
+from websockets.frames import CloseCode
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -52,6 +55,12 @@ HEALTH_PATH = "/healthz"
 STATS_PATH = "/api/v1/ws/stats"
 DOCS_PATH = "/api/docs"
 DEFAULT_DOCS_FILE = PROJECT_ROOT / "docs" / "websocket-protocol.md"
+#: File descriptors kept free for everything but client sockets (broker, store, logs, ...).
+FD_RESERVE = 64
+#: asyncio's message for a failed ``accept()`` (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+ACCEPT_ERROR_MESSAGE = "socket.accept() out of system resource"
+#: At most one log record per this many seconds for accept errors.
+ACCEPT_LOG_INTERVAL = 10.0
 #: Default Origin allowlist: non-browser clients (no Origin) and pages served from localhost.
 LOCAL_ORIGINS: tuple[Any, ...] = (
     None,
@@ -97,12 +106,21 @@ class LiveConfig:
         rate, burst: token bucket per connection (messages per second, bucket size).
         abuse_limit, abuse_window: that many rate-limited messages within the window → 1008.
         max_connections, max_per_address: limits; beyond them the server closes with 1013.
+            Connections still in the opening handshake count too: one beyond a limit may
+            complete its handshake (to be told 1013); further ones make the server drop the
+            oldest connection still in its handshake, or are refused at once.
+            ``max_connections`` is lowered to fit the process's open-files limit
+            (``RLIMIT_NOFILE``), with a warning.
         max_subscriptions: topics per connection.
         idle_timeout: close (1000) a connection with no subscriptions that sent nothing for this
             long (seconds); ``None`` disables.
         ping_interval, ping_timeout: WebSocket heartbeat; a peer that does not answer is dropped.
         close_timeout: how long a closing handshake may take before the TCP connection is cut.
-        backlog: listen backlog (pending TCP connections) for bursts of reconnecting clients.
+        write_timeout: a connection whose write buffer stays above its high-water mark (32 KiB)
+            this long (seconds) is closed with 1008 and its slot freed: a client that stopped
+            reading. Default: the heartbeat timeout's default; ``None`` disables.
+        backlog: listen backlog (pending TCP connections) for bursts of reconnecting clients;
+            capped at the kernel's ``somaxconn`` and at ``max_connections`` (at least 16).
         send_high_water: write-buffer bytes above which a connection counts as a slow consumer.
         docs_file: served at ``/api/docs``.
     """
@@ -124,6 +142,7 @@ class LiveConfig:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     close_timeout: float = 5.0
+    write_timeout: float | None = 20.0
     backlog: int = 1024
     send_high_water: int = 64 * 1024
     docs_file: Path = field(default_factory=lambda: DEFAULT_DOCS_FILE)
@@ -199,6 +218,60 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
+class _TrackedConnection(ServerConnection):
+    """A ``ServerConnection`` that reports its TCP lifetime and write stalls to its server.
+
+    The :class:`LiveServer` counts every TCP connection from ``connection_made`` (so that ones
+    still in the opening handshake count against the limits) and notes when the write buffer
+    went over its high-water mark (``pause_writing``) until it drains (``resume_writing``).
+    """
+
+    def __init__(self, *args: Any, live: LiveServer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.live = live
+        self.peer_address = ""
+        self.counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.live._tcp_opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.live._tcp_closed(self)
+        super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.live._stalled[self] = self.loop.time()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.live._stalled.pop(self, None)
+
+
+def fd_limited(max_connections: int) -> int:
+    """``max_connections`` lowered to what the open-files limit (``RLIMIT_NOFILE``) allows.
+
+    Args:
+        max_connections: the configured limit.
+
+    Returns:
+        At most the soft limit minus a reserve (:data:`FD_RESERVE`, or 5 % when larger) for
+        the process's other files; at least 1.
+    """
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft - max(FD_RESERVE, soft // 20)))
+
+
+def _somaxconn(default: int = 4096) -> int:
+    try:
+        return int(Path("/proc/sys/net/core/somaxconn").read_text())
+    except (OSError, ValueError):
+        return default
+
+
 class LiveServer:
     """The live forecast server.
 
@@ -216,13 +289,28 @@ class LiveServer:
         self.broker.add_listener(self._on_entry)
         self.connections: dict[str, ConnectionInfo] = {}
         self._per_address: dict[str, int] = {}
+        #: effective connection limit (``config.max_connections`` fitted to the fd limit)
+        self.max_connections = self.config.max_connections
+        # every TCP connection (handshake or open), and the ones still in the handshake (oldest
+        # first), in total and per client address
+        self._tcp_total = 0
+        self._tcp_by_address: dict[str, int] = {}
+        self._handshaking: dict[_TrackedConnection, None] = {}
+        self._handshaking_by_address: dict[str, dict[_TrackedConnection, None]] = {}
+        # connections whose write buffer is over its high-water mark -> since (loop time)
+        self._stalled: dict[_TrackedConnection, float] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        self._accept_errors_unreported = 0
+        self._accept_log_after = 0.0
+        self._previous_exception_handler: Any = None
         self._subscribers: dict[Topic, set[ConnectionInfo]] = {}
         self._inflight: dict[Topic, asyncio.Future[dict[str, Any]]] = {}
         self._server: Server | None = None
         self.started_at = time.time()
         self.counters = {"messages_in": 0, "messages_out": 0, "errors_sent": 0,
                          "rate_limited": 0, "rejected_full": 0, "broadcasts": 0,
-                         "superseded_updates": 0}
+                         "superseded_updates": 0, "write_timeouts": 0,
+                         "handshakes_dropped": 0, "accept_errors": 0}
         self.broadcast_seconds: list[float] = []
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -231,25 +319,45 @@ class LiveServer:
         """Start the broker and listen."""
         await self.broker.start()
         cfg = self.config
+        self.max_connections = fd_limited(cfg.max_connections)
+        if self.max_connections < cfg.max_connections:
+            logger.warning(
+                "max_connections lowered from %d to %d to fit the open-files limit of %d "
+                "(raise it with `ulimit -n` to serve more clients)", cfg.max_connections,
+                self.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        loop = asyncio.get_running_loop()
+        self._previous_exception_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._loop_exception)
         self._server = await serve(
             self._handler, cfg.host, cfg.port,
+            create_connection=functools.partial(_TrackedConnection, live=self),  # type: ignore[arg-type]
             process_request=self._process_request,
             origins=cfg.origins(),
             max_size=cfg.hard_max_bytes,
             ping_interval=cfg.ping_interval, ping_timeout=cfg.ping_timeout,
             close_timeout=cfg.close_timeout,
-            backlog=cfg.backlog,
+            backlog=max(16, min(cfg.backlog, _somaxconn(), self.max_connections)),
             compression=None,
             logger=ws_logger,
         )
+        if cfg.write_timeout is not None:
+            self._watchdog = asyncio.ensure_future(self._close_stalled(cfg.write_timeout))
         logger.info("live server listening on %s", self.url)
 
     async def stop(self) -> None:
         """Close every connection (1001), stop listening and close the broker."""
         if self._server is not None:
+            for conn in list(self._stalled):  # they cannot take a close frame: cut them
+                self._cut(conn, CloseCode.GOING_AWAY, "server shutting down")
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+            loop = asyncio.get_running_loop()
+            if loop.get_exception_handler() == self._loop_exception:
+                loop.set_exception_handler(self._previous_exception_handler)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         for info in list(self.connections.values()):
             if info.writer is not None:
                 info.writer.cancel()
@@ -379,15 +487,26 @@ class LiveServer:
                            ("Content-Length", str(len(body))), ("Connection", "close")])
         return Response(status.value, status.phrase, headers, body)
 
-    def _authorized(self, request: Request, query: dict[str, list[str]]) -> bool:
+    def _auth_refusal(self, request: Request,
+                      query: dict[str, list[str]]) -> tuple[HTTPStatus, str] | None:
+        """Why a request lacks a valid API key (status, text), or None when it may pass."""
         expected = self.config.api_key
         if not expected:
-            return True
-        given = request.headers.get("X-API-Key") or (query.get("api_key") or [""])[0]
-        return hmac.compare_digest(given.encode(), expected.encode())
+            return None
+        headers = request.headers.get_all("X-API-Key")
+        queries = query.get("api_key") or []
+        if len(headers) > 1 or len(queries) > 1:
+            return HTTPStatus.BAD_REQUEST, "send the API key once (one X-API-Key header)\n"
+        given = (headers or queries or [""])[0]
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        return (HTTPStatus.UNAUTHORIZED,
+                "missing or wrong API key (api_key query or X-API-Key)\n")
 
     def _process_request(self, connection: ServerConnection,
                          request: Request) -> Response | None:
+        if isinstance(connection, _TrackedConnection):
+            self._handshake_done(connection)
         split = urlsplit(request.path)
         query = parse_qs(split.query)
         path = split.path.rstrip("/") or "/"
@@ -404,14 +523,113 @@ class LiveServer:
             return Response(200, "OK", headers, body)
         if path not in (STATS_PATH, WS_PATH):
             return connection.respond(HTTPStatus.NOT_FOUND, f"no route for {path}\n")
-        if not self._authorized(request, query):
-            logger.info("rejected request to %s: missing or wrong API key", path)
-            return connection.respond(HTTPStatus.UNAUTHORIZED,
-                                      "missing or wrong API key (api_key query or X-API-Key)\n")
+        refusal = self._auth_refusal(request, query)
+        if refusal is not None:
+            logger.info("rejected request to %s: %s", path, refusal[1].strip())
+            return connection.respond(*refusal)
         if path == STATS_PATH:
             detail = (query.get("detail") or ["0"])[0] in ("1", "true")
             return self._json_response(connection, HTTPStatus.OK, self.stats(detail))
         return None
+
+    # --- TCP accounting, accept errors and the write deadline --------------------------------
+
+    def _tcp_opened(self, conn: _TrackedConnection) -> None:
+        """Count a new TCP connection; over a limit, drop the oldest handshake or this one."""
+        peer = conn.transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        conn.peer_address = address
+        cap = self.config.max_per_address
+        over_address = cap is not None and self._tcp_by_address.get(address, 0) > cap
+        if over_address or self._tcp_total > self.max_connections:
+            waiting = self._handshaking_by_address.get(address) if over_address \
+                else self._handshaking
+            victim = next(iter(waiting), None) if waiting else None
+            if victim is None:
+                self.counters["rejected_full"] += 1
+                conn.transport.abort()
+                return
+            self.counters["handshakes_dropped"] += 1
+            self._handshake_done(victim)
+            victim.transport.abort()
+        conn.counted = True
+        self._tcp_total += 1
+        self._tcp_by_address[address] = self._tcp_by_address.get(address, 0) + 1
+        self._handshaking[conn] = None
+        self._handshaking_by_address.setdefault(address, {})[conn] = None
+
+    def _handshake_done(self, conn: _TrackedConnection) -> None:
+        """The connection sent its HTTP request (or was dropped): no longer waiting for it."""
+        if conn in self._handshaking:
+            del self._handshaking[conn]
+            waiting = self._handshaking_by_address[conn.peer_address]
+            del waiting[conn]
+            if not waiting:
+                del self._handshaking_by_address[conn.peer_address]
+
+    def _tcp_closed(self, conn: _TrackedConnection) -> None:
+        """Uncount a closed TCP connection."""
+        self._stalled.pop(conn, None)
+        if not conn.counted:
+            return
+        conn.counted = False
+        self._handshake_done(conn)
+        self._tcp_total -= 1
+        left = self._tcp_by_address[conn.peer_address] - 1
+        if left:
+            self._tcp_by_address[conn.peer_address] = left
+        else:
+            del self._tcp_by_address[conn.peer_address]
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Event-loop exception handler: accept errors are counted and logged at most once per
+        :data:`ACCEPT_LOG_INTERVAL` seconds without a traceback; the rest is passed on."""
+        if context.get("message") != ACCEPT_ERROR_MESSAGE or self._server is None:
+            if self._previous_exception_handler is not None:
+                self._previous_exception_handler(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        self.counters["accept_errors"] += 1
+        self._accept_errors_unreported += 1
+        now = time.monotonic()
+        if now >= self._accept_log_after:
+            logger.error(
+                "cannot accept connections: %s (%d failed accepts since the last report; open "
+                "connections %d, open-files limit %d)", context.get("exception"),
+                self._accept_errors_unreported, self._tcp_total,
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            self._accept_errors_unreported = 0
+            self._accept_log_after = now + ACCEPT_LOG_INTERVAL
+
+    async def _close_stalled(self, timeout: float) -> None:
+        """Watchdog: cut connections whose write buffer has not drained for ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = loop.time()
+            for conn, since in list(self._stalled.items()):
+                if now - since >= timeout:
+                    self.counters["write_timeouts"] += 1
+                    logger.warning("closing the connection from %s: %d bytes unsent for %.1f s "
+                                   "(the client stopped reading)", conn.peer_address,
+                                   conn.transport.get_write_buffer_size(), now - since)
+                    self._cut(conn, CloseCode.POLICY_VIOLATION,
+                              f"send buffer not drained within {timeout:g} s")
+
+    def _cut(self, conn: _TrackedConnection, code: CloseCode, reason: str) -> None:
+        """Close a connection that cannot take more data: record the close frame, drop TCP.
+
+        Every coroutine waiting to write to it (``_send``, ``_drain_outbox``, the keepalive
+        ping) wakes up, and the handler unregisters it.
+        """
+        self._stalled.pop(conn, None)
+        try:
+            conn.protocol.fail(code, reason)
+            conn.send_data()
+        except Exception:  # noqa: BLE001, S110 - the socket is cut below in any case
+            pass
+        conn.transport.abort()
 
     # --- connection handling ----------------------------------------------------------------
 
@@ -422,7 +640,7 @@ class LiveServer:
     async def _handler(self, ws: ServerConnection) -> None:
         cfg = self.config
         address = self._address(ws)
-        if len(self.connections) >= cfg.max_connections or (
+        if len(self.connections) >= self.max_connections or (
                 cfg.max_per_address is not None
                 and self._per_address.get(address, 0) >= cfg.max_per_address):
             self.counters["rejected_full"] += 1
