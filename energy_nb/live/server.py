@@ -218,6 +218,16 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
+class _InfoAsDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger adapter that writes ``info`` records at DEBUG."""
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+_QUIET_WS_LOGGER = _InfoAsDebug(ws_logger, {})
+
+
 class _TrackedConnection(ServerConnection):
     """A ``ServerConnection`` that reports its TCP lifetime and write stalls to its server.
 
@@ -238,6 +248,8 @@ class _TrackedConnection(ServerConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.live._tcp_closed(self)
+        if self.request is None:  # never sent its request: no INFO line per half-open socket
+            self.protocol.logger = _QUIET_WS_LOGGER
         super().connection_lost(exc)
 
     def pause_writing(self) -> None:

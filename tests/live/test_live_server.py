@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -321,6 +322,35 @@ async def test_connection_limits_close_with_1013(make_server) -> None:
     # the slot is free again
     async with websockets.connect(total.url) as a:
         assert (await recv_json(a))["type"] == "welcome"
+
+
+async def test_connections_in_the_handshake_count_against_the_per_address_cap(
+        make_server) -> None:
+    """Issue 13.2: half-open sockets (TCP connected, no HTTP request) from one address hold at
+    most the per-address cap (+1 that may still be told 1013); older ones are dropped."""
+    server = await make_server(max_per_address=3)
+    attackers = []
+    try:
+        for _ in range(10):
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", server.port))
+            attackers.append(sock)
+        for _ in range(100):
+            if server.stats()["handshakes_dropped"] >= 6:
+                break
+            await asyncio.sleep(0.02)
+        assert server.stats()["handshakes_dropped"] == 6
+        async with websockets.connect(server.url) as ws:  # another address is not affected
+            assert (await recv_json(ws))["type"] == "welcome"
+        # the attacker's address: a real client evicts the oldest half-open socket and gets in
+        async with websockets.connect(server.url, local_addr=("127.0.0.2", 0)) as ws:
+            assert (await recv_json(ws))["type"] == "welcome"
+        assert server.stats()["handshakes_dropped"] == 7
+    finally:
+        for sock in attackers:
+            sock.close()
 
 
 async def test_idle_timeout_closes_only_idle_unsubscribed_connections(make_server) -> None:
