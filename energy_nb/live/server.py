@@ -44,6 +44,14 @@ from websockets.http11 import Request, Response
 
 from energy_nb.config import PROJECT_ROOT
 from energy_nb.live import protocol
+from energy_nb.live.admission import (
+    AcceptErrorLog,
+    Admission,
+    TrackedConnection,
+    cut,
+    fd_limited,
+    listen_backlog,
+)
 from energy_nb.live.broker import Broker, BrokerError, MemoryBroker
 from energy_nb.live.forecasting import ForecastFn
 from energy_nb.live.protocol import ProtocolError, Topic
@@ -55,12 +63,6 @@ HEALTH_PATH = "/healthz"
 STATS_PATH = "/api/v1/ws/stats"
 DOCS_PATH = "/api/docs"
 DEFAULT_DOCS_FILE = PROJECT_ROOT / "docs" / "websocket-protocol.md"
-#: File descriptors kept free for everything but client sockets (broker, store, logs, ...).
-FD_RESERVE = 64
-#: asyncio's message for a failed ``accept()`` (EMFILE, ENFILE, ENOBUFS, ENOMEM).
-ACCEPT_ERROR_MESSAGE = "socket.accept() out of system resource"
-#: At most one log record per this many seconds for accept errors.
-ACCEPT_LOG_INTERVAL = 10.0
 #: Default Origin allowlist: non-browser clients (no Origin) and pages served from localhost.
 LOCAL_ORIGINS: tuple[Any, ...] = (
     None,
@@ -218,72 +220,6 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-class _InfoAsDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """A logger adapter that writes ``info`` records at DEBUG."""
-
-    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
-        self.debug(msg, *args, **kwargs)
-
-
-_QUIET_WS_LOGGER = _InfoAsDebug(ws_logger, {})
-
-
-class _TrackedConnection(ServerConnection):
-    """A ``ServerConnection`` that reports its TCP lifetime and write stalls to its server.
-
-    The :class:`LiveServer` counts every TCP connection from ``connection_made`` (so that ones
-    still in the opening handshake count against the limits) and notes when the write buffer
-    went over its high-water mark (``pause_writing``) until it drains (``resume_writing``).
-    """
-
-    def __init__(self, *args: Any, live: LiveServer, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.live = live
-        self.peer_address = ""
-        self.counted = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.live._tcp_opened(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.live._tcp_closed(self)
-        if self.request is None:  # never sent its request: no INFO line per half-open socket
-            self.protocol.logger = _QUIET_WS_LOGGER
-        super().connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.live._stalled[self] = self.loop.time()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self.live._stalled.pop(self, None)
-
-
-def fd_limited(max_connections: int) -> int:
-    """``max_connections`` lowered to what the open-files limit (``RLIMIT_NOFILE``) allows.
-
-    Args:
-        max_connections: the configured limit.
-
-    Returns:
-        At most the soft limit minus a reserve (:data:`FD_RESERVE`, or 5 % when larger) for
-        the process's other files; at least 1.
-    """
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return max_connections
-    return max(1, min(max_connections, soft - max(FD_RESERVE, soft // 20)))
-
-
-def _somaxconn(default: int = 4096) -> int:
-    try:
-        return int(Path("/proc/sys/net/core/somaxconn").read_text())
-    except (OSError, ValueError):
-        return default
-
-
 class LiveServer:
     """The live forecast server.
 
@@ -303,18 +239,7 @@ class LiveServer:
         self._per_address: dict[str, int] = {}
         #: effective connection limit (``config.max_connections`` fitted to the fd limit)
         self.max_connections = self.config.max_connections
-        # every TCP connection (handshake or open), and the ones still in the handshake (oldest
-        # first), in total and per client address
-        self._tcp_total = 0
-        self._tcp_by_address: dict[str, int] = {}
-        self._handshaking: dict[_TrackedConnection, None] = {}
-        self._handshaking_by_address: dict[str, dict[_TrackedConnection, None]] = {}
-        # connections whose write buffer is over its high-water mark -> since (loop time)
-        self._stalled: dict[_TrackedConnection, float] = {}
         self._watchdog: asyncio.Task[None] | None = None
-        self._accept_errors_unreported = 0
-        self._accept_log_after = 0.0
-        self._previous_exception_handler: Any = None
         self._subscribers: dict[Topic, set[ConnectionInfo]] = {}
         self._inflight: dict[Topic, asyncio.Future[dict[str, Any]]] = {}
         self._server: Server | None = None
@@ -324,6 +249,9 @@ class LiveServer:
                          "superseded_updates": 0, "write_timeouts": 0,
                          "handshakes_dropped": 0, "accept_errors": 0}
         self.broadcast_seconds: list[float] = []
+        self.admission = Admission(self.max_connections, self.config.max_per_address,
+                                   self.counters)
+        self._accept_errors = AcceptErrorLog(self.admission, self.counters)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -331,24 +259,23 @@ class LiveServer:
         """Start the broker and listen."""
         await self.broker.start()
         cfg = self.config
-        self.max_connections = fd_limited(cfg.max_connections)
+        self.max_connections = self.admission.max_connections = fd_limited(cfg.max_connections)
         if self.max_connections < cfg.max_connections:
             logger.warning(
                 "max_connections lowered from %d to %d to fit the open-files limit of %d "
                 "(raise it with `ulimit -n` to serve more clients)", cfg.max_connections,
                 self.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        loop = asyncio.get_running_loop()
-        self._previous_exception_handler = loop.get_exception_handler()
-        loop.set_exception_handler(self._loop_exception)
+        self._accept_errors.install(asyncio.get_running_loop())
+        connection = functools.partial(TrackedConnection, admission=self.admission)
         self._server = await serve(
             self._handler, cfg.host, cfg.port,
-            create_connection=functools.partial(_TrackedConnection, live=self),  # type: ignore[arg-type]
+            create_connection=connection,  # type: ignore[arg-type]
             process_request=self._process_request,
             origins=cfg.origins(),
             max_size=cfg.hard_max_bytes,
             ping_interval=cfg.ping_interval, ping_timeout=cfg.ping_timeout,
             close_timeout=cfg.close_timeout,
-            backlog=max(16, min(cfg.backlog, _somaxconn(), self.max_connections)),
+            backlog=listen_backlog(cfg.backlog, self.max_connections),
             compression=None,
             logger=ws_logger,
         )
@@ -359,14 +286,12 @@ class LiveServer:
     async def stop(self) -> None:
         """Close every connection (1001), stop listening and close the broker."""
         if self._server is not None:
-            for conn in list(self._stalled):  # they cannot take a close frame: cut them
-                self._cut(conn, CloseCode.GOING_AWAY, "server shutting down")
+            for conn in list(self.admission.stalled):  # they cannot take a close frame
+                cut(conn, CloseCode.GOING_AWAY, "server shutting down")
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-            loop = asyncio.get_running_loop()
-            if loop.get_exception_handler() == self._loop_exception:
-                loop.set_exception_handler(self._previous_exception_handler)
+            self._accept_errors.uninstall()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -517,8 +442,8 @@ class LiveServer:
 
     def _process_request(self, connection: ServerConnection,
                          request: Request) -> Response | None:
-        if isinstance(connection, _TrackedConnection):
-            self._handshake_done(connection)
+        if isinstance(connection, TrackedConnection):
+            self.admission.request_received(connection)
         split = urlsplit(request.path)
         query = parse_qs(split.query)
         path = split.path.rstrip("/") or "/"
@@ -544,104 +469,24 @@ class LiveServer:
             return self._json_response(connection, HTTPStatus.OK, self.stats(detail))
         return None
 
-    # --- TCP accounting, accept errors and the write deadline --------------------------------
-
-    def _tcp_opened(self, conn: _TrackedConnection) -> None:
-        """Count a new TCP connection; over a limit, drop the oldest handshake or this one."""
-        peer = conn.transport.get_extra_info("peername")
-        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        conn.peer_address = address
-        cap = self.config.max_per_address
-        over_address = cap is not None and self._tcp_by_address.get(address, 0) > cap
-        if over_address or self._tcp_total > self.max_connections:
-            waiting = self._handshaking_by_address.get(address) if over_address \
-                else self._handshaking
-            victim = next(iter(waiting), None) if waiting else None
-            if victim is None:
-                self.counters["rejected_full"] += 1
-                conn.transport.abort()
-                return
-            self.counters["handshakes_dropped"] += 1
-            self._handshake_done(victim)
-            victim.transport.abort()
-        conn.counted = True
-        self._tcp_total += 1
-        self._tcp_by_address[address] = self._tcp_by_address.get(address, 0) + 1
-        self._handshaking[conn] = None
-        self._handshaking_by_address.setdefault(address, {})[conn] = None
-
-    def _handshake_done(self, conn: _TrackedConnection) -> None:
-        """The connection sent its HTTP request (or was dropped): no longer waiting for it."""
-        if conn in self._handshaking:
-            del self._handshaking[conn]
-            waiting = self._handshaking_by_address[conn.peer_address]
-            del waiting[conn]
-            if not waiting:
-                del self._handshaking_by_address[conn.peer_address]
-
-    def _tcp_closed(self, conn: _TrackedConnection) -> None:
-        """Uncount a closed TCP connection."""
-        self._stalled.pop(conn, None)
-        if not conn.counted:
-            return
-        conn.counted = False
-        self._handshake_done(conn)
-        self._tcp_total -= 1
-        left = self._tcp_by_address[conn.peer_address] - 1
-        if left:
-            self._tcp_by_address[conn.peer_address] = left
-        else:
-            del self._tcp_by_address[conn.peer_address]
-
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """Event-loop exception handler: accept errors are counted and logged at most once per
-        :data:`ACCEPT_LOG_INTERVAL` seconds without a traceback; the rest is passed on."""
-        if context.get("message") != ACCEPT_ERROR_MESSAGE or self._server is None:
-            if self._previous_exception_handler is not None:
-                self._previous_exception_handler(loop, context)
-            else:
-                loop.default_exception_handler(context)
-            return
-        self.counters["accept_errors"] += 1
-        self._accept_errors_unreported += 1
-        now = time.monotonic()
-        if now >= self._accept_log_after:
-            logger.error(
-                "cannot accept connections: %s (%d failed accepts since the last report; open "
-                "connections %d, open-files limit %d)", context.get("exception"),
-                self._accept_errors_unreported, self._tcp_total,
-                resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-            self._accept_errors_unreported = 0
-            self._accept_log_after = now + ACCEPT_LOG_INTERVAL
+    # --- the write deadline ----------------------------------------------------------------
 
     async def _close_stalled(self, timeout: float) -> None:
-        """Watchdog: cut connections whose write buffer has not drained for ``timeout`` s."""
+        """Watchdog: close (1008) connections whose write buffer has not drained for
+        ``timeout`` seconds; this frees their slot and wakes every write waiting on them."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(1.0, timeout / 4))
             now = loop.time()
-            for conn, since in list(self._stalled.items()):
+            for conn, since in list(self.admission.stalled.items()):
                 if now - since >= timeout:
                     self.counters["write_timeouts"] += 1
                     logger.warning("closing the connection from %s: %d bytes unsent for %.1f s "
                                    "(the client stopped reading)", conn.peer_address,
                                    conn.transport.get_write_buffer_size(), now - since)
-                    self._cut(conn, CloseCode.POLICY_VIOLATION,
-                              f"send buffer not drained within {timeout:g} s")
-
-    def _cut(self, conn: _TrackedConnection, code: CloseCode, reason: str) -> None:
-        """Close a connection that cannot take more data: record the close frame, drop TCP.
-
-        Every coroutine waiting to write to it (``_send``, ``_drain_outbox``, the keepalive
-        ping) wakes up, and the handler unregisters it.
-        """
-        self._stalled.pop(conn, None)
-        try:
-            conn.protocol.fail(code, reason)
-            conn.send_data()
-        except Exception:  # noqa: BLE001, S110 - the socket is cut below in any case
-            pass
-        conn.transport.abort()
+                    self.admission.stalled.pop(conn, None)
+                    cut(conn, CloseCode.POLICY_VIOLATION,
+                        f"send buffer not drained within {timeout:g} s")
 
     # --- connection handling ----------------------------------------------------------------
 
