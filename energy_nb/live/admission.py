@@ -5,8 +5,8 @@
   complete its handshake (the server then tells it 1013); for further ones the oldest connection
   that has not sent its HTTP request yet (a half-open socket) is dropped, or, when there is
   none, the new connection is refused at once.
-* ``max_connections`` is fitted to the process's open-files limit (:func:`fd_limited`) and the
-  listen backlog to the kernel's (:func:`listen_backlog`).
+* ``max_connections`` and the listen backlog are fitted to the process's open-files limit
+  (:func:`fd_budget`).
 * Connections whose write buffer is over its high-water mark are noted with the time
   (``Admission.stalled``); the server closes those that stay so too long (:func:`cut`).
 * ``accept()`` failures (out of file descriptors) are counted and logged at most once per
@@ -14,8 +14,9 @@
 
 Usage::
 
-    admission = Admission(fd_limited(10_000), 256, counters)
-    server = await serve(handler, host, port, backlog=listen_backlog(1024, 10_000),
+    max_connections, backlog = fd_budget(10_000, 1024)
+    admission = Admission(max_connections, 256, counters)
+    server = await serve(handler, host, port, backlog=backlog,
                          create_connection=functools.partial(TrackedConnection,
                                                              admission=admission))
 """
@@ -42,37 +43,32 @@ ACCEPT_ERROR_MESSAGE = "socket.accept() out of system resource"
 ACCEPT_LOG_INTERVAL = 10.0
 
 
-def fd_limited(max_connections: int) -> int:
-    """``max_connections`` lowered to what the open-files limit (``RLIMIT_NOFILE``) allows.
+def fd_budget(max_connections: int, backlog: int) -> tuple[int, int]:
+    """Fit the connection limit and the listen backlog to the open-files limit.
+
+    asyncio accepts up to ``backlog`` connections in one go before the server can refuse any,
+    so the descriptors must cover the held connections, one such burst and the process's other
+    files: ``max_connections + 1 + backlog + FD_RESERVE <= RLIMIT_NOFILE``.
 
     Args:
-        max_connections: the configured limit.
+        max_connections: the configured connection limit.
+        backlog: the configured listen backlog.
 
     Returns:
-        At most the soft limit minus a reserve (:data:`FD_RESERVE`, or 5 % when larger) for
-        the process's other files; at least 1.
-    """
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return max_connections
-    return max(1, min(max_connections, soft - max(FD_RESERVE, soft // 20)))
-
-
-def listen_backlog(requested: int, max_connections: int) -> int:
-    """The listen backlog: ``requested`` capped at ``somaxconn`` and the connection limit.
-
-    Args:
-        requested: the configured backlog.
-        max_connections: the effective connection limit.
-
-    Returns:
-        The backlog to listen with (at least 16).
+        ``(max_connections, backlog)``: the backlog capped at the kernel's ``somaxconn`` and an
+        eighth of the open-files limit (at least 16); the connection limit at what is left
+        (at least 1).
     """
     try:
         somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     except (OSError, ValueError):
         somaxconn = 4096
-    return max(16, min(requested, somaxconn, max_connections))
+    backlog = min(backlog, somaxconn)
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_connections, max(16, backlog)
+    backlog = max(16, min(backlog, soft // 8))
+    return max(1, min(max_connections, soft - backlog - FD_RESERVE - 1)), backlog
 
 
 class _InfoAsDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -115,7 +111,7 @@ class Admission:
     """TCP connection counts and limits of one server.
 
     Args:
-        max_connections: total limit (already fitted with :func:`fd_limited`).
+        max_connections: total limit (already fitted with :func:`fd_budget`).
         max_per_address: per client address limit, or None.
         counters: the server's counters; ``rejected_full`` and ``handshakes_dropped`` are
             incremented here.
@@ -170,6 +166,12 @@ class Admission:
             del waiting[conn]
             if not waiting:
                 del self._handshaking_by_address[conn.peer_address]
+
+    def drop_handshakes(self) -> None:
+        """Cut every connection that has not sent its HTTP request yet (at shutdown)."""
+        for conn in list(self._handshaking):
+            self.request_received(conn)
+            conn.transport.abort()
 
     def closed(self, conn: TrackedConnection) -> None:
         """Uncount a closed TCP connection."""

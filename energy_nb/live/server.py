@@ -49,8 +49,7 @@ from energy_nb.live.admission import (
     Admission,
     TrackedConnection,
     cut,
-    fd_limited,
-    listen_backlog,
+    fd_budget,
 )
 from energy_nb.live.broker import Broker, BrokerError, MemoryBroker
 from energy_nb.live.forecasting import ForecastFn
@@ -112,7 +111,7 @@ class LiveConfig:
             complete its handshake (to be told 1013); further ones make the server drop the
             oldest connection still in its handshake, or are refused at once.
             ``max_connections`` is lowered to fit the process's open-files limit
-            (``RLIMIT_NOFILE``), with a warning.
+            (``RLIMIT_NOFILE``) minus the backlog and a reserve, with a warning.
         max_subscriptions: topics per connection.
         idle_timeout: close (1000) a connection with no subscriptions that sent nothing for this
             long (seconds); ``None`` disables.
@@ -122,7 +121,8 @@ class LiveConfig:
             this long (seconds) is closed with 1008 and its slot freed: a client that stopped
             reading. Default: the heartbeat timeout's default; ``None`` disables.
         backlog: listen backlog (pending TCP connections) for bursts of reconnecting clients;
-            capped at the kernel's ``somaxconn`` and at ``max_connections`` (at least 16).
+            capped at the kernel's ``somaxconn`` and an eighth of the open-files limit (at
+            least 16): asyncio accepts that many at once before any can be refused.
         send_high_water: write-buffer bytes above which a connection counts as a slow consumer.
         docs_file: served at ``/api/docs``.
     """
@@ -259,7 +259,8 @@ class LiveServer:
         """Start the broker and listen."""
         await self.broker.start()
         cfg = self.config
-        self.max_connections = self.admission.max_connections = fd_limited(cfg.max_connections)
+        self.max_connections, backlog = fd_budget(cfg.max_connections, cfg.backlog)
+        self.admission.max_connections = self.max_connections
         if self.max_connections < cfg.max_connections:
             logger.warning(
                 "max_connections lowered from %d to %d to fit the open-files limit of %d "
@@ -275,7 +276,7 @@ class LiveServer:
             max_size=cfg.hard_max_bytes,
             ping_interval=cfg.ping_interval, ping_timeout=cfg.ping_timeout,
             close_timeout=cfg.close_timeout,
-            backlog=listen_backlog(cfg.backlog, self.max_connections),
+            backlog=backlog,
             compression=None,
             logger=ws_logger,
         )
@@ -289,6 +290,7 @@ class LiveServer:
             for conn in list(self.admission.stalled):  # they cannot take a close frame
                 cut(conn, CloseCode.GOING_AWAY, "server shutting down")
             self._server.close()
+            self.admission.drop_handshakes()  # else shutdown waits for their open timeout
             await self._server.wait_closed()
             self._server = None
             self._accept_errors.uninstall()
