@@ -155,10 +155,10 @@ async def test_half_open_flood_leaves_room_for_legitimate_clients(tmp_path, sock
         sockets.extend(half_open(port, 400))  # more than the process may open
         await asyncio.sleep(1.0)
         times = [await legitimate_client(port) for _ in range(7)]
-        assert max(times) < 5, times
+        assert max(times) < 8, times
         sockets.extend(half_open(port, 200))  # a second wave while clients come and go
         times = await asyncio.gather(*(legitimate_client(port) for _ in range(7)))
-        assert max(times) < 5, times
+        assert max(times) < 8, times
         await asyncio.sleep(0.5)
         text = server.log_text()
         assert "max_connections lowered from 10000" in text and str(FD_LIMIT) in text
@@ -177,7 +177,7 @@ async def test_accept_errors_are_rate_limited_in_the_log(tmp_path, sockets) -> N
         released = server.read_line(30)
         assert released["released"] > 0
         times = await asyncio.gather(*(legitimate_client(port) for _ in range(7)))
-        assert max(times) < 5, times
+        assert max(times) < 8, times
         text = server.log_text()
         assert "cannot accept connections" in text and "Too many open files" in text, text[:3000]
         assert_small_log(text)
