@@ -353,6 +353,24 @@ async def test_connections_in_the_handshake_count_against_the_per_address_cap(
             sock.close()
 
 
+async def test_stop_does_not_wait_for_half_open_sockets(make_server) -> None:
+    server = await make_server()  # open timeout 10 s
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    try:
+        for _ in range(100):
+            if server.admission.total == 20:
+                break
+            await asyncio.sleep(0.02)
+        assert server.admission.total == 20
+        started = asyncio.get_running_loop().time()
+        await server.stop()
+        assert asyncio.get_running_loop().time() - started < 3
+        assert server.admission.total == 0
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 async def test_idle_timeout_closes_only_idle_unsubscribed_connections(make_server) -> None:
     server = await make_server(idle_timeout=0.3)
     async with websockets.connect(server.url) as idle, \
