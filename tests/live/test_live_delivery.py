@@ -234,7 +234,7 @@ async def test_client_that_stops_reading_is_dropped_and_its_slot_freed(make_serv
     drain). The write deadline closes it, frees its slot, and a reading client keeps working."""
     # the first heartbeat ping comes after the send buffer is full (as with the default 20 s)
     server = await make_server(rate=1e6, burst=10**6, max_connections=2, write_timeout=1.0,
-                               ping_interval=3.0, ping_timeout=1.0, close_timeout=0.3)
+                               ping_interval=5.0, ping_timeout=1.0, close_timeout=0.3)
     topics = [Topic(c, h) for c in ("WTI", "BRENT", "NG") for h in range(1, 31)]
     stalled = await asyncio.to_thread(open_stalled_client, server.port, "/api/v1/ws/forecast")
     payload = await server.compute_forecast(Topic("WTI", 30))  # ~3.6 KB per update
