@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -62,15 +63,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+#: Largest accepted ``--replay-interval`` and ``--poll-interval`` (seconds): one week.
+MAX_INTERVAL_SECONDS = 7 * 24 * 3600.0
+
+
+def _check_seconds(flag: str, value: float) -> None:
+    """Refuse a non-finite, non-positive or absurdly long interval, naming the flag."""
+    if not math.isfinite(value) or value <= 0:
+        raise CliError(f"{flag} must be positive (a finite number of seconds), got {value!r}")
+    if value > MAX_INTERVAL_SECONDS:
+        raise CliError(f"{flag} must be at most {MAX_INTERVAL_SECONDS:g} seconds (one week), "
+                       f"got {value:g}")
+
+
 def _check(args: argparse.Namespace) -> None:
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port must be in 0..65535, got {args.port}")
-    if args.replay_interval <= 0:
-        raise CliError(f"--replay-interval must be positive, got {args.replay_interval}")
-    if args.poll_interval <= 0:
-        raise CliError(f"--poll-interval must be positive, got {args.poll_interval}")
-    if args.max_connections < 1 or args.max_per_address < 1:
-        raise CliError("--max-connections and --max-per-address must be at least 1")
+    _check_seconds("--replay-interval", args.replay_interval)
+    _check_seconds("--poll-interval", args.poll_interval)
+    for flag, value in (("--max-connections", args.max_connections),
+                        ("--max-per-address", args.max_per_address)):
+        if not 1 <= value <= 1_000_000:
+            raise CliError(f"{flag} must be in 1..1000000, got {value}")
     from energy_nb.models import MODEL_NAMES
 
     if args.model.lower() not in MODEL_NAMES:

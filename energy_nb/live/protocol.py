@@ -55,13 +55,17 @@ class ProtocolError(Exception):
         code: one of :data:`ERROR_CODES`.
         message: a human-readable explanation naming what is wrong.
         action: the action of the offending message, when it could be read.
+        request_id: the offending message's ``id`` when it was a JSON object with a usable one
+            (echoed in the ``error`` reply).
     """
 
-    def __init__(self, code: str, message: str, action: str | None = None) -> None:
+    def __init__(self, code: str, message: str, action: str | None = None,
+                 request_id: str | int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.action = action
+        self.request_id = request_id
 
 
 @dataclass(frozen=True, order=True)
@@ -215,11 +219,23 @@ def parse(frame: str | bytes | bytearray | memoryview) -> Action:
         raise ProtocolError(
             "not_an_object", f"message must be a JSON object, got {type(data).__name__}"
         )
-    request_id = data.get("id")
-    if not (isinstance(request_id, (str, int)) and not isinstance(request_id, bool)):
-        request_id = None
-    elif isinstance(request_id, str) and len(request_id) > 64:
-        request_id = request_id[:64]
+    request_id = _request_id(data.get("id"))
+    try:
+        return _parse_object(data, request_id)
+    except ProtocolError as exc:
+        exc.request_id = request_id
+        raise
+
+
+def _request_id(value: Any) -> str | int | None:
+    """The echoable form of a message's ``id``: an int, a string cut to 64 characters, or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return value[:64] if isinstance(value, str) else value
+
+
+def _parse_object(data: dict[str, Any], request_id: str | int | None) -> Action:
+    """Validate a decoded message object (see :func:`parse`)."""
     if "action" not in data:
         raise ProtocolError("missing_field", "field 'action' is required")
     action = data["action"]
@@ -324,8 +340,17 @@ def error(code: str, message: str, action: str | None = None,
 
 
 def error_from(exc: ProtocolError, request_id: str | int | None = None) -> dict[str, Any]:
-    """An ``error`` message for a :class:`ProtocolError`."""
-    return error(exc.code, exc.message, exc.action, request_id)
+    """An ``error`` message for a :class:`ProtocolError`.
+
+    Args:
+        exc: the error.
+        request_id: the id to echo (default: the id :func:`parse` attached to ``exc``).
+
+    Returns:
+        The message dict.
+    """
+    return error(exc.code, exc.message, exc.action,
+                 exc.request_id if request_id is None else request_id)
 
 
 def forecast_update(topic: Topic, forecast: dict[str, Any], seq: str | None,

@@ -19,11 +19,13 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import inspect
 import json
 import logging
 import re
+import resource
 import time
 import uuid
 from collections.abc import Iterable
@@ -36,11 +38,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
+from websockets.frames import CloseCode
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from energy_nb.config import PROJECT_ROOT
 from energy_nb.live import protocol
+from energy_nb.live.admission import (
+    AcceptErrorLog,
+    Admission,
+    TrackedConnection,
+    cut,
+    fd_budget,
+)
 from energy_nb.live.broker import Broker, BrokerError, MemoryBroker
 from energy_nb.live.forecasting import ForecastFn
 from energy_nb.live.protocol import ProtocolError, Topic
@@ -97,12 +107,22 @@ class LiveConfig:
         rate, burst: token bucket per connection (messages per second, bucket size).
         abuse_limit, abuse_window: that many rate-limited messages within the window → 1008.
         max_connections, max_per_address: limits; beyond them the server closes with 1013.
+            Connections still in the opening handshake count too: one beyond a limit may
+            complete its handshake (to be told 1013); further ones make the server drop the
+            oldest connection still in its handshake, or are refused at once.
+            ``max_connections`` is lowered to fit the process's open-files limit
+            (``RLIMIT_NOFILE``) minus the backlog and a reserve, with a warning.
         max_subscriptions: topics per connection.
         idle_timeout: close (1000) a connection with no subscriptions that sent nothing for this
             long (seconds); ``None`` disables.
         ping_interval, ping_timeout: WebSocket heartbeat; a peer that does not answer is dropped.
         close_timeout: how long a closing handshake may take before the TCP connection is cut.
-        backlog: listen backlog (pending TCP connections) for bursts of reconnecting clients.
+        write_timeout: a connection whose write buffer stays above its high-water mark (32 KiB)
+            this long (seconds) is closed with 1008 and its slot freed: a client that stopped
+            reading. Default: the heartbeat timeout's default; ``None`` disables.
+        backlog: listen backlog (pending TCP connections) for bursts of reconnecting clients;
+            capped at the kernel's ``somaxconn`` and an eighth of the open-files limit (at
+            least 16): asyncio accepts that many at once before any can be refused.
         send_high_water: write-buffer bytes above which a connection counts as a slow consumer.
         docs_file: served at ``/api/docs``.
     """
@@ -124,6 +144,7 @@ class LiveConfig:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     close_timeout: float = 5.0
+    write_timeout: float | None = 20.0
     backlog: int = 1024
     send_high_water: int = 64 * 1024
     docs_file: Path = field(default_factory=lambda: DEFAULT_DOCS_FILE)
@@ -216,14 +237,21 @@ class LiveServer:
         self.broker.add_listener(self._on_entry)
         self.connections: dict[str, ConnectionInfo] = {}
         self._per_address: dict[str, int] = {}
+        #: effective connection limit (``config.max_connections`` fitted to the fd limit)
+        self.max_connections = self.config.max_connections
+        self._watchdog: asyncio.Task[None] | None = None
         self._subscribers: dict[Topic, set[ConnectionInfo]] = {}
         self._inflight: dict[Topic, asyncio.Future[dict[str, Any]]] = {}
         self._server: Server | None = None
         self.started_at = time.time()
         self.counters = {"messages_in": 0, "messages_out": 0, "errors_sent": 0,
                          "rate_limited": 0, "rejected_full": 0, "broadcasts": 0,
-                         "superseded_updates": 0}
+                         "superseded_updates": 0, "write_timeouts": 0,
+                         "handshakes_dropped": 0, "accept_errors": 0}
         self.broadcast_seconds: list[float] = []
+        self.admission = Admission(self.max_connections, self.config.max_per_address,
+                                   self.counters)
+        self._accept_errors = AcceptErrorLog(self.admission, self.counters)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -231,25 +259,44 @@ class LiveServer:
         """Start the broker and listen."""
         await self.broker.start()
         cfg = self.config
+        self.max_connections, backlog = fd_budget(cfg.max_connections, cfg.backlog)
+        self.admission.max_connections = self.max_connections
+        if self.max_connections < cfg.max_connections:
+            logger.warning(
+                "max_connections lowered from %d to %d to fit the open-files limit of %d "
+                "(raise it with `ulimit -n` to serve more clients)", cfg.max_connections,
+                self.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        self._accept_errors.install(asyncio.get_running_loop())
+        connection = functools.partial(TrackedConnection, admission=self.admission)
         self._server = await serve(
             self._handler, cfg.host, cfg.port,
+            create_connection=connection,  # type: ignore[arg-type]
             process_request=self._process_request,
             origins=cfg.origins(),
             max_size=cfg.hard_max_bytes,
             ping_interval=cfg.ping_interval, ping_timeout=cfg.ping_timeout,
             close_timeout=cfg.close_timeout,
-            backlog=cfg.backlog,
+            backlog=backlog,
             compression=None,
             logger=ws_logger,
         )
+        if cfg.write_timeout is not None:
+            self._watchdog = asyncio.ensure_future(self._close_stalled(cfg.write_timeout))
         logger.info("live server listening on %s", self.url)
 
     async def stop(self) -> None:
         """Close every connection (1001), stop listening and close the broker."""
         if self._server is not None:
+            for conn in list(self.admission.stalled):  # they cannot take a close frame
+                cut(conn, CloseCode.GOING_AWAY, "server shutting down")
             self._server.close()
+            self.admission.drop_handshakes()  # else shutdown waits for their open timeout
             await self._server.wait_closed()
             self._server = None
+            self._accept_errors.uninstall()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         for info in list(self.connections.values()):
             if info.writer is not None:
                 info.writer.cancel()
@@ -379,15 +426,26 @@ class LiveServer:
                            ("Content-Length", str(len(body))), ("Connection", "close")])
         return Response(status.value, status.phrase, headers, body)
 
-    def _authorized(self, request: Request, query: dict[str, list[str]]) -> bool:
+    def _auth_refusal(self, request: Request,
+                      query: dict[str, list[str]]) -> tuple[HTTPStatus, str] | None:
+        """Why a request lacks a valid API key (status, text), or None when it may pass."""
         expected = self.config.api_key
         if not expected:
-            return True
-        given = request.headers.get("X-API-Key") or (query.get("api_key") or [""])[0]
-        return hmac.compare_digest(given.encode(), expected.encode())
+            return None
+        headers = request.headers.get_all("X-API-Key")
+        queries = query.get("api_key") or []
+        if len(headers) > 1 or len(queries) > 1:
+            return HTTPStatus.BAD_REQUEST, "send the API key once (one X-API-Key header)\n"
+        given = (headers or queries or [""])[0]
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        return (HTTPStatus.UNAUTHORIZED,
+                "missing or wrong API key (api_key query or X-API-Key)\n")
 
     def _process_request(self, connection: ServerConnection,
                          request: Request) -> Response | None:
+        if isinstance(connection, TrackedConnection):
+            self.admission.request_received(connection)
         split = urlsplit(request.path)
         query = parse_qs(split.query)
         path = split.path.rstrip("/") or "/"
@@ -404,14 +462,33 @@ class LiveServer:
             return Response(200, "OK", headers, body)
         if path not in (STATS_PATH, WS_PATH):
             return connection.respond(HTTPStatus.NOT_FOUND, f"no route for {path}\n")
-        if not self._authorized(request, query):
-            logger.info("rejected request to %s: missing or wrong API key", path)
-            return connection.respond(HTTPStatus.UNAUTHORIZED,
-                                      "missing or wrong API key (api_key query or X-API-Key)\n")
+        refusal = self._auth_refusal(request, query)
+        if refusal is not None:
+            logger.info("rejected request to %s: %s", path, refusal[1].strip())
+            return connection.respond(*refusal)
         if path == STATS_PATH:
             detail = (query.get("detail") or ["0"])[0] in ("1", "true")
             return self._json_response(connection, HTTPStatus.OK, self.stats(detail))
         return None
+
+    # --- the write deadline ----------------------------------------------------------------
+
+    async def _close_stalled(self, timeout: float) -> None:
+        """Watchdog: close (1008) connections whose write buffer has not drained for
+        ``timeout`` seconds; this frees their slot and wakes every write waiting on them."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = loop.time()
+            for conn, since in list(self.admission.stalled.items()):
+                if now - since >= timeout:
+                    self.counters["write_timeouts"] += 1
+                    logger.warning("closing the connection from %s: %d bytes unsent for %.1f s "
+                                   "(the client stopped reading)", conn.peer_address,
+                                   conn.transport.get_write_buffer_size(), now - since)
+                    self.admission.stalled.pop(conn, None)
+                    cut(conn, CloseCode.POLICY_VIOLATION,
+                        f"send buffer not drained within {timeout:g} s")
 
     # --- connection handling ----------------------------------------------------------------
 
@@ -422,7 +499,7 @@ class LiveServer:
     async def _handler(self, ws: ServerConnection) -> None:
         cfg = self.config
         address = self._address(ws)
-        if len(self.connections) >= cfg.max_connections or (
+        if len(self.connections) >= self.max_connections or (
                 cfg.max_per_address is not None
                 and self._per_address.get(address, 0) >= cfg.max_per_address):
             self.counters["rejected_full"] += 1

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.frames import Frame, Opcode
 
 from energy_nb.live import protocol
 from energy_nb.live.broker import MemoryBroker
@@ -218,4 +219,64 @@ async def test_slow_consumer_does_not_delay_others_and_stays_bounded(make_server
         assert buffered <= server.config.send_high_water + 2 ** 15 + 2 * size
         assert max(server.broadcast_seconds) < 0.5
     finally:
+        stalled.close()
+
+
+def send_text_frames(sock: socket.socket, texts: list[str]) -> None:
+    """Send masked text frames (as a client must) on a raw socket."""
+    sock.sendall(b"".join(Frame(Opcode.TEXT, text.encode()).serialize(mask=True, extensions=[])
+                          for text in texts))
+
+
+async def test_client_that_stops_reading_is_dropped_and_its_slot_freed(make_server) -> None:
+    """Issue 13.1: a raw client with a 4 KiB receive buffer subscribes to all 90 topics under a
+    fast feed and never reads; the heartbeat alone never drops it (ping waits for the buffer to
+    drain). The write deadline closes it, frees its slot, and a reading client keeps working."""
+    # the first heartbeat ping comes after the send buffer is full (as with the default 20 s)
+    server = await make_server(rate=1e6, burst=10**6, max_connections=2, write_timeout=1.0,
+                               ping_interval=5.0, ping_timeout=1.0, close_timeout=0.3)
+    topics = [Topic(c, h) for c in ("WTI", "BRENT", "NG") for h in range(1, 31)]
+    stalled = await asyncio.to_thread(open_stalled_client, server.port, "/api/v1/ws/forecast")
+    payload = await server.compute_forecast(Topic("WTI", 30))  # ~3.6 KB per update
+
+    async def feed() -> None:  # every topic, 20 times a second (~6 MB/s for the stalled one)
+        while True:
+            for topic in topics:
+                await server.publish_forecast(topic, payload)
+            await asyncio.sleep(0.05)
+
+    feeding = None
+    try:
+        async with websockets.connect(server.url + "?commodity=NG&horizon=30") as reader:
+            await recv_json(reader)
+            send_text_frames(stalled, [json.dumps({"action": "subscribe", **t.as_dict()})
+                                       for t in topics])
+            for _ in range(100):
+                if server.stats()["subscribers"] == 91:
+                    break
+                await asyncio.sleep(0.02)
+            assert server.stats()["subscribers"] == 91
+            feeding = asyncio.ensure_future(feed())
+            started = time.monotonic()
+            while server.stats()["connections"] == 2 and time.monotonic() - started < 15:
+                update = await recv_json(reader)  # the reading client is served meanwhile
+                assert update["type"] == "forecast_update"
+            dropped_after = time.monotonic() - started
+            assert server.stats()["connections"] == 1, "the stalled client was never dropped"
+            assert dropped_after < 10
+            assert server.counters["write_timeouts"] == 1
+            assert server.stats()["subscribers"] == 1  # its 90 subscriptions are gone
+            # its slot is free (max_connections=2), and the reader still gets every topic update
+            async with websockets.connect(server.url) as third:
+                assert (await recv_json(third))["type"] == "welcome"
+            seq = await server.publish_forecast(Topic("NG", 30), payload)
+            while (update := await recv_json(reader))["seq"] != seq:
+                assert update["type"] == "forecast_update"
+            await reader.send('{"action": "ping", "id": "after"}')
+            while (reply := await recv_json(reader))["type"] != "pong":
+                pass
+            assert reply["id"] == "after"
+    finally:
+        if feeding is not None:
+            feeding.cancel()
         stalled.close()

@@ -201,9 +201,39 @@ def test_serve_command_rejects_bad_arguments(tmp_path: Path) -> None:
     PriceStore(tmp_path / "energy_nb.sqlite")  # an empty store: serve refuses a missing one
     for args, message in ((["--model", "crystal-ball"], "unknown model"),
                           (["--replay-interval", "0", "--feed", "replay"], "must be positive"),
+                          # issue 13.13: nan was accepted and replayed as fast as it could
+                          (["--replay-interval", "nan", "--feed", "replay"],
+                           "--replay-interval must be positive (a finite number of seconds)"),
                           (["--replay-start", "2025-01-01"], "needs --feed replay"),
                           (["--feed", "replay"], "import data first")):
         done = subprocess.run([*energy_nb_cmd(), "serve", "--port", "0", *args], env=env,
                               capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "energy-nb: error:" in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--replay-interval", "nan"], "--replay-interval must be positive (a finite number of "
+                                   "seconds), got nan"),
+    (["--replay-interval", "inf"], "--replay-interval must be positive"),
+    (["--replay-interval", "-2"], "--replay-interval must be positive"),
+    (["--replay-interval", "0"], "--replay-interval must be positive"),
+    (["--replay-interval", "1e9"], "--replay-interval must be at most 604800 seconds"),
+    (["--poll-interval", "nan"], "--poll-interval must be positive"),
+    (["--poll-interval=-inf"], "--poll-interval must be positive"),
+    (["--poll-interval", "1e400"], "--poll-interval must be positive"),
+    (["--max-connections", "0"], "--max-connections must be in 1..1000000, got 0"),
+    (["--max-per-address", "-5"], "--max-per-address must be in 1..1000000, got -5"),
+    (["--port", "70000"], "--port must be in 0..65535"),
+])
+def test_serve_refuses_non_finite_and_out_of_range_numbers(args: list[str], message: str,
+                                                           capsys, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """Issue 13.13: every numeric ``serve`` flag is checked before anything starts."""
+    from energy_nb.cli import main
+
+    monkeypatch.setenv("ENERGY_NB_HOME", str(tmp_path))
+    assert main(["serve", "--port", "0", *args]) == 2
+    err = capsys.readouterr().err
+    assert f"energy-nb: error: {message}" in err
+    assert not list(tmp_path.iterdir())  # refused before opening any store

@@ -4,8 +4,8 @@ another connection, every reply is a valid protocol message, the connection stay
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,32 +44,68 @@ last_seqs = st.none() | st.text(max_size=12) | st.integers() \
 structured = st.fixed_dictionaries(
     {"action": actions},
     optional={"commodity": commodities, "horizon": horizons, "last_seq": last_seqs,
-              "id": json_values},
+              "id": st.text(max_size=80) | st.integers() | json_values},
 ).map(lambda d: json.dumps(d, allow_nan=True))
 frames = (structured | json_values.map(lambda v: json.dumps(v, allow_nan=True))
           | st.text(max_size=60) | st.binary(max_size=60))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(batch=st.lists(frames, min_size=1, max_size=4))
-def test_fuzzed_frames_get_valid_replies_and_never_break_the_server(
-        fuzz_server: ServerThread, batch: list[Any]) -> None:
+#: Fuzzed messages per run (each followed by a ping); issue 13 asks for at least 2,000 in CI.
+FUZZ_EXAMPLES, MESSAGES_PER_EXAMPLE = 400, (5, 8)
+
+
+def expected_id(frame: str | bytes) -> str | int | None:
+    """The ``id`` the server must echo for a frame: a JSON object's str (cut to 64) or int id."""
+    if not isinstance(frame, str):
+        return None
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return value[:64] if isinstance(value, str) else value
+
+
+def test_fuzzed_messages_each_followed_by_a_ping(fuzz_server: ServerThread) -> None:
+    """At least 2,000 fuzzed messages over a real socket, each followed by a ``ping``: every
+    reply is a valid protocol message, every error echoes the message's id (issue 13.3), no
+    internal error, and the server keeps answering this connection and a bystander."""
     url = fuzz_server.server.url
-    with connect(url, open_timeout=5) as ws, connect(url, open_timeout=5) as bystander:
-        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+    sent = 0
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(batch=st.lists(frames, min_size=MESSAGES_PER_EXAMPLE[0],
+                          max_size=MESSAGES_PER_EXAMPLE[1]))
+    def run(batch: list[str | bytes]) -> None:
+        nonlocal sent
+        with connect(url, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+            for frame in batch:
+                ws.send(frame)
+                sent += 1
+                marker = f"\u2603fuzz-ping-{sent}"
+                ws.send(json.dumps({"action": "ping", "id": marker}))
+                want = expected_id(frame)
+                while True:
+                    reply = json.loads(ws.recv(timeout=10))
+                    assert reply["type"] in SERVER_TYPES, reply
+                    if reply["type"] == "pong" and reply.get("id") == marker:
+                        break
+                    if reply["type"] == "error":
+                        assert isinstance(reply["code"], str) and reply["message"], reply
+                        assert reply["code"] != "internal_error", (frame, reply)
+                        assert reply.get("id") == want, (frame, reply)
+        bystander.send('{"action": "ping", "id": "bystander"}')
+        assert json.loads(bystander.recv(timeout=5))["id"] == "bystander"
+
+    with connect(url, open_timeout=5) as bystander:
         assert json.loads(bystander.recv(timeout=5))["type"] == "welcome"
-        for frame in batch:
-            ws.send(frame)
-        marker = "fuzz-end"
-        ws.send(json.dumps({"action": "ping", "id": marker}))
-        while True:
-            reply = json.loads(ws.recv(timeout=10))
-            assert reply["type"] in SERVER_TYPES, reply
-            if reply["type"] == "error":
-                assert isinstance(reply["code"], str) and reply["message"]
-                assert reply["code"] != "internal_error", reply
-            if reply["type"] == "pong" and reply.get("id") == marker:
-                break
-        bystander.send('{"action": "ping"}')
-        assert json.loads(bystander.recv(timeout=5))["type"] == "pong"
+        run()
+    assert sent >= FUZZ_EXAMPLES * MESSAGES_PER_EXAMPLE[0] >= 2000
+    assert fuzz_server.server.stats()["messages_in"] >= 2 * sent
+    port = fuzz_server.server.port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert json.loads(response.read())["status"] == "ok"

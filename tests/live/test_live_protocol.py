@@ -75,6 +75,33 @@ def test_bad_messages_get_their_error_code(frame: str, code: str) -> None:
     assert exc.message  # a human explanation
 
 
+OBJECT_ERRORS = [
+    ('{}', "missing_field"),
+    ('{"action": "dance"}', "unknown_action"),
+    ('{"action": "subscribe", "horizon": 7}', "missing_field"),
+    ('{"action": "subscribe", "commodity": "XAU", "horizon": 7}', "unknown_commodity"),
+    ('{"action": "forecast", "commodity": "WTI", "horizon": 31}', "invalid_horizon"),
+    ('{"action": "subscribe", "commodity": "WTI", "horizon": 7, "last_seq": "x"}',
+     "invalid_last_seq"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), OBJECT_ERRORS)
+@pytest.mark.parametrize("request_id", ["r1", 7, "x" * 80])
+def test_every_validation_error_of_an_object_carries_its_id(frame: str, code: str,
+                                                            request_id: object) -> None:
+    exc = parse_error(json.dumps({**json.loads(frame), "id": request_id}))
+    expected = request_id[:64] if isinstance(request_id, str) else request_id
+    assert (exc.code, exc.request_id) == (code, expected)
+    assert protocol.error_from(exc)["id"] == expected
+
+
+@pytest.mark.parametrize("request_id", [None, True, 1.5, [1], {"a": 1}])
+def test_ids_that_are_not_strings_or_integers_are_not_echoed(request_id: object) -> None:
+    exc = parse_error(json.dumps({"action": "dance", "id": request_id}))
+    assert exc.request_id is None and "id" not in protocol.error_from(exc)
+
+
 def test_error_names_the_bad_value() -> None:
     exc = parse_error('{"action": "subscribe", "commodity": "gold", "horizon": 7}')
     assert "gold" in exc.message and "WTI" in exc.message

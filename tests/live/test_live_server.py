@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -151,6 +152,33 @@ async def test_every_bad_message_gets_an_error_and_the_connection_stays_usable(m
     assert server.stats()["errors_sent"] == len(BAD_FRAMES)
 
 
+async def test_error_replies_echo_the_request_id(make_server) -> None:
+    """Issue 13.3: every error answering a JSON object with an ``id`` carries that id."""
+    server = await make_server(max_subscriptions=1)
+    async with websockets.connect(server.url) as ws:
+        await recv_json(ws)
+        frames = [(frame, code) for frame, code in BAD_FRAMES
+                  if isinstance(frame, str) and frame.startswith("{")] + [
+            ('{"action": "subscribe", "commodity": "WTI", "horizon": 7, "last_seq": 5}',
+             "invalid_last_seq"),
+            ('{"action": "unsubscribe", "commodity": "NG", "horizon": 2}', "not_subscribed"),
+        ]
+        for n, (frame, code) in enumerate(frames):
+            await ws.send(json.dumps({**json.loads(frame), "id": f"r{n}"}))
+            error = await recv_json(ws)
+            assert (error["type"], error["code"], error.get("id")) == ("error", code, f"r{n}")
+        await ws.send('{"action": "subscribe", "commodity": "XAU", "horizon": 7, "id": "r1"}')
+        assert await recv_json(ws) == {
+            "type": "error", "code": "unknown_commodity", "action": "subscribe", "id": "r1",
+            "message": "unknown commodity 'XAU'; expected one of WTI, BRENT, NG"}
+        await ws.send('{"action": "subscribe", "commodity": "WTI", "horizon": 1, "id": 5}')
+        assert (await recv_json(ws))["id"] == 5
+        await ws.send('{"action": "subscribe", "commodity": "WTI", "horizon": 2, "id": 6}')
+        assert (await recv_json(ws))["code"] == "too_many_subscriptions"
+        await ws.send('["not", "an", "object"]')  # no id to echo
+        assert "id" not in await recv_json(ws)
+
+
 async def test_bad_query_topic_gets_welcome_then_error(make_server) -> None:
     server = await make_server()
     async with websockets.connect(server.url + "?commodity=gold&horizon=7") as ws:
@@ -201,6 +229,26 @@ async def test_api_key_required_before_upgrade_and_never_logged(make_server, cap
     server_records = [r for r in caplog.records if r.name.startswith("energy_nb")]
     assert any("X-API-Key" in r.getMessage() for r in server_records), "debug logs captured"
     assert all(secret not in r.getMessage() for r in server_records)
+
+
+async def test_two_api_key_headers_are_a_client_error_not_a_crash(make_server, caplog) -> None:
+    """Issue 13.9: two ``X-API-Key`` headers gave HTTP 500 (MultipleValuesError)."""
+    caplog.set_level(logging.INFO)
+    server = await make_server(api_key="k")
+    for keys in (["k", "k"], ["k", "wrong"], ["wrong", "k"]):
+        with pytest.raises(InvalidStatus) as info:
+            async with websockets.connect(server.url, additional_headers=[
+                    ("X-API-Key", key) for key in keys]):
+                pass
+        assert info.value.response.status_code == 400
+        assert b"X-API-Key" in info.value.response.body
+    with pytest.raises(InvalidStatus) as info:
+        async with websockets.connect(server.url + "?api_key=k&api_key=k"):
+            pass
+    assert info.value.response.status_code == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    async with websockets.connect(server.url, additional_headers={"X-API-Key": "k"}) as ws:
+        assert (await recv_json(ws))["type"] == "welcome"
 
 
 async def test_origin_allowlist(make_server) -> None:
@@ -274,6 +322,53 @@ async def test_connection_limits_close_with_1013(make_server) -> None:
     # the slot is free again
     async with websockets.connect(total.url) as a:
         assert (await recv_json(a))["type"] == "welcome"
+
+
+async def test_connections_in_the_handshake_count_against_the_per_address_cap(
+        make_server) -> None:
+    """Issue 13.2: half-open sockets (TCP connected, no HTTP request) from one address hold at
+    most the per-address cap (+1 that may still be told 1013); older ones are dropped."""
+    server = await make_server(max_per_address=3)
+    attackers = []
+    try:
+        for _ in range(10):
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", server.port))
+            attackers.append(sock)
+        for _ in range(100):
+            if server.stats()["handshakes_dropped"] >= 6:
+                break
+            await asyncio.sleep(0.02)
+        assert server.stats()["handshakes_dropped"] == 6
+        async with websockets.connect(server.url) as ws:  # another address is not affected
+            assert (await recv_json(ws))["type"] == "welcome"
+        # the attacker's address: a real client evicts the oldest half-open socket and gets in
+        async with websockets.connect(server.url, local_addr=("127.0.0.2", 0)) as ws:
+            assert (await recv_json(ws))["type"] == "welcome"
+        assert server.stats()["handshakes_dropped"] == 7
+    finally:
+        for sock in attackers:
+            sock.close()
+
+
+async def test_stop_does_not_wait_for_half_open_sockets(make_server) -> None:
+    server = await make_server()  # open timeout 10 s
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    try:
+        for _ in range(100):
+            if server.admission.total == 20:
+                break
+            await asyncio.sleep(0.02)
+        assert server.admission.total == 20
+        started = asyncio.get_running_loop().time()
+        await server.stop()
+        assert asyncio.get_running_loop().time() - started < 3
+        assert server.admission.total == 0
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 async def test_idle_timeout_closes_only_idle_unsubscribed_connections(make_server) -> None:
