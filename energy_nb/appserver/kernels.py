@@ -135,6 +135,10 @@ class VisitorKernelManager(AsyncMappingKernelManager):
             return None
         return await super().cull_kernel_if_idle(kernel_id)
 
+    def pages_loading(self) -> int:
+        """Pages served (or rendering) whose browser has not connected its kernel yet."""
+        return sum(1 for v in self.ledger._visits if not v.ever_connected and not v.releasing)
+
     # ----- WebSocket tracking (called by the kernel WebSocket handler) -------------------------
     def is_releasing(self, kernel_id: str) -> bool:
         """The kernel is being released: refuse new WebSockets to it."""

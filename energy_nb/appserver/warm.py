@@ -11,9 +11,11 @@ gigabytes of memory for crowds that come to one page at a time.
 started and with the dashboards' modules imported (:func:`energy_nb.ui.preload.preload`), but no
 page built. When a page's preheated kernel is taken (or still starting), the next visitor gets a
 warm kernel and only the page itself runs in it (History: about 0.5 CPU s). Warm kernels refill one
-at a time at a lower CPU priority (``warm_nice``), so refilling never competes with the visitors
-being served; a kernel handed to a visitor gets its normal priority back when the OS allows it
-(as root; otherwise it stays at the lower priority, which only orders it behind other visitors).
+at a time, once the crowd has been served (no warm kernel taken for ``warm_quiet`` seconds and no
+page still loading), at a lower CPU priority (``warm_nice``): refilling neither competes with the
+visitors being served nor holds memory while they are; a kernel handed to a visitor gets its
+normal priority back when the OS allows it (as root; otherwise it stays at the lower priority,
+which only orders it behind other visitors).
 
 Usage (inside the app server; see :mod:`energy_nb.appserver.server`)::
 
@@ -50,12 +52,18 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
     warm_kernel_name = Unicode("python3", config=True, help="Kernel spec of warm kernels.")
     warm_timeout = Float(120.0, config=True,
                          help="Seconds a warm kernel may take to start and import.")
+    warm_quiet = Float(
+        5.0, config=True,
+        help="Refilling waits until no warm kernel was taken for this many seconds and no page "
+             "is still loading (pages_loading(), when the manager has it): a crowd is served "
+             "first, then the pool refills.")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._warm_ready: list[str] = []
         self._warm_starting = 0
         self._warm_filler: asyncio.Task | None = None
+        self._warm_taken_at = float("-inf")
         self.warm_used = 0
         self.warm_failed = 0
 
@@ -74,9 +82,17 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
                 loop = asyncio.get_event_loop()
             self._warm_filler = loop.create_task(self._fill_warm())
 
+    def warm_refill_due(self, now: float) -> bool:
+        """Whether the pool may start another kernel now: the crowd has been served."""
+        loading = getattr(self, "pages_loading", None)
+        return (now - self._warm_taken_at >= self.warm_quiet
+                and (loading is None or loading() == 0))
+
     async def _fill_warm(self) -> None:
         failures = 0
         while self.warm_kernels() + self._warm_starting < self.warm_pool_size:
+            while not self.warm_refill_due(time.monotonic()):
+                await asyncio.sleep(0.5)
             self._warm_starting += 1
             try:
                 kernel_id = await asyncio.wait_for(self._start_warm(), self.warm_timeout)
@@ -151,6 +167,7 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
         if ready is None and self.warm_kernels():
             kernel_id = self._warm_ready.pop(0)
             self.warm_used += 1
+            self._warm_taken_at = time.monotonic()
             self._renice(kernel_id, 0)
             self.start_warming()
             self.log.info("energy_nb: warm kernel %s renders %s", kernel_id, notebook_name)
