@@ -163,12 +163,6 @@ class VisitorKernelManager(AsyncMappingKernelManager):
             self._releaser = PeriodicCallback(self._release_due, self.release_interval * 1000)
             self._releaser.start()
 
-    def stop_releasing(self) -> None:
-        """Stop the periodic release check."""
-        if self._releaser is not None:
-            self._releaser.stop()
-            self._releaser = None
-
     def _release_due(self) -> None:
         for kernel_id, reason in self.ledger.due(time.monotonic()):
             asyncio.ensure_future(self.release(kernel_id, reason))
@@ -212,7 +206,7 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         return {
             "visitors": self.ledger.open_visits,
             "max_visitors": self.ledger.max_visitors,
-            "connected": sum(1 for v in self.ledger._visits if v.connections > 0),
+            "connected": self.ledger.connected_visits,
             "pooled": self.pooled_kernels(),
             "kernels": len(self.list_kernel_ids()),
             "released": dict(self.released),
@@ -227,6 +221,8 @@ def with_visitor_tracking(kernel_manager_class: type) -> type:
         kernel_manager_class: what ``voila_kernel_manager_factory`` returned.
 
     Returns:
-        A class whose MRO is ``VisitorTracking, VisitorKernelManager, kernel_manager_class``.
+        A subclass of both, :class:`VisitorKernelManager` first in its MRO, so that its
+        ``start_kernel`` / ``get_rendered_notebook`` see the kernels handed to pages while
+        Voilà's pool refills (which call the base class directly) do not.
     """
     return type("VisitorTrackingKernelManager", (VisitorKernelManager, kernel_manager_class), {})
