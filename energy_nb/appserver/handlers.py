@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,6 @@ class DashboardHandler(TornadoVoilaHandler):
                 manager.end_request(visit)
 
     def _refuse(self, manager: Any) -> None:
-        import time
-
         retry = manager.ledger.retry_after(time.monotonic())
         self.log.warning("energy_nb: %d visitors (the maximum); refused %s",
                          manager.ledger.open_visits, self.request.path)

@@ -167,12 +167,6 @@ class VisitorKernelManager(AsyncMappingKernelManager):
             self._releaser = PeriodicCallback(self._release_due, self.release_interval * 1000)
             self._releaser.start()
 
-    def stop_releasing(self) -> None:
-        """Stop the periodic release check."""
-        if self._releaser is not None:
-            self._releaser.stop()
-            self._releaser = None
-
     def _release_due(self) -> None:
         for kernel_id, reason in self.ledger.due(time.monotonic()):
             asyncio.ensure_future(self.release(kernel_id, reason))
@@ -216,7 +210,7 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         return {
             "visitors": self.ledger.open_visits,
             "max_visitors": self.ledger.max_visitors,
-            "connected": sum(1 for v in self.ledger._visits if v.connections > 0),
+            "connected": self.ledger.connected_visits,
             "pooled": self.pooled_kernels(),
             "warm": self.warm_kernels() if hasattr(self, "warm_kernels") else 0,
             "warm_used": getattr(self, "warm_used", 0),
@@ -233,6 +227,8 @@ def with_visitor_tracking(kernel_manager_class: type) -> type:
         kernel_manager_class: what ``voila_kernel_manager_factory`` returned.
 
     Returns:
-        A class whose MRO is ``VisitorTracking, VisitorKernelManager, kernel_manager_class``.
+        A subclass of both, :class:`VisitorKernelManager` first in its MRO, so that its
+        ``start_kernel`` / ``get_rendered_notebook`` see the kernels handed to pages while
+        Voilà's pool refills (which call the base class directly) do not.
     """
     return type("VisitorTrackingKernelManager", (VisitorKernelManager, kernel_manager_class), {})

@@ -127,6 +127,11 @@ class VisitorLedger:
         """Slots taken (pages rendering or open, kernels not yet released)."""
         return len(self._visits)
 
+    @property
+    def connected_visits(self) -> int:
+        """Visits with at least one open kernel WebSocket."""
+        return sum(1 for v in self._visits if v.connections > 0)
+
     def admit(self, page: str, now: float) -> Visit | None:
         """Take a slot for a new page view.
 

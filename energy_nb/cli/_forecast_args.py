@@ -93,6 +93,17 @@ def positive_int_arg(value: str) -> int:
     return number
 
 
+def non_negative_int_arg(value: str) -> int:
+    """An integer >= 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {number}")
+    return number
+
+
 def levels_arg(value: str) -> tuple[int, ...]:
     """Comma-separated interval levels, integers strictly between 0 and 100."""
     levels = []

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from energy_nb.cli._common import CliError, add_json_flag
+from energy_nb.cli._forecast_args import non_negative_int_arg, positive_int_arg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,11 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--insecure", action="store_true",
                         help="allow a non-loopback --ip without ENERGY_NB_API_KEY: anyone who "
                              "reaches the machine can use the dashboards and live server")
-    parser.add_argument("--max-visitors", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--max-visitors", type=positive_int_arg, default=None, metavar="N",
                         help="pages served at once; beyond it a visitor gets a 'busy, retry "
                              "in N s' page (HTTP 503). Default: (memory - 2 GiB) / 350 MiB "
                              "per visitor, printed at start")
-    parser.add_argument("--warm-kernels", type=_non_negative_int, default=None, metavar="N",
+    parser.add_argument("--warm-kernels", type=non_negative_int_arg, default=None, metavar="N",
                         help="kernels kept started, with the dashboards' libraries imported, "
                              "for whichever page a crowd opens (0 = none). Default: a quarter "
                              "of --max-visitors, 1 to 16, printed at start")
@@ -79,24 +80,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _whole_number(text, 1)
-
-
-def _non_negative_int(text: str) -> int:
-    return _whole_number(text, 0)
-
-
-def _whole_number(text: str, least: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
 
 

@@ -80,8 +80,8 @@ def test_urls_never_say_0_0_0_0():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--max-visitors", "0"], "--max-visitors: must be at least 1"),
-    (["--max-visitors", "many"], "--max-visitors: must be a whole number"),
+    (["--max-visitors", "0"], "--max-visitors: expected a positive integer, got 0"),
+    (["--max-visitors", "many"], "--max-visitors: expected a positive integer, got 'many'"),
     (["--idle-timeout", "-5"], "--idle-timeout: must be a finite number >= 0"),
     (["--idle-timeout", "nan"], "--idle-timeout: must be a finite number >= 0"),
     (["--feed", "sometimes"], "argument --feed: invalid choice"),
