@@ -26,7 +26,6 @@ from datetime import date
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -44,6 +43,7 @@ from energy_nb.forecasting import (
     ForecastRequestError,
     ForecastRun,
     ForecastService,
+    forecast_steps,
 )
 from energy_nb.ui.charts import forecast_figure, replace_figure, to_widget
 from energy_nb.ui.controls import (
@@ -407,8 +407,9 @@ class ForecastPage:
         if redraw:
             replace_figure(self.chart, self._figure(run, history))
         self.table_frame = forecast_table(frame, actuals)
-        self.table.value = forecast_table_html(self.table_frame, run.levels,
-                                               get_commodity(run.commodity).unit)
+        self.table.value = (forecast_table_html(self.table_frame, run.levels,
+                                                get_commodity(run.commodity).unit)
+                            + calendar_note_html(run))
         if len(actuals):
             self.error_summary = forecast_error_summary(run.errors(), run.levels)
             self.errors.value = error_summary_html(self.error_summary, run.horizon)
@@ -552,23 +553,34 @@ def forecast_table(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
         actuals: prices after the origin (position ``i`` is step ``i + 1``); may be empty.
 
     Returns:
-        Columns ``step, date, mean, lower_<L>, upper_<L>`` and, if any actual is known,
-        ``actual, error`` (actual − mean; NaN where not yet observed) and ``actual_date`` (the
-        trading day of that actual).
+        :func:`energy_nb.forecasting.forecast_steps` with ISO date strings: ``step, date`` (the
+        step's exchange trading day), ``mean, lower_<L>, upper_<L>`` and, if any actual is known,
+        ``actual, error`` and ``actual_date`` (the day that step's price was observed; ``""``
+        where not yet observed).
     """
-    table = frame.copy()
-    table.insert(0, "step", np.arange(1, len(table) + 1))
-    table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
-    if len(actuals):
-        values = np.full(len(table), np.nan)
-        n = min(len(actuals), len(table))
-        values[:n] = actuals.to_numpy(dtype=float)[:n]
-        table["actual"] = values
-        table["error"] = table["actual"] - table["mean"]
-        # the trading day each actual was observed on (holidays shift it from the forecast date)
-        observed = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in actuals.index[:n]]
-        table["actual_date"] = observed + [""] * (len(table) - n)
+    table = forecast_steps(frame, actuals)
+    for column in ("date", "actual_date"):
+        if column in table:
+            table[column] = pd.to_datetime(table[column]).dt.strftime("%Y-%m-%d").fillna("")
     return table
+
+
+def calendar_note_html(run: ForecastRun) -> str:
+    """The forecast's calendar: which market's trading days, and what it cannot know.
+
+    Args:
+        run: the forecast run.
+
+    Returns:
+        HTML text (``div.enb-calendar-note``), empty when there is nothing to say.
+    """
+    calendar = run.forecast.info.get("calendar") or {}
+    notes = run.calendar_notes()
+    if not calendar and not notes:
+        return ""
+    text = f"Dates are {html.escape(str(calendar.get('market', 'exchange')))} trading days."
+    text += "".join(f" {html.escape(note)}" for note in notes)
+    return f'<div class="enb-calendar-note">{text}</div>'
 
 
 def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -> str:
@@ -587,8 +599,11 @@ def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -
     head = ["Step", "Date", f"Forecast ({html.escape(unit)})"]
     head += [f"{int(level)}% interval" for level in levels]
     has_actual = "actual" in table.columns
+    # the day each actual was observed, shown only where it differs from the step's date
+    shifted = has_actual and "actual_date" in table.columns and bool(
+        ((table["actual_date"] != "") & (table["actual_date"] != table["date"])).any())
     if has_actual:
-        head += ["Actual", "Error"]
+        head += ["Actual", "Error"] + (["Actual observed on"] if shifted else [])
     rows = []
     for _, r in table.iterrows():
         cells = [str(int(r["step"])), html.escape(str(r["date"])), fmt_num(float(r["mean"]))]
@@ -598,6 +613,9 @@ def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -
                          if lo is not None and hi is not None else "—")
         if has_actual:
             cells += [fmt_num(float(r["actual"])), fmt_num(float(r["error"]))]
+            if shifted:
+                day = str(r["actual_date"])
+                cells.append(html.escape(day) if day != r["date"] else "same day")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
     return f'<table class="enb-stats enb-forecast-rows">{header}{"".join(rows)}</table>'
