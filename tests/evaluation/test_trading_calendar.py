@@ -170,3 +170,18 @@ def test_report_forecast_section_uses_trading_days(store: PriceStore) -> None:
     gap = ReportBuilder.from_parameters({**params, "as_of": "2005-09-30"}, store=store)
     notes = " ".join(gap.forecast("NG").notes)
     assert "matched by step" in notes
+
+
+def test_cli_json_reports_the_model_auto_chose_and_rounded_prices(home: Path) -> None:
+    done = run_cli(home, "forecast", "--commodity", "WTI", "--start", "2025-06-30",
+                   "--horizon", "3", "--model", "auto", "--no-record", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["model"] == "auto"
+    assert data["model_used"] == data["forecast"]["info"]["chosen"] != "auto"
+    values = (data["forecast"]["mean"] + data["forecast"]["lower"]["80"]
+              + [s["mean"] for s in data["steps"]])
+    assert all(v == round(v, 4) and len(repr(v)) <= 10 for v in values)  # no 95.28999999999998
+    text = run_cli(home, "forecast", "--commodity", "WTI", "--start", "2025-06-30",
+                   "--horizon", "3", "--model", "auto", "--no-record")
+    assert f"model auto -> {data['model_used']}" in text.stdout
