@@ -424,16 +424,21 @@ class ForecastPage:
 
     def _track_record_html(self, run: ForecastRun) -> str:
         """The model's latest walk-forward evaluation on this commodity, for these steps."""
-        if self.service is None:  # no store: nothing recorded to show
+        return self._track_record_for(run.commodity, run.model, run.horizon, run.levels)
+
+    def _track_record_for(self, commodity: str, model: str, horizon: int,
+                          levels: Sequence[int]) -> str:
+        """:meth:`_track_record_html` for a model named by its parts (a live forecast's)."""
+        if self.service is None or not model:  # no store: nothing recorded to show
             return ""
         try:
-            latest = self.service.registry.list(run.commodity, name=run.model,
-                                                kind="walk_forward", limit=1)
+            latest = self.service.registry.list(commodity, name=model, kind="walk_forward",
+                                                limit=1)
         except Exception:  # evidence is a bonus: never let it break the forecast
             log.exception("cannot read the model registry")
             return ""
-        record = track_record(latest[0], run.horizon, run.levels) if latest else None
-        return track_record_html(record, run.model, run.commodity)
+        record = track_record(latest[0], horizon, levels) if latest else None
+        return track_record_html(record, model, commodity)
 
     # -- live mode -------------------------------------------------------------------------------
 
@@ -474,7 +479,8 @@ class ForecastPage:
         when = f"{origin.date()}" if origin is not None else "latest data"
         replace_figure(self.chart, forecast_figure(
             history, frame, commodity=code, model_label=model,
-            title=f"{code}: {len(frame)}-day forecast from {when} (live)",
+            title=f"{code}: {len(frame)}-day forecast by {model or '?'} from {when} "
+                  "(live server)",
         ))
         self.run = None
         self.error_summary = None
@@ -483,11 +489,12 @@ class ForecastPage:
         self.table.value = forecast_table_html(self.table_frame, meta.get("levels", ()),
                                                get_commodity(code).unit)
         seq = payload.get("seq") if isinstance(payload, dict) else None
-        self.model_info.value = (
-            f'<div class="enb-model-line">Live update: <b>{html.escape(model or "?")}</b> '
-            f"as of {html.escape(when)}"
-            + (f" (seq {html.escape(str(seq))})" if seq else "") + "</div>"
-        )
+        self.model_info.value = live_model_line(
+            model, when, asked_model=str(self.model.value),
+            asked_start=str(self.start.value) if self.start.value else "latest data", seq=seq)
+        # the track record of the model shown, not of the model the controls name
+        self.track_record.value = self._track_record_for(code, model, len(frame),
+                                                         tuple(meta.get("levels", ())))
         self.download.set_csv(
             self.table_frame.to_csv(index=False, float_format="%.4f"),
             f"forecast_{code}_{model or 'live'}_{when}_h{len(frame)}_live.csv".replace(" ", "-"),
@@ -523,6 +530,34 @@ class ForecastPage:
 
 #: What :meth:`ForecastPage._compute` returns.
 _Outcome = tuple
+
+
+def live_model_line(model: str, when: str, *, asked_model: str, asked_start: str,
+                    seq: Any = None) -> str:
+    """The model line of a live forecast: what it is, and whether the controls asked for it.
+
+    The live server forecasts each (commodity, horizon) with its own model from its latest data;
+    when that is not the page's model or start date, the line says so plainly.
+
+    Args:
+        model: the live forecast's model.
+        when: its origin (``YYYY-MM-DD``).
+        asked_model: the page's model control.
+        asked_start: the page's start date control.
+        seq: the update's sequence id, kept in a ``data-seq`` attribute (never shown).
+
+    Returns:
+        HTML text (``div.enb-model-line``).
+    """
+    shown = f"<b>{html.escape(model or '?')}</b> forecast from <b>{html.escape(when)}</b>"
+    if model == asked_model and when == asked_start:
+        text = f"Live update: the {shown}, as you selected, from the live server."
+    else:
+        text = (f"Live update: the live server's {shown} (its model and latest data), not your "
+                f"selection ({html.escape(asked_model)} from {html.escape(asked_start)}), which "
+                "is shown again when Live is off.")
+    attr = f' data-seq="{html.escape(str(seq))}"' if seq else ""
+    return f'<div class="enb-model-line enb-live-line"{attr}>{text}</div>'
 
 
 def _attach_live_mode(page: ForecastPage) -> widgets.ToggleButton | None:
