@@ -158,18 +158,30 @@ def test_cli_json_steps(home: Path, args: list[str], dates: list[str],
     assert data["calendar"]["market"] == ("ICE" if "BRENT" in args else "NYMEX")
 
 
-def test_report_forecast_section_uses_trading_days(store: PriceStore) -> None:
-    params = {"commodities": ["WTI", "NG"], "horizon": 5, "model": "random_walk",
-              "as_of": "2025-07-02", "levels": [80], "eval_origins": 2, "eval_step": 4,
+@pytest.mark.parametrize(("as_of", "expected", "holiday"), [
+    ("2025-07-02", ["2025-07-03", "2025-07-07", "2025-07-08"], "2025-07-04"),   # July 4th
+    ("2024-12-23", ["2024-12-24", "2024-12-26", "2024-12-27"], "2024-12-25"),   # Christmas
+    ("2024-03-27", ["2024-03-28", "2024-04-01", "2024-04-02"], "2024-03-29"),   # Good Friday
+])
+def test_report_forecast_section_uses_trading_days(store: PriceStore, as_of: str,
+                                                   expected: list[str], holiday: str) -> None:
+    params = {"commodities": ["WTI", "NG"], "horizon": 3, "model": "random_walk",
+              "as_of": as_of, "levels": [80], "eval_origins": 2, "eval_step": 4,
               "backtest_days": 60}
-    builder = ReportBuilder.from_parameters(params, store=store)
-    section = builder.forecast("WTI")
-    assert list(section.table.index) == ["2025-07-03", "2025-07-07", "2025-07-08",
-                                         "2025-07-09", "2025-07-10"]
-    assert "2025-07-04" not in section.html_body
-    gap = ReportBuilder.from_parameters({**params, "as_of": "2005-09-30"}, store=store)
-    notes = " ".join(gap.forecast("NG").notes)
-    assert "matched by step" in notes
+    section = ReportBuilder.from_parameters(params, store=store).forecast("WTI")
+    assert list(section.table.index) == expected
+    assert holiday not in section.html_body
+
+
+def test_report_forecast_section_in_the_ng_gap(store: PriceStore) -> None:
+    params = {"commodities": ["NG"], "horizon": 3, "model": "random_walk",
+              "as_of": "2005-09-30", "levels": [80], "eval_origins": 2, "eval_step": 4,
+              "backtest_days": 60}
+    section = ReportBuilder.from_parameters(params, store=store).forecast("NG")
+    assert list(section.table.index) == ["2005-09-23", "2005-09-26", "2005-09-27"]
+    assert "matched by step" in " ".join(section.notes)
+    actual_x = [t for t in section.figure.data if "actual" in str(t.name).lower()]
+    assert actual_x and iso(pd.to_datetime(actual_x[0].x))[0] == "2005-10-07"
 
 
 def test_cli_json_reports_the_model_auto_chose_and_rounded_prices(home: Path) -> None:
