@@ -22,8 +22,11 @@ Policies (documented once, applied everywhere):
   2020-04-20 for WTI). Missing prices (``NaN``) are skipped, so the return spans the gap.
 * **Volatility.** Standard deviation of log returns times ``sqrt(periods per year)``
   (252 daily, 52 weekly, 12 monthly). The rolling volatility uses a window of 30 returns.
-* **Max drawdown.** ``min(p / running_max(p) - 1)`` on prices; it can be worse than -100 %
-  when a price goes negative, which is reported as it is.
+* **Max drawdown.** ``min(p / running_max(p) - 1)`` on prices, capped at -100 %: a price that
+  falls to zero or below (WTI -36.98 on 2020-04-20) has lost all of its value from the peak,
+  which is -100 %; a fall "below -100 %" would mean nothing. Such a drawdown is reported as
+  -100 % with the day the price was not positive (:attr:`Drawdown.nonpositive_date`), so the
+  page can say "through a price <= 0" instead of showing -158 %.
 
 Usage::
 
@@ -210,11 +213,14 @@ class Drawdown:
         value: the fall as a fraction (``-0.5`` = -50 %); 0 if prices never fell.
         peak_date: date of the running maximum before the trough.
         trough_date: date of the trough.
+        nonpositive_date: the first day of that fall with a price <= 0 (the drawdown is then
+            -100 %, see the module's policy), else ``None``.
     """
 
     value: float
     peak_date: pd.Timestamp | None
     trough_date: pd.Timestamp | None
+    nonpositive_date: pd.Timestamp | None = None
 
 
 def max_drawdown(series: pd.Series) -> Drawdown:
@@ -232,12 +238,13 @@ def max_drawdown(series: pd.Series) -> Drawdown:
     running_max = valid.cummax()
     with np.errstate(divide="ignore", invalid="ignore"):
         dd = valid / running_max - 1.0
-    dd = dd[running_max > 0]
+    dd = dd[running_max > 0].clip(lower=-1.0)  # a price <= 0 has lost 100 %, not more
     if dd.empty or float(dd.min()) >= 0:
         return Drawdown(0.0, None, None)
-    trough = dd.idxmin()
+    trough = dd.idxmin()  # the first day of the deepest fall
     peak = valid.loc[:trough].idxmax()
-    return Drawdown(float(dd.min()), pd.Timestamp(peak), pd.Timestamp(trough))
+    nonpositive = pd.Timestamp(trough) if float(valid.loc[trough]) <= 0 else None
+    return Drawdown(float(dd.min()), pd.Timestamp(peak), pd.Timestamp(trough), nonpositive)
 
 
 @dataclass(frozen=True)

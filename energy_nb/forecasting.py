@@ -101,17 +101,48 @@ class ForecastRun:
     record_id: int | None = None
     model_run_id: int | None = None
     actuals: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    data_end: pd.Timestamp | None = None
+
+    @property
+    def model_used(self) -> str:
+        """The model that made the forecast: ``auto``'s choice (most steps), else the model."""
+        chosen = self.forecast.info.get("chosen") if isinstance(self.forecast.info, dict) else None
+        return str(chosen) if chosen else self.forecast.model
 
     def errors(self) -> pd.DataFrame:
         """Forecast against the actuals observed so far (see :func:`compare_with_actuals`)."""
         return compare_with_actuals(self.forecast, self.actuals)
 
+    def steps(self) -> pd.DataFrame:
+        """One row per step with its date and, once observed, the actual (see
+        :func:`forecast_steps`)."""
+        return forecast_steps(self.forecast.to_frame(), self.actuals)
+
+    def calendar_notes(self) -> list[str]:
+        """Sentences for people about the step dates: projected ones, and shifted actuals.
+
+        Returns:
+            Up to two sentences (empty when every step was observed on its own date).
+        """
+        return calendar_notes(self.forecast, self.actuals, self.data_end)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict: request, forecast, actuals and cache information."""
+        """JSON-safe dict: request, forecast, per-step dates and actuals, cache information.
+
+        Prices are rounded to 4 decimals (no float noise such as ``95.28999999999998``).
+        """
+        steps = self.steps()
+        forecast = self.forecast.to_dict()
+        for key in ("mean",):
+            forecast[key] = _rounded(forecast[key])
+        for key in ("lower", "upper"):
+            forecast[key] = {k: _rounded(v) for k, v in forecast[key].items()}
+        calendar = dict(self.forecast.info.get("calendar") or {})
+        calendar["notes"] = self.calendar_notes()
         return {
             "commodity": self.commodity,
             "model": self.model,
-            "model_used": self.forecast.model,
+            "model_used": self.model_used,
             "origin": self.origin.strftime("%Y-%m-%d"),
             "horizon": self.horizon,
             "levels": list(self.levels),
@@ -120,9 +151,19 @@ class ForecastRun:
             "fit_seconds": round(self.fit_seconds, 4),
             "record_id": self.record_id,
             "model_run_id": self.model_run_id,
-            "forecast": self.forecast.to_dict(),
+            "forecast": forecast,
+            "calendar": calendar,
+            "steps": [
+                {"step": int(r["step"]), "date": r["date"].strftime("%Y-%m-%d"),
+                 "mean": _rounded([r["mean"]])[0],
+                 "actual_date": (r["actual_date"].strftime("%Y-%m-%d")
+                                 if "actual_date" in steps and pd.notna(r["actual_date"])
+                                 else None),
+                 "actual": (_rounded([r["actual"]])[0] if "actual" in steps else None)}
+                for _, r in steps.iterrows()
+            ],
             "actuals": [
-                {"date": d.strftime("%Y-%m-%d"), "price": None if np.isnan(v) else float(v)}
+                {"date": d.strftime("%Y-%m-%d"), "price": _rounded([v])[0]}
                 for d, v in self.actuals.items()
             ],
         }
@@ -360,6 +401,7 @@ class ForecastService:
             fit_seconds=0.0 if cached else fitted.seconds,
             model_run_id=fitted.run_id,
             actuals=_after(series, origin_ts, horizon),
+            data_end=pd.Timestamp(series.dropna().index[-1]),
         )
         if record:
             run = _replace(run, record_id=self._record(run, fitted))
@@ -520,23 +562,98 @@ def check_levels(levels: Any) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def forecast_steps(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
+    """The forecast per step, with the actual price of that step once observed.
+
+    Step ``k`` is the ``k``-th trading day after the origin: its ``date`` is the ``k``-th trading
+    day of the commodity's exchange calendar, and its actual is the ``k``-th price observed after
+    the origin in the data (the same position-based matching as walk-forward evaluation).
+    ``actual_date`` is the day that price was observed on: the same as ``date`` except where the
+    data and the calendar disagree (a gap in the data, a day the source did not publish).
+
+    Args:
+        frame: ``Forecast.to_frame()`` (``date, mean, lower_<L>, upper_<L>``).
+        actuals: prices after the origin (position ``i`` is step ``i + 1``); may be empty.
+
+    Returns:
+        Columns ``step, date, mean, lower_<L>, upper_<L>`` and, if any actual is known,
+        ``actual``, ``error`` (actual − mean; NaN where not yet observed) and ``actual_date``
+        (NaT where not yet observed). The Forecast page's CSV and the CLI's ``--csv`` are this.
+
+    Usage::
+
+        >>> forecast_steps(run.forecast.to_frame(), run.actuals)
+    """
+    table = frame.copy().reset_index(drop=True)
+    table.insert(0, "step", np.arange(1, len(table) + 1))
+    if len(table):
+        table["date"] = pd.to_datetime(table["date"])
+    if len(actuals):
+        n = min(len(actuals), len(table))
+        values = np.full(len(table), np.nan)
+        values[:n] = actuals.to_numpy(dtype=float)[:n]
+        observed = pd.DatetimeIndex(list(actuals.index[:n]) + [pd.NaT] * (len(table) - n))
+        table["actual"] = values
+        table["error"] = table["actual"] - table["mean"]
+        table["actual_date"] = observed
+    return table
+
+
+def calendar_notes(forecast: Forecast, actuals: pd.Series,
+                   data_end: pd.Timestamp | None) -> list[str]:
+    """What people should know about a forecast's step dates.
+
+    Args:
+        forecast: the forecast (``info["calendar"]`` names its market).
+        actuals: prices after the origin.
+        data_end: the last stored price's date (``None``: unknown).
+
+    Returns:
+        A sentence when steps lie after the data (their dates are calendar projections that an
+        unannounced closure could move), and one when observed actuals fall on other days than
+        the calendar's step dates (matched by step, both dates shown).
+    """
+    notes: list[str] = []
+    calendar = forecast.info.get("calendar") if isinstance(forecast.info, dict) else None
+    market = (calendar or {}).get("market", "exchange")
+    dates = pd.DatetimeIndex(forecast.dates)
+    if data_end is not None and len(dates) and dates[-1] > data_end:
+        first = dates[dates > data_end][0]
+        notes.append(
+            f"Steps from {first.date()} on are dated by the {market} holiday calendar as known "
+            f"today; a closure not yet announced cannot be known and would shift them by a day."
+        )
+    n = min(len(actuals), len(dates))
+    shifted = [k + 1 for k in range(n) if pd.Timestamp(actuals.index[k]) != dates[k]]
+    if shifted:
+        notes.append(
+            f"{len(shifted)} of {n} observed steps have their price on another day than the "
+            f"{market} calendar's (a gap or a day the source did not publish): actuals are "
+            f"matched by step, and both dates are shown."
+        )
+    return notes
+
+
 def compare_with_actuals(forecast: Forecast, actuals: pd.Series) -> pd.DataFrame:
     """Forecast and actual price per step, with errors and whether each band held.
 
-    Steps are matched by position (step ``h`` is the ``h``-th trading day after the origin).
+    Steps are matched by position (step ``h`` is the ``h``-th trading day after the origin in the
+    data), never by date: see :func:`forecast_steps`.
 
     Args:
         forecast: the forecast.
         actuals: prices after the origin (from :meth:`ForecastService.actuals_after`).
 
     Returns:
-        DataFrame with ``step, date, actual, mean, error, abs_error`` and ``inside_<L>`` per level
+        DataFrame with ``step, date`` (the step's calendar day), ``actual_date`` (the day the
+        price was observed), ``actual, mean, error, abs_error`` and ``inside_<L>`` per level
         (only the steps that have an actual).
     """
     n = min(len(actuals), forecast.horizon)
     frame = pd.DataFrame({
         "step": np.arange(1, n + 1),
-        "date": actuals.index[:n],
+        "date": pd.DatetimeIndex(forecast.dates[:n]),
+        "actual_date": actuals.index[:n],
         "actual": actuals.to_numpy(dtype=float)[:n],
         "mean": np.asarray(forecast.mean, dtype=float)[:n],
     })
@@ -548,6 +665,14 @@ def compare_with_actuals(forecast: Forecast, actuals: pd.Series) -> pd.DataFrame
         inside = (frame["actual"] >= lo) & (frame["actual"] <= hi)
         frame[f"inside_{level}"] = inside.where(frame["actual"].notna())
     return frame
+
+
+def _rounded(values: Any, decimals: int = 4) -> list[float | None]:
+    """Prices rounded for output (``None`` for missing)."""
+    out: list[float | None] = []
+    for v in values:
+        out.append(None if v is None or not np.isfinite(float(v)) else round(float(v), decimals))
+    return out
 
 
 def _after(series: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:

@@ -29,9 +29,20 @@ Missing and non-positive prices:
       the print would wipe out any long account on a single artefact, and a fraction of equity
       cannot be turned into units at a price <= 0. The raw price stays visible in
       :attr:`EngineResult.price`; :attr:`EngineResult.mark` is the price actually used.
-    * If equity falls to zero or below (possible with a short position when the price more than
-      doubles, or with fixed fees on a tiny account), the account is ruined: the position is
-      closed at the next fillable price and no new position is opened afterwards.
+
+Ruin (the backtest stops):
+    If equity at a close is zero or below (possible with a short position when the price more
+    than doubles), the account is ruined on that day and the backtest stops there: that day's
+    order is not made, the position is closed at the *stop-out price* — the price between the
+    previous close and this one at which equity is exactly zero (``-cash / units``; no
+    commission or slippage: a broker's margin call, not an order of the strategy) — and equity
+    stays 0 until the end, with no further order. If instead the day's order would take equity
+    to zero or below through its costs (fees on a tiny account), the order is not made, the
+    position is closed at the day's price and its costs take what is left (equity 0); a flat
+    account that cannot pay an order's costs keeps its cash and trades no more. An account can
+    lose its capital, never more, so ``Return [%]`` and ``Max. Drawdown [%]`` are -100 % at
+    worst; :attr:`EngineResult.ruined_at` is the day. Capital plus the trades' PnL is still the
+    final equity.
 
 Round trips:
     A trade is a maximal run of days holding a position of one sign. Adding to or reducing a
@@ -493,24 +504,21 @@ def simulate(
     units, cash = _daily_state(n, orders, cfg.capital)
     equity = cash + units * mark0
     ruined_at: pd.Timestamp | None = None
-    ruined = np.flatnonzero(equity <= 0)
+    # equity at each close before that day's order, and after it
+    pre = np.concatenate(([float(cfg.capital)], cash[:-1] + units[:-1] * mark0[1:]))
+    ruined = np.flatnonzero((pre <= 0) | (equity <= 0))
     if len(ruined):
-        # ruin: keep the orders up to that day, close at the next fillable price, then nothing
+        # ruin: the backtest stops on day k (see the module docstring)
         k = int(ruined[0])
         ruined_at = index[k]
-        orders = orders.upto(k)
-        q = float(units[k])
-        later = np.flatnonzero(fillable[k + 1:])
-        if q != 0.0 and len(later):
-            j = k + 1 + int(later[0])
-            p = float(price[j])
-            px = p * (1.0 - cfg.slippage) if q > 0 else p * (1.0 + cfg.slippage)
-            comm = cfg.commission * abs(q) * px + cfg.fixed_commission
-            cash_after = float(cash[k]) + q * px - comm
-            orders = orders.plus(j, q, 0.0, px, comm, abs(q) * p * cfg.slippage, cash_after)
+        orders = orders.upto(k - 1)  # the day's own order is not made
+        q, c = float(units[k - 1]), float(cash[k - 1])
+        if q != 0.0 and pre[k] <= 0:  # the price wiped the account out: stop-out at equity 0
+            orders = orders.plus(k, q, 0.0, -c / q, 0.0, 0.0, 0.0)
+        elif q != 0.0:  # the day's order costs would: close at the price, costs = what is left
+            orders = orders.plus(k, q, 0.0, float(price[k]), float(pre[k]), 0.0, 0.0)
         units, cash = _daily_state(n, orders, cfg.capital)
         equity = cash + units * mark0
-
     held_value = units * mark0
     trades = _trades_from_orders(index, orders, float(mark[-1]))
     with np.errstate(divide="ignore", invalid="ignore"):

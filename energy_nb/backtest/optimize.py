@@ -30,7 +30,12 @@ import numpy as np
 import pandas as pd
 
 from energy_nb.backtest.engine import EngineConfig, EngineError, simulate
-from energy_nb.backtest.run import BacktestError, BacktestResult, backtest_targets
+from energy_nb.backtest.run import (
+    DEFAULT_COMMISSION,
+    BacktestError,
+    BacktestResult,
+    backtest_targets,
+)
 from energy_nb.backtest.stats import STAT_NAMES, compute_stats
 from energy_nb.backtest.strategies import (
     ProgressCallback,
@@ -113,7 +118,7 @@ def walk_forward_optimize(
     objective: str = "Sharpe Ratio",
     maximize: bool = True,
     capital: float = 100_000.0,
-    commission: float = 0.0,
+    commission: float = DEFAULT_COMMISSION,
     fixed_commission: float = 0.0,
     slippage_bps: float = 0.0,
     start: Any = None,

@@ -128,21 +128,33 @@ def simulate_loop(
         if fillable:
             mark = p
         want = 0.0 if (i == 0 or ruined) else target[i - 1]
-        if fillable and want != held:
+        if not ruined and fillable and units != 0.0 and cash + units * p <= 0:
+            # ruin by the price: stop-out at the price where equity is exactly 0, then stop
+            ruined = True
+            book.fill(i, units, 0.0, -cash / units, 0.0, 0.0)
+            units = held = cash = 0.0
+        elif fillable and want != held:
             equity_before = cash + units * p
             new_units = want * equity_before / p if equity_before > 0 else 0.0
             delta = new_units - units
             if delta != 0.0:
                 fill = p * (1 + slip) if delta > 0 else p * (1 - slip)
                 commission = config.commission * abs(delta) * fill + config.fixed_commission
-                cash -= delta * fill + commission
-                total_comm += commission
-                book.fill(i, units, new_units, fill, commission, abs(delta) * p * slip)
-                units = new_units
+                if cash - (delta * fill + commission) + new_units * p <= 0:
+                    # ruin by the order's costs: not made; close at the price, costs = the rest
+                    ruined = True
+                    if units != 0.0:
+                        total_comm += equity_before
+                        book.fill(i, units, 0.0, p, equity_before, 0.0)
+                        units = cash = 0.0
+                    delta = 0.0
+                else:
+                    cash -= delta * fill + commission
+                    total_comm += commission
+                    book.fill(i, units, new_units, fill, commission, abs(delta) * p * slip)
+                    units = new_units
             held = want
         equity = cash + (units * mark if units != 0.0 else 0.0)
-        if equity <= 0:
-            ruined = True
         out_cash[i] = cash
         out_units[i] = units
         out_equity[i] = equity

@@ -34,6 +34,7 @@ from energy_nb.backtest.strategies import (
 from energy_nb.commodities import UnknownCommodityError
 
 __all__ = [
+    "DEFAULT_COMMISSION",
     "EQUITY_COLUMNS",
     "BacktestError",
     "BacktestResult",
@@ -45,6 +46,11 @@ __all__ = [
     "save_backtest",
     "trades_frame_from_records",
 ]
+
+#: The default commission (a fraction of traded value: 0.001 = 0.1 %) of every backtest entry
+#: point — :func:`run_backtest`, the Backtest page, ``energy-nb backtest`` and explore.ipynb —
+#: so the same choices give the same numbers everywhere. The engine's own default stays 0.
+DEFAULT_COMMISSION: float = 0.001
 
 #: Columns of :attr:`BacktestResult.equity`.
 EQUITY_COLUMNS: list[str] = ["Price", "Position", "Cash", "Equity", "BuyHold", "DrawdownPct",
@@ -215,7 +221,7 @@ def run_backtest(
     params: dict[str, Any] | None = None,
     *,
     capital: float = 100_000.0,
-    commission: float = 0.0,
+    commission: float = DEFAULT_COMMISSION,
     fixed_commission: float = 0.0,
     slippage_bps: float = 0.0,
     start: Any = None,
@@ -232,7 +238,8 @@ def run_backtest(
             :class:`Strategy` instance (then ``params`` must be empty).
         params: the strategy's parameters.
         capital: initial cash.
-        commission: commission as a fraction of traded value.
+        commission: commission as a fraction of traded value (default
+            :data:`DEFAULT_COMMISSION`).
         fixed_commission: dollars per order.
         slippage_bps: slippage in basis points.
         start: first day of the simulation (default: first price); earlier prices are history.

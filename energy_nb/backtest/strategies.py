@@ -400,6 +400,23 @@ class ForecastStrategy(Strategy):
             return -1.0 if self.params["short"] else 0.0
         return 0.0
 
+    def _signal_kind(self, fc: Any, price: float, signal: float) -> str:
+        """Why a forecast gave ``signal``: ``long``, ``short``, ``flat_forecast`` (the model
+        forecast no change), ``inside_threshold`` (a change too small to trade) or
+        ``short_off`` (down, but shorting is off)."""
+        if signal > 0:
+            return "long"
+        if signal < 0:
+            return "short"
+        if abs(float(fc.mean[-1]) / price - 1.0) < _RETURN_EPS:
+            return "flat_forecast"
+        return "short_off" if self._points_down(fc, price) else "inside_threshold"
+
+    def _points_down(self, fc: Any, price: float) -> bool:
+        """Whether the forecast would go short if shorting were on."""
+        return float(fc.mean[-1]) / price - 1.0 < -self.params["threshold"] \
+            and not self.params["short"]
+
     def _positions(self, prices: pd.Series, start: pd.Timestamp | None,
                    progress: ProgressCallback | None) -> np.ndarray:
         from numpy.linalg import LinAlgError
@@ -425,6 +442,9 @@ class ForecastStrategy(Strategy):
         window = self.params["train_window"]
         total = len(dates)
         anchor = 0
+        signals = {"long": 0, "short": 0, "flat_forecast": 0, "inside_threshold": 0,
+                   "short_off": 0}
+        chosen: dict[str, int] = {}
         # one BLAS thread for the many small fits (idle BLAS threads spin after each call and
         # slow the next fit; see energy_nb.evaluation.walk_forward)
         with threadpool_limits(limits=1):
@@ -447,6 +467,9 @@ class ForecastStrategy(Strategy):
                     price = last_valid[t]
                     if math.isfinite(price) and price > 0:
                         signal = self._signal(fc, price)
+                        signals[self._signal_kind(fc, price, signal)] += 1
+                    used = fc.info.get("chosen") or fc.model
+                    chosen[used] = chosen.get(used, 0) + 1
                 except ModelError as exc:  # e.g. too little data for this model: flat that day
                     skipped.append(f"{prices.index[t].date()}: {exc}")
                     model = None
@@ -460,7 +483,7 @@ class ForecastStrategy(Strategy):
                 if progress is not None:
                     progress(done, total)
         self.info = {"forecasts": total, "refits": refits, "skipped": skipped[:20],
-                     "n_skipped": len(skipped)}
+                     "n_skipped": len(skipped), "signals": signals, "models_used": chosen}
         return pd.Series(out).ffill().fillna(0.0).to_numpy()
 
 
@@ -477,6 +500,9 @@ class ForecastBandStrategy(ForecastStrategy):
     @property
     def _levels(self) -> tuple[int, ...]:  # type: ignore[override]
         return (self.params["level"],)
+
+    def _points_down(self, fc: Any, price: float) -> bool:
+        return float(fc.upper[self.params["level"]][-1]) < price and not self.params["short"]
 
     def _signal(self, fc: Any, price: float) -> float:
         level = self.params["level"]

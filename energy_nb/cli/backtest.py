@@ -26,6 +26,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from energy_nb.backtest.run import DEFAULT_COMMISSION
 from energy_nb.cli._common import CliError, add_db_flag, open_store
 from energy_nb.cli._forecast_args import (
     add_json_output,
@@ -146,8 +147,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="flat instead of short")
     add_db_flag(p)
     p.add_argument("--no-save", action="store_true", help="do not store the run")
-    p.add_argument("--progress", action="store_true",
-                   help="show a progress bar on stderr for walk-forward strategies")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr for walk-forward strategies (default: shown "
+                        "when stderr is a terminal)")
     add_json_output(p)
     p.set_defaults(func=cmd_backtest)
 
@@ -175,7 +177,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--end", type=date_arg, help="last day used")
     add_db_flag(o)
     o.add_argument("--no-save", action="store_true", help="do not store the run")
-    o.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    o.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: shown when stderr is a terminal)")
     add_json_output(o)
     o.set_defaults(func=cmd_optimize)
 
@@ -184,8 +187,10 @@ def _add_money_args(parser: argparse.ArgumentParser) -> None:
     """The account and cost options both backtest commands take."""
     money = parser.add_argument_group("money")
     money.add_argument("--capital", type=_float, default=100_000.0, help="initial cash ($)")
-    money.add_argument("--commission", type=_float, default=0.0,
-                       help="commission as a fraction of traded value (0.001 = 0.1 %%)")
+    money.add_argument("--commission", type=_float, default=DEFAULT_COMMISSION,
+                       help="commission as a fraction of traded value (default "
+                            f"{DEFAULT_COMMISSION:g} = {DEFAULT_COMMISSION * 100:g} %%, as on "
+                            "the Backtest page)")
     money.add_argument("--fixed-commission", type=_float, default=0.0,
                        help="fixed commission per order ($)")
     money.add_argument("--slippage-bps", type=_float, default=0.0, help="slippage (basis points)")
@@ -265,8 +270,10 @@ def _load_prices(args: argparse.Namespace) -> Any:
 
 
 def _progress(args: argparse.Namespace, unit: str) -> Any:
-    """A tqdm bar on stderr when ``--progress`` was given, else a no-op context."""
-    if not args.progress:
+    """A tqdm bar on stderr: with ``--progress``, or by default when stderr is a terminal;
+    ``--no-progress`` (or a pipe / file) gives a no-op context."""
+    show = args.progress if args.progress is not None else _is_terminal(sys.stderr)
+    if not show:
         return nullcontext(None)
     from energy_nb.backtest.progress import tqdm_progress
 
@@ -334,6 +341,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         CliError: bad parameters, no data, or an unwritable output path.
     """
     from energy_nb.backtest import BacktestError, StrategyError, run_backtest
+    from energy_nb.backtest.notes import result_notes
 
     params = strategy_params(args)
     _check_json_path(args)
@@ -348,7 +356,20 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             )
     except (BacktestError, StrategyError) as exc:
         raise CliError(str(exc)) from None
-    to_stdout = output_json(args.json, result.to_dict())
+    notes = result_notes(result)
+    payload = result.to_dict()
+    payload["notes"] = [{"text": text, "level": level} for text, level in notes]
+    to_stdout = output_json(args.json, payload)
     if not to_stdout:
         print(_text(result))
+        for text, level in notes:
+            print(f"{level}: {text}")
     return 0
+
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is an interactive terminal (a progress bar then helps)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or replaced stream
+        return False

@@ -7,14 +7,19 @@ Usage::
     energy-nb forecast --commodity BRENT --horizon 5 --json
 
 The JSON is the served forecast (:meth:`energy_nb.forecasting.ForecastRun.to_dict`): request,
-``model_used``, ``forecast`` (dates, mean, lower/upper per level, info), ``actuals`` after a past
-start date, and the ``record_id`` of the stored forecast.
+``model_used`` (the model ``auto`` chose), ``forecast`` (dates, mean, lower/upper per level,
+info), ``steps`` (per step: its trading day on the commodity's exchange calendar, the mean, and
+after a past start date the actual with the day it was observed), ``calendar`` (market and notes
+on what the calendar cannot know), ``actuals``, and the ``record_id`` of the stored forecast.
+Step ``k`` is the ``k``-th trading day after the start; its actual is the ``k``-th price after it.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import pandas as pd
 
 from energy_nb.cli._common import CliError, add_db_flag, open_store
 from energy_nb.cli._forecast_args import (
@@ -53,12 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Compute, store and print (or write) one forecast."""
-    from energy_nb.forecasting import (
-        ForecastFitError,
-        ForecastRequestError,
-        ForecastService,
-        compare_with_actuals,
-    )
+    from energy_nb.forecasting import ForecastFitError, ForecastRequestError, ForecastService
 
     if args.csv is not None and not args.csv.parent.is_dir():
         raise CliError(f"cannot write {args.csv}: folder {args.csv.parent} does not exist")
@@ -69,30 +69,41 @@ def cmd_forecast(args: argparse.Namespace) -> int:
                                record=not args.no_record)
     except (ForecastRequestError, ForecastFitError) as exc:
         raise CliError(str(exc)) from exc
-    frame = run.forecast.to_frame()
-    if not run.actuals.empty:
-        errors = compare_with_actuals(run.forecast, run.actuals)
-        frame["actual"] = float("nan")
-        frame.loc[: len(errors) - 1, "actual"] = errors["actual"].to_numpy()
+    steps = run.steps()
     if args.csv is not None:
-        out = frame.copy()
-        out["date"] = out["date"].dt.strftime("%Y-%m-%d")
-        write_atomic(args.csv, out.to_csv(index=False, float_format="%.6g"))
+        write_atomic(args.csv, _dated(steps).to_csv(index=False, float_format="%.6g"))
     if output_json(args.json, run.to_dict()):
         return 0
     info = run.forecast.info
+    used = run.model_used
     lines = [f"{run.commodity} forecast from {run.origin.date()} ({run.data_version}), "
-             f"model {run.model}" + (f" -> {run.forecast.model}" if run.forecast.model != run.model
-                                     else "")]
+             f"model {run.model}" + (f" -> {used}" if used != run.model else "")]
     reason = info.get("reason") or info.get("choice_reason")
     if reason:
         lines.append(f"why: {reason}")
-    shown = frame.copy()
-    shown["date"] = shown["date"].dt.strftime("%Y-%m-%d")
+    shown = _dated(steps)
+    same = (shown["actual_date"] == "") | (shown["actual_date"] == shown["date"]) \
+        if "actual_date" in shown else None
+    if same is not None and bool(same.all()):
+        shown = shown.drop(columns="actual_date")  # same days: one date column is enough
     lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
+    calendar = info.get("calendar") or {}
+    if calendar.get("calendar"):
+        lines.append(f"dates: {calendar.get('market')} trading days, calendar "
+                     f"{calendar['calendar']}")
+    lines.extend(f"note: {note}" for note in run.calendar_notes())
     if args.csv is not None:
         lines.append(f"wrote {args.csv}")
     if run.record_id is not None:
         lines.append(f"stored as forecast #{run.record_id}")
     print("\n".join(lines))
     return 0
+
+
+def _dated(steps: pd.DataFrame) -> pd.DataFrame:
+    """The steps table with ISO date strings (``""`` where a step has no actual yet)."""
+    out = steps.copy()
+    for column in ("date", "actual_date"):
+        if column in out:
+            out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d").fillna("")
+    return out

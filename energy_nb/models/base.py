@@ -4,7 +4,8 @@ Every model follows the scikit-learn estimator convention: the constructor only 
 parameters (``get_params`` / ``set_params``), ``fit(y)`` learns from a price series ending at the
 forecast origin and sets attributes ending in ``_``, ``update(y_longer)`` refreshes with newer
 observations (default: refit), and ``predict(horizon, levels)`` returns a :class:`Forecast` for the
-``horizon`` business days after the origin.
+``horizon`` trading days after the origin (dated on the commodity's exchange calendar, see
+:mod:`energy_nb.calendars`; step ``k`` is always the ``k``-th observation after the origin).
 
 All models work on log prices (see :mod:`energy_nb.models.transforms` for the missing-value and
 non-positive price policy) and share the calibrated intervals of
@@ -53,6 +54,7 @@ from energy_nb.models.intervals import (
     horizon_scale,
     scaled_residuals,
 )
+from energy_nb.calendars import describe as describe_calendar
 from energy_nb.models.transforms import PreparedSeries, prepare_series
 
 __all__ = [
@@ -145,18 +147,20 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Forecast:
-    """A point forecast with prediction intervals for the business days after ``origin``.
+    """A point forecast with prediction intervals for the trading days after ``origin``.
 
     Attributes:
         commodity: commodity code (the input series' name, ``""`` if unnamed).
         model: name of the model that produced it (``auto`` reports its choice in ``info``).
         origin: last date of the data used.
-        dates: the ``h`` business days after the origin.
+        dates: the ``h`` trading days after the origin on the commodity's market (NYMEX for WTI
+            and NG, ICE for Brent; weekdays for other series). ``info["calendar"]`` names the
+            calendar and says what it cannot know (closures not yet announced).
         mean: point forecasts, shape ``(h,)``.
         lower: ``{level: array (h,)}`` lower bounds.
         upper: ``{level: array (h,)}`` upper bounds.
         levels: the levels, ascending.
-        info: JSON-safe details (parameters chosen, data policy counts, auto's choice ...).
+        info: JSON-safe details (parameters chosen, data policy counts, auto's choice, calendar).
 
     Usage::
 
@@ -232,10 +236,26 @@ class Forecast:
         )
 
 
-def forecast_dates(origin: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:
-    """The ``horizon`` business days after ``origin`` (Mon–Fri; no holiday calendar)."""
-    start = pd.Timestamp(origin).normalize() + pd.offsets.BDay(1)
-    return pd.bdate_range(start=start, periods=horizon, name="date")
+def forecast_dates(origin: pd.Timestamp, horizon: int, commodity: str = "") -> pd.DatetimeIndex:
+    """The ``horizon`` trading days after ``origin`` on the commodity's market.
+
+    Args:
+        origin: the forecast origin.
+        horizon: number of steps.
+        commodity: commodity code; an unknown name (or ``""``) means weekdays Mon–Fri.
+
+    Returns:
+        The step dates (see :mod:`energy_nb.calendars`: NYMEX for WTI and NG, ICE for Brent).
+
+    Raises:
+        InvalidParameterError: a step beyond the calendar's known holiday rules.
+    """
+    from energy_nb.calendars import trading_days_after
+
+    try:
+        return trading_days_after(commodity, origin, horizon)
+    except ValueError as exc:
+        raise InvalidParameterError(str(exc)) from None
 
 
 class ForecastModel(ABC):
@@ -462,7 +482,7 @@ class ForecastModel(ABC):
         return {}
 
     def predict(self, horizon: int = 7, levels: Sequence[int] = DEFAULT_LEVELS) -> Forecast:
-        """Forecast the ``horizon`` business days after the origin.
+        """Forecast the ``horizon`` trading days after the origin.
 
         Args:
             horizon: steps ahead, integer in ``1..MAX_HORIZON``.
@@ -500,13 +520,14 @@ class ForecastModel(ABC):
             "train_start": series.index[0].date().isoformat(),
             "filled_missing": series.filled_missing,
             "replaced_nonpositive": series.replaced_nonpositive,
+            "calendar": describe_calendar(series.name),
         }
         info.update(self._info())
         return Forecast(
             commodity=series.name,
             model=self.name,
             origin=series.origin,
-            dates=forecast_dates(series.origin, horizon),
+            dates=forecast_dates(series.origin, horizon, series.name),
             mean=mean,
             lower=lower,
             upper=upper,

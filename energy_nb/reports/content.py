@@ -463,6 +463,7 @@ class ReportBuilder:
         ]
         if len(run.actuals):
             notes.append("Dots: prices observed after the report date, shown for comparison only.")
+        notes.extend(run.calendar_notes())  # exchange trading days; what the calendar can't know
         section = ForecastSection(title=f"Forecast: {code}", notes=notes, commodity=code,
                                   run=run, table=table, figure=fig, new_page=True)
         section.html_body = self.renderer.html(fig) + _table_html(table)

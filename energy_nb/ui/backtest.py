@@ -62,6 +62,8 @@ from energy_nb.backtest.optimize import (
     WalkForwardResult,
     walk_forward_optimize,
 )
+from energy_nb.backtest.notes import result_notes
+from energy_nb.backtest.run import DEFAULT_COMMISSION
 from energy_nb.backtest.strategies import ParamSpec
 from energy_nb.ui.backtest_params import (
     MODEL_PARAMS,
@@ -297,7 +299,8 @@ class BacktestPage:
         self.capital = widgets.FloatText(value=100_000.0, description="Capital [$]",
                                          style=money_style, layout=money_layout)
         self.commission = widgets.FloatText(
-            value=0.001, description="Commission (rate)", style=money_style, layout=money_layout,
+            value=DEFAULT_COMMISSION, description="Commission (rate)", style=money_style,
+            layout=money_layout,
             tooltip="fraction of traded value, 0.001 = 0.1 %")
         self.fixed_commission = widgets.FloatText(
             value=0.0, description="Fee per order [$]", style=money_style, layout=money_layout)
@@ -737,9 +740,7 @@ class BacktestPage:
         if skipped:
             text = f"The model failed on {skipped} rebalance date(s); the strategy was flat there."
             notes.append((text, "warning"))
-        if result.info.get("ruined_at"):
-            notes.append((f"The account was ruined on {result.info['ruined_at']} (equity <= 0).",
-                          "warning"))
+        notes.extend(result_notes(result))  # ruin, and why no trade
         if optimised is not None and optimised.skipped:
             text = (f"{len(optimised.skipped)} parameter combination(s) were skipped as "
                     f"invalid, e.g. {optimised.skipped[0]}")

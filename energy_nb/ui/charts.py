@@ -16,7 +16,9 @@ Usage::
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,7 +111,10 @@ def price_history_figure(
                 hovertemplate="%{x|%Y-%m-%d}<br>%{y:.2f} %{meta}<extra>%{fullData.name}</extra>",
             )
         )
-    axis_type = "log" if log_scale else "linear"
+    def axis(name: str, unit: str) -> dict[str, Any]:
+        values = frame[[c for c in codes if axis_of[c] == name]].to_numpy(dtype=float).ravel()
+        return {"title": {"text": unit}, **value_axis(values, log_scale)}
+
     layout: dict = {
         "template": PLOTLY_TEMPLATE,
         "height": height,
@@ -118,17 +123,93 @@ def price_history_figure(
         "hovermode": "x unified",
         "legend": _LEGEND_ABOVE_PLOT,
         "xaxis": {"type": "date", "rangeslider": {"visible": range_slider, "thickness": 0.08}},
-        "yaxis": {"title": {"text": units[0] if units else ""}, "type": axis_type},
+        "yaxis": axis("y", units[0] if units else ""),
     }
     if len(units) > 1:
-        layout["yaxis2"] = {
-            "title": {"text": units[1]},
-            "type": axis_type,
-            "overlaying": "y",
-            "side": "right",
-            "showgrid": False,
-        }
+        layout["yaxis2"] = {**axis("y2", units[1]), "overlaying": "y", "side": "right",
+                            "showgrid": False}
     return go.Figure(data=traces, layout=layout)
+
+
+#: Mantissas of log-axis tick ladders, coarsest first (1-2-5 is the usual one).
+_LOG_LADDERS: tuple[tuple[float, ...], ...] = (
+    (1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+    (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0),
+    (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0,
+     9.0),
+)
+
+
+def log_axis_ticks(low: float, high: float, min_ticks: int = 4,
+                   max_ticks: int = 10) -> list[float]:
+    """Round tick values for a log axis showing ``low..high`` (both > 0).
+
+    Plotly's own log ticks label the digits between decades ("2 2 2 1") or print raw values
+    ("11.47901") when the range is under a decade; these are the coarsest of 1, 1-3, 1-2-5, ...
+    ladders that gives at least ``min_ticks`` values in the range (whole decades, thinned, when
+    the range spans many).
+
+    Args:
+        low: smallest value shown (> 0).
+        high: largest value shown (>= low).
+        min_ticks: fewest ticks wanted.
+        max_ticks: most ticks wanted.
+
+    Returns:
+        Ascending tick values (may be fewer than ``min_ticks`` for a tiny range).
+
+    Usage::
+
+        >>> log_axis_ticks(1.6, 15.0)
+        [2.0, 5.0, 10.0]
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high < low:
+        return []
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    best: list[float] = []
+    for ladder in _LOG_LADDERS:
+        values = [float(f"{m * 10.0 ** k:.6g}") for k in range(first, last + 1) for m in ladder]
+        values = [v for v in values if low <= v <= high]
+        if len(values) > max_ticks:  # many decades: every n-th decade
+            step = math.ceil(len(values) / max_ticks)
+            return values[::step]
+        best = values
+        if len(values) >= min_ticks:
+            break
+    return best
+
+
+def _tick_text(value: float) -> str:
+    """A tick label without float noise: ``0.5``, ``2``, ``1,000``."""
+    return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def value_axis(values: np.ndarray, log_scale: bool) -> dict[str, Any]:
+    """Layout of a price axis: type, and round ticks of its own.
+
+    The right axis of a two-unit chart gets its own ticks (plotly would otherwise sync them to
+    the left axis's grid, giving values like 31.48 and 23.35); a log axis gets round values from
+    :func:`log_axis_ticks` instead of plotly's digit labels.
+
+    Args:
+        values: the values plotted on the axis (NaN ignored).
+        log_scale: logarithmic axis.
+
+    Returns:
+        Plotly axis properties (``type``, ``tickmode`` and, on a log axis, ``tickvals`` and
+        ``ticktext``).
+    """
+    if not log_scale:
+        return {"type": "linear", "tickmode": "auto", "nticks": 8}
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size == 0:
+        return {"type": "log", "tickmode": "auto"}
+    ticks = log_axis_ticks(float(finite.min()), float(finite.max()))
+    if len(ticks) < 2:
+        return {"type": "log", "tickmode": "auto", "tickformat": ",.3~g"}
+    return {"type": "log", "tickmode": "array", "tickvals": ticks,
+            "ticktext": [_tick_text(v) for v in ticks]}
 
 
 def returns_histogram_figure(histograms: Mapping[str, pd.DataFrame],

@@ -26,7 +26,6 @@ from datetime import date
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -44,6 +43,7 @@ from energy_nb.forecasting import (
     ForecastRequestError,
     ForecastRun,
     ForecastService,
+    forecast_steps,
 )
 from energy_nb.ui.charts import forecast_figure, replace_figure, to_widget
 from energy_nb.ui.controls import (
@@ -407,8 +407,9 @@ class ForecastPage:
         if redraw:
             replace_figure(self.chart, self._figure(run, history))
         self.table_frame = forecast_table(frame, actuals)
-        self.table.value = forecast_table_html(self.table_frame, run.levels,
-                                               get_commodity(run.commodity).unit)
+        self.table.value = (forecast_table_html(self.table_frame, run.levels,
+                                                get_commodity(run.commodity).unit)
+                            + calendar_note_html(run))
         if len(actuals):
             self.error_summary = forecast_error_summary(run.errors(), run.levels)
             self.errors.value = error_summary_html(self.error_summary, run.horizon)
@@ -423,16 +424,21 @@ class ForecastPage:
 
     def _track_record_html(self, run: ForecastRun) -> str:
         """The model's latest walk-forward evaluation on this commodity, for these steps."""
-        if self.service is None:  # no store: nothing recorded to show
+        return self._track_record_for(run.commodity, run.model, run.horizon, run.levels)
+
+    def _track_record_for(self, commodity: str, model: str, horizon: int,
+                          levels: Sequence[int]) -> str:
+        """:meth:`_track_record_html` for a model named by its parts (a live forecast's)."""
+        if self.service is None or not model:  # no store: nothing recorded to show
             return ""
         try:
-            latest = self.service.registry.list(run.commodity, name=run.model,
-                                                kind="walk_forward", limit=1)
+            latest = self.service.registry.list(commodity, name=model, kind="walk_forward",
+                                                limit=1)
         except Exception:  # evidence is a bonus: never let it break the forecast
             log.exception("cannot read the model registry")
             return ""
-        record = track_record(latest[0], run.horizon, run.levels) if latest else None
-        return track_record_html(record, run.model, run.commodity)
+        record = track_record(latest[0], horizon, levels) if latest else None
+        return track_record_html(record, model, commodity)
 
     # -- live mode -------------------------------------------------------------------------------
 
@@ -473,7 +479,8 @@ class ForecastPage:
         when = f"{origin.date()}" if origin is not None else "latest data"
         replace_figure(self.chart, forecast_figure(
             history, frame, commodity=code, model_label=model,
-            title=f"{code}: {len(frame)}-day forecast from {when} (live)",
+            title=f"{code}: {len(frame)}-day forecast by {model or '?'} from {when} "
+                  "(live server)",
         ))
         self.run = None
         self.error_summary = None
@@ -482,11 +489,12 @@ class ForecastPage:
         self.table.value = forecast_table_html(self.table_frame, meta.get("levels", ()),
                                                get_commodity(code).unit)
         seq = payload.get("seq") if isinstance(payload, dict) else None
-        self.model_info.value = (
-            f'<div class="enb-model-line">Live update: <b>{html.escape(model or "?")}</b> '
-            f"as of {html.escape(when)}"
-            + (f" (seq {html.escape(str(seq))})" if seq else "") + "</div>"
-        )
+        self.model_info.value = live_model_line(
+            model, when, asked_model=str(self.model.value),
+            asked_start=str(self.start.value) if self.start.value else "latest data", seq=seq)
+        # the track record of the model shown, not of the model the controls name
+        self.track_record.value = self._track_record_for(code, model, len(frame),
+                                                         tuple(meta.get("levels", ())))
         self.download.set_csv(
             self.table_frame.to_csv(index=False, float_format="%.4f"),
             f"forecast_{code}_{model or 'live'}_{when}_h{len(frame)}_live.csv".replace(" ", "-"),
@@ -524,6 +532,34 @@ class ForecastPage:
 _Outcome = tuple
 
 
+def live_model_line(model: str, when: str, *, asked_model: str, asked_start: str,
+                    seq: Any = None) -> str:
+    """The model line of a live forecast: what it is, and whether the controls asked for it.
+
+    The live server forecasts each (commodity, horizon) with its own model from its latest data;
+    when that is not the page's model or start date, the line says so plainly.
+
+    Args:
+        model: the live forecast's model.
+        when: its origin (``YYYY-MM-DD``).
+        asked_model: the page's model control.
+        asked_start: the page's start date control.
+        seq: the update's sequence id, kept in a ``data-seq`` attribute (never shown).
+
+    Returns:
+        HTML text (``div.enb-model-line``).
+    """
+    shown = f"<b>{html.escape(model or '?')}</b> forecast from <b>{html.escape(when)}</b>"
+    if model == asked_model and when == asked_start:
+        text = f"Live update: the {shown}, as you selected, from the live server."
+    else:
+        text = (f"Live update: the live server's {shown} (its model and latest data), not your "
+                f"selection ({html.escape(asked_model)} from {html.escape(asked_start)}), which "
+                "is shown again when Live is off.")
+    attr = f' data-seq="{html.escape(str(seq))}"' if seq else ""
+    return f'<div class="enb-model-line enb-live-line"{attr}>{text}</div>'
+
+
 def _attach_live_mode(page: ForecastPage) -> widgets.ToggleButton | None:
     """The live controller's toggle in ``page.live_controls``, or ``None`` without live mode.
 
@@ -552,23 +588,34 @@ def forecast_table(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
         actuals: prices after the origin (position ``i`` is step ``i + 1``); may be empty.
 
     Returns:
-        Columns ``step, date, mean, lower_<L>, upper_<L>`` and, if any actual is known,
-        ``actual, error`` (actual − mean; NaN where not yet observed) and ``actual_date`` (the
-        trading day of that actual).
+        :func:`energy_nb.forecasting.forecast_steps` with ISO date strings: ``step, date`` (the
+        step's exchange trading day), ``mean, lower_<L>, upper_<L>`` and, if any actual is known,
+        ``actual, error`` and ``actual_date`` (the day that step's price was observed; ``""``
+        where not yet observed).
     """
-    table = frame.copy()
-    table.insert(0, "step", np.arange(1, len(table) + 1))
-    table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
-    if len(actuals):
-        values = np.full(len(table), np.nan)
-        n = min(len(actuals), len(table))
-        values[:n] = actuals.to_numpy(dtype=float)[:n]
-        table["actual"] = values
-        table["error"] = table["actual"] - table["mean"]
-        # the trading day each actual was observed on (holidays shift it from the forecast date)
-        observed = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in actuals.index[:n]]
-        table["actual_date"] = observed + [""] * (len(table) - n)
+    table = forecast_steps(frame, actuals)
+    for column in ("date", "actual_date"):
+        if column in table:
+            table[column] = pd.to_datetime(table[column]).dt.strftime("%Y-%m-%d").fillna("")
     return table
+
+
+def calendar_note_html(run: ForecastRun) -> str:
+    """The forecast's calendar: which market's trading days, and what it cannot know.
+
+    Args:
+        run: the forecast run.
+
+    Returns:
+        HTML text (``div.enb-calendar-note``), empty when there is nothing to say.
+    """
+    calendar = run.forecast.info.get("calendar") or {}
+    notes = run.calendar_notes()
+    if not calendar and not notes:
+        return ""
+    text = f"Dates are {html.escape(str(calendar.get('market', 'exchange')))} trading days."
+    text += "".join(f" {html.escape(note)}" for note in notes)
+    return f'<div class="enb-calendar-note">{text}</div>'
 
 
 def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -> str:
@@ -587,8 +634,11 @@ def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -
     head = ["Step", "Date", f"Forecast ({html.escape(unit)})"]
     head += [f"{int(level)}% interval" for level in levels]
     has_actual = "actual" in table.columns
+    # the day each actual was observed, shown only where it differs from the step's date
+    shifted = has_actual and "actual_date" in table.columns and bool(
+        ((table["actual_date"] != "") & (table["actual_date"] != table["date"])).any())
     if has_actual:
-        head += ["Actual", "Error"]
+        head += ["Actual", "Error"] + (["Actual observed on"] if shifted else [])
     rows = []
     for _, r in table.iterrows():
         cells = [str(int(r["step"])), html.escape(str(r["date"])), fmt_num(float(r["mean"]))]
@@ -598,6 +648,9 @@ def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -
                          if lo is not None and hi is not None else "—")
         if has_actual:
             cells += [fmt_num(float(r["actual"])), fmt_num(float(r["error"]))]
+            if shifted:
+                day = str(r["actual_date"])
+                cells.append(html.escape(day) if day != r["date"] else "same day")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
     return f'<table class="enb-stats enb-forecast-rows">{header}{"".join(rows)}</table>'

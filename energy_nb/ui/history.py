@@ -369,7 +369,10 @@ def stats_table_html(stats: dict[str, PriceStats]) -> str:
                                       for s in stats.values()]),
         row("Max drawdown", [
             (f"{fmt_pct(s.drawdown.value * 100)} <small>({s.drawdown.peak_date:%Y-%m-%d} → "
-             f"{s.drawdown.trough_date:%Y-%m-%d})</small>") if s.drawdown.trough_date is not None
+             f"{s.drawdown.trough_date:%Y-%m-%d}"
+             + ("; the price fell to ≤ 0, a fall is capped at −100 %"
+                if s.drawdown.nonpositive_date is not None else "")
+             + ")</small>") if s.drawdown.trough_date is not None
             else fmt_pct(0.0 if s.drawdown.value == 0 else s.drawdown.value)
             for s in stats.values()
         ]),

@@ -122,11 +122,9 @@ def apply_update(fig: go.FigureWidget, message: dict[str, Any]) -> None:
                 if name in by_name:
                     by_name[name].x = dates
                     by_name[name].y = [p.get(key) for p in points]
-        seq = message.get("seq")
-        fig.layout.title.text = (
+        fig.layout.title.text = (  # no internal ids (seq) for people: the table keeps it
             f"{message.get('commodity')} {message.get('horizon')}-day forecast "
-            f"({message.get('model')}) as of {message.get('as_of')}"
-            + (f" · seq {seq}" if seq else ""))
+            f"({message.get('model')}) as of {message.get('as_of')}")
     sync_widget_state(fig)
 
 
@@ -267,7 +265,10 @@ def attach_to_forecast_page(page: Any, url: str | None = None,
     """Give the Forecast page a live mode: a "Live" toggle in ``page.live_controls``.
 
     When on, a stream follows the page's commodity and horizon; each update is shown through
-    ``page.apply_forecast`` and the connection through ``page.set_live_status``.
+    ``page.apply_forecast`` (which says plainly when the server's model or data date differ from
+    the page's controls) and the connection through ``page.set_live_status``. When switched off,
+    the stream's callbacks are detached before it stops, the indicator is cleared and the page
+    redraws its own forecast.
 
     Args:
         page: a :class:`energy_nb.ui.forecast.ForecastPage`.
@@ -295,6 +296,8 @@ def attach_to_forecast_page(page: Any, url: str | None = None,
         return str(page.commodity.value), int(page.horizon.value)
 
     def show(message: dict[str, Any]) -> None:
+        if "live" not in holder:  # a late update after Live was switched off
+            return
         if page.apply_forecast(message):
             chart = getattr(page, "chart", None)
             if isinstance(chart, go.FigureWidget):
@@ -312,8 +315,13 @@ def attach_to_forecast_page(page: Any, url: str | None = None,
             page.set_live_status("connecting…", "info")
             live.start()
         elif not on and "live" in holder:
-            asyncio.ensure_future(holder.pop("live").stop())
+            live = holder.pop("live")
+            # off means off: no late update or status from the stopping stream reaches the page
+            live.on_update = None
+            live.on_status = None
+            asyncio.ensure_future(live.stop())
             page.set_live_status("")
+            page.refresh()  # the page's own forecast for its controls again
 
     def follow_topic() -> None:
         if "live" in holder:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from energy_nb.backtest.stats import compute_stats
 from energy_nb.backtest.engine import EngineConfig, EngineError, simulate
 from energy_nb.backtest.reference import simulate_loop
 
@@ -99,16 +100,20 @@ def test_nan_and_non_positive_prices_are_marked_at_the_last_positive_price() -> 
     assert r.price.iloc[4] == -36.98  # the raw print stays visible
 
 
-def test_short_losing_all_equity_is_ruined_and_closed() -> None:
-    # short 100 units at 10 (cash 2000); at 25 equity is 2000 - 2500 = -500: ruined
+def test_short_losing_all_equity_is_ruined_and_the_backtest_stops() -> None:
+    # short 100 units at 10 (cash 2000); at 25 equity would be 2000 - 2500 = -500: ruined.
+    # The account is closed at the stop-out price 20 (equity exactly 0) and stays at 0.
     prices = series([10, 10, 15, 25, 30, 20, 20])
     r = simulate(prices, [-1, -1, -1, -1, -1, -1, -1], EngineConfig(capital=1000))
     assert r.ruined_at == prices.index[3]
-    assert r.equity.iloc[3] == pytest.approx(-500)
-    # closed at the next fillable price (30): equity 2000 - 3000 = -1000, no position afterwards
-    assert r.units.iloc[4:].tolist() == [0, 0, 0]
-    assert r.equity.iloc[4:].tolist() == pytest.approx([-1000, -1000, -1000])
-    assert len(r.trades) == 1 and r.trades["ExitPrice"].iloc[0] == 30
+    assert r.equity.iloc[3:].tolist() == [0, 0, 0, 0]
+    assert (r.equity >= 0).all() and (r.units.iloc[3:] == 0).all()
+    assert len(r.trades) == 1 and r.trades["ExitPrice"].iloc[0] == pytest.approx(20)
+    assert r.trades["PnL"].sum() == pytest.approx(-1000)  # capital + PnL = final equity
+    stats = compute_stats(r)
+    assert stats["Return [%]"] == pytest.approx(-100)
+    assert stats["Max. Drawdown [%]"] == pytest.approx(-100)
+    assert stats["Equity Final [$]"] == 0
 
 
 def test_ruin_stops_new_positions() -> None:

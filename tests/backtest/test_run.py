@@ -96,7 +96,8 @@ def test_real_wti_through_the_negative_price(eia_dir, tmp_path) -> None:
     store = PriceStore(tmp_path / "s.sqlite")
     store.import_series(read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"))
     wti = store.load("WTI", start="2019-06-01", end="2020-12-31")
-    r = run_backtest(wti, "buy-and-hold", start="2020-01-01", end="2020-12-31", store=store)
+    r = run_backtest(wti, "buy-and-hold", start="2020-01-01", end="2020-12-31", store=store,
+                     commission=0.0)
     eq = r.equity
     # held through 2020-04-20 (-36.98): marked at the last positive price, no ruin
     assert eq.loc["2020-04-20", "Price"] == -36.98

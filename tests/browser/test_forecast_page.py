@@ -135,8 +135,9 @@ def test_live_mode_updates_the_page_when_the_server_broadcasts(voila_factory, br
         for price in (123.45, 54.32):
             book.add("WTI", price)
             seq = server.call(server.server.broadcast_forecast_update("WTI", horizon=7))
-            page.wait_for_function(
-                "(seq) => document.querySelector('.enb-model-info').innerText.includes(seq)",
+            page.wait_for_function(  # the seq is an attribute, never shown (issue 14.4)
+                "(seq) => { const m = document.querySelector('.enb-model-info [data-seq]');"
+                " return m && m.dataset.seq === seq; }",
                 arg=str(seq))
             page.wait_for_function(
                 """([sel, y]) => { const gd = document.querySelector(sel + ' .js-plotly-plot');

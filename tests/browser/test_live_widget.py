@@ -211,16 +211,25 @@ def test_forecast_page_live_mode_changes_after_broadcast(tmp_path: Path, energy_
         store.import_series(PriceSeries("WTI", "test", [new_day.date()], [150.0], [1]))
         seq = server.call(server.server.broadcast_forecast_update("WTI", horizon=5))
         page.wait_for_function(
-            "(seq) => { const m = document.querySelector('.enb-model-info');"
-            " return m && m.textContent.includes(seq); }", arg=seq, timeout=30_000)
+            "(seq) => { const m = document.querySelector('.enb-model-info [data-seq]');"
+            " return m && m.dataset.seq === seq; }", arg=seq, timeout=30_000)
         info = page.inner_text(".enb-model-info")
         assert str(new_day.date()) in info and "drift" in info
+        assert seq not in info and "seq" not in info  # no internal ids on the page
         table = page.inner_text(".enb-forecast-table")
         first_forecast_day = (new_day + pd.offsets.BDay(1)).strftime("%Y-%m-%d")
         assert first_forecast_day in table
         first_row = next(line for line in table.splitlines() if first_forecast_day in line)
         first_mean = float(first_row.split("\t")[2])
         assert first_mean == pytest.approx(150.0, rel=0.01)  # drift from the new 150.00 price
+        # off means off: the indicator goes, and the page's own forecast comes back
+        page.click(".enb-live-toggle")
+        page.wait_for_function(
+            "() => { const m = document.querySelector('.enb-model-info');"
+            " return m && !m.textContent.includes('Live update'); }", timeout=60_000)
+        page.wait_for_timeout(1500)  # a late status from the stopping stream must not come back
+        assert page.locator(".enb-live-status [data-state]").count() == 0
+        assert "connecting" not in page.inner_text("body")
         assert not page.console_errors, page.console_errors
     finally:
         if process is not None:

@@ -94,8 +94,9 @@ def test_forecast_json_csv_and_past_start(home: Path, tmp_path: Path) -> None:
         fc["lower"]["95"], fc["lower"]["80"], fc["mean"], fc["upper"]["80"], fc["upper"]["95"]))
     assert len(data["actuals"]) == 7 and data["record_id"] >= 1
     rows = list(csv.DictReader(path.open()))
-    assert list(rows[0]) == ["date", "mean", "lower_80", "upper_80", "lower_95", "upper_95",
-                             "actual"]
+    # the same columns as the Forecast page's CSV
+    assert list(rows[0]) == ["step", "date", "mean", "lower_80", "upper_80", "lower_95",
+                             "upper_95", "actual", "error", "actual_date"]
     assert len(rows) == 7 and float(rows[0]["actual"]) == pytest.approx(
         data["actuals"][0]["price"])
     latest = run(home, "forecast", "--commodity", "ng", "--horizon", "3", "--model",

@@ -56,7 +56,7 @@ async def test_widget_follows_updates_in_place(make_server, book) -> None:
         lower = trace(live.figure, "lower 80%").y
         assert all(u > 99.5 for u in upper) and all(lo < 99.5 for lo in lower)
         assert f'data-seq="{seq}"' in live.table.value and "99.50" in live.table.value
-        assert seq in live.figure.layout.title.text
+        assert "seq" not in live.figure.layout.title.text  # no internal ids for people
         assert seen[-1]["seq"] == seq
         # other topics do not touch the widget
         count = stream.received_count
@@ -135,3 +135,11 @@ async def test_forecast_page_live_mode(tmp_path, eia_dir) -> None:
         await wait_until(lambda: len(page.table_frame) == 3)
         toggle.value = False
         await wait_until(lambda: page.live_status.layout.display == "none")
+        # off means off: the page's own forecast is back, and nothing from the stream follows
+        assert "Live update" not in page.model_info.value
+        assert "(live server)" not in page.chart.layout.title.text
+        assert page.run is not None and page.run.model == "drift"
+        await server.broadcast_forecast_update("WTI", 3)
+        await asyncio.sleep(0.5)
+        assert page.live_status.layout.display == "none" and page.live_status.value == ""
+        assert "Live update" not in page.model_info.value

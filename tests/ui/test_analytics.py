@@ -101,7 +101,10 @@ def test_max_drawdown_with_dates_and_negative_price():
     assert dd.value == pytest.approx(-0.6)
     assert dd.peak_date == s.index[4] and dd.trough_date == s.index[5]
     neg = max_drawdown(make_series([40, 20, -40, 10]))
-    assert neg.value == pytest.approx(-2.0)  # reported as is: worse than -100 %
+    # a price <= 0 has lost everything: capped at -100 %, with the day it happened
+    assert neg.value == pytest.approx(-1.0)
+    assert neg.trough_date == neg.nonpositive_date == make_series([40, 20, -40, 10]).index[2]
+    assert s.index[5] and dd.nonpositive_date is None
     assert max_drawdown(make_series([1, 2, 3])).value == 0.0
 
 

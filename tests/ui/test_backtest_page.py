@@ -452,3 +452,22 @@ def test_walk_forward_strategies_are_not_previewed(real_store):
     page = BacktestPage(real_store, background=True, strategy="forecast", preview=True)
     assert page.result is None and not page.running
     assert "press <b>Run backtest</b>" in page.status.value
+
+
+def test_zero_trades_and_ruin_are_explained_on_the_page(page, real_store, eia_dir, tmp_path):
+    """Issue 14.5: a forecast run without trades says why; a ruined account says so."""
+    set_forecast(page, date(2026, 1, 2), model="random_walk", horizon=5, refit_every=20,
+                 rebalance_every=20)
+    result = page.run()
+    assert result is not None and len(result.trades) == 0
+    assert page.messages.level == "info"
+    assert "No trade" in page.messages.text and "predicted no change" in page.messages.text
+    ng_store = PriceStore(tmp_path / "energy_nb.sqlite")
+    ng_store.import_series(read_price_csv(eia_dir / "henryhub-daily.csv", commodity="NG"))
+    page = BacktestPage(ng_store, background=False)
+    page.strategy.value = "mean-reversion"
+    page.commodity.value = "NG"
+    page.dates.start.value = date(2015, 1, 1)
+    result = page.run()
+    assert result is not None and result.stats["Return [%]"] == pytest.approx(-100)
+    assert page.messages.level == "warning" and "ruined on" in page.messages.text

@@ -92,3 +92,32 @@ def test_drawdown_figure_keeps_the_maximum_drawdown():
     (trace,) = fig.data
     assert len(trace.y) <= 602 and min(trace.y) == -71.0
     assert len(drawdown_figure(pd.DataFrame({"DrawdownPct": dd}), max_points=0).data[0].y) == 2900
+
+
+def _round_tick(value: float) -> bool:
+    """A tick a person would write: at most 2 significant digits."""
+    mantissa = value / 10 ** np.floor(np.log10(value))
+    return abs(mantissa * 10 - round(mantissa * 10)) < 1e-9
+
+
+def test_history_axes_have_round_ticks_of_their_own():
+    from energy_nb.ui.charts import log_axis_ticks
+
+    idx = pd.bdate_range("2024-01-01", periods=4, name="date")
+    data = pd.DataFrame({"WTI": [55.3, 71.2, 98.7, 112.4], "NG": [1.61, 3.5, 9.2, 15.3]},
+                        index=idx)
+    linear = price_history_figure(data)
+    # the right axis is not synced to the left's grid (that gave 7.07, 15.21, 23.35, 31.48)
+    assert linear.layout.yaxis2.tickmode == "auto" and linear.layout.yaxis.tickmode == "auto"
+    log = price_history_figure(data, log_scale=True)
+    for axis in (log.layout.yaxis, log.layout.yaxis2):
+        assert axis.type == "log" and axis.tickmode == "array"
+        assert len(axis.tickvals) >= 4
+        assert all(_round_tick(v) for v in axis.tickvals)
+        # labels without float noise or digit stubs ("11.47901", "2 2 2 1")
+        assert list(axis.ticktext) == [f"{v:,.6g}" for v in axis.tickvals]
+    assert list(log.layout.yaxis2.tickvals) == [2, 3, 5, 7, 10, 15]
+    assert list(log.layout.yaxis.tickvals) == [60, 70, 80, 90, 100, 110]
+    assert log_axis_ticks(0.5, 5000.0) == [1, 10, 100, 1000]
+    assert log_axis_ticks(1e-3, 1e9)[0] == 0.001 and len(log_axis_ticks(1e-3, 1e9)) <= 10
+    assert log_axis_ticks(-1.0, 5.0) == []

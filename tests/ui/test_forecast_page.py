@@ -224,7 +224,18 @@ def test_apply_forecast_from_a_live_message_updates_chart_and_table(page, real_s
     assert [t.name for t in page.chart.data] == ["history", "80% interval", "forecast"]
     np.testing.assert_allclose(traces(page)["forecast"].y[1:], fc.mean)
     np.testing.assert_allclose(page.table_frame["upper_80"], fc.upper[80])
-    assert "Live update" in page.model_info.value and "17-0" in page.model_info.value
+    assert "Live update" in page.model_info.value
+    # the internal sequence id is kept for machines, never shown to people
+    visible = re.sub(r"<[^>]+>", "", page.model_info.value)
+    assert 'data-seq="17-0"' in page.model_info.value and "17-0" not in visible
+    # the page asked for random_walk: the line says plainly that this is the server's drift
+    assert "live server's drift forecast from 2026-08-18" in visible
+    assert "not your selection (random_walk from 2026-08-18)" in visible
+    assert "drift" in page.track_record.value and "random_walk" not in page.track_record.value
+    assert "(live server)" in page.chart.layout.title.text
+    page.model.value = "drift"  # now the controls ask for what the server sends
+    assert page.apply_forecast(message) is True
+    assert "as you selected" in page.model_info.value
     # a Forecast.to_dict() payload works too; another commodity's update is ignored
     assert page.apply_forecast(fc.to_dict()) is True
     assert page.apply_forecast({**message, "commodity": "NG"}) is False

@@ -174,3 +174,16 @@ def test_build_history_page_reads_energy_nb_home(monkeypatch, real_store):
     widget = build_history_page()
     assert widget.page.store.path == real_store.path
     assert widget.page.chart.data[0].name == "WTI"
+
+
+def test_wti_max_drawdown_through_the_negative_price_is_capped(page):
+    page.commodities.value = ("WTI",)
+    page.dates.start.value = date(2019, 1, 1)
+    page.dates.end.value = date(2020, 12, 31)
+    dd = page.view.stats["WTI"].drawdown if hasattr(page, "view") else None
+    html = page.stats_table.value
+    assert "−100" in html or "-100" in html
+    assert "158" not in html and "125" not in html
+    assert "price fell to ≤ 0" in html
+    if dd is not None:
+        assert dd.value == -1.0 and str(dd.nonpositive_date.date()) == "2020-04-20"
