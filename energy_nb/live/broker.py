@@ -207,9 +207,10 @@ class RedisBroker(Broker):
       computing every topic it knew;
     * one WARNING when the outage starts and one, with its length, when it ends.
 
-    When Redis answers again the instance re-announces its topics at once, checks whether
-    Redis lost its data (restart without persistence: resumes from before then get a
-    ``resync``) and publishes the buffer. The reader retries with
+    When Redis answers again (or the reader had to reconnect, even without a failed command)
+    the instance checks whether Redis lost entries it had read (restarted without persistence
+    or from older data: resumes from before then get a ``resync``), re-announces its topics at
+    once and publishes the buffer. The reader retries with
     ``redis.backoff.ExponentialBackoff`` (``retry_interval`` doubling up to ``retry_max``), so
     updates resume within about ``retry_max`` seconds of Redis returning.
 
@@ -245,7 +246,11 @@ class RedisBroker(Broker):
         self._redis = aioredis.Redis.from_url(url, socket_timeout=socket_timeout, **options)
         # the reader blocks in XREAD: give it its own connection
         self._reader_redis = aioredis.Redis.from_url(
-            url, socket_timeout=socket_timeout + block_ms / 1000, **options)
+            url, socket_timeout=socket_timeout + block_ms / 1000,
+            redis_connect_func=self._reader_connected, **options)
+        self._reader_ever_connected = False
+        # a recovery ran since the reader's last successful read (its reconnect is not news)
+        self._recovered_since_read = False
         self._backoff = ExponentialBackoff(cap=retry_max, base=retry_interval / 2)
         self._cursor: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -256,6 +261,8 @@ class RedisBroker(Broker):
         self._remote_topics: set[Topic] = set()
         self._remote_grace_until = 0.0
         self._epoch: str | None = None
+        self._cursor_before_outage: dict[str, str] = {}
+        self._dropped_before_outage = 0
         self.outages = 0
         self.connected = False
 
@@ -278,6 +285,8 @@ class RedisBroker(Broker):
             logger.debug("redis at %s still unreachable: %s", self._where, exc)
             return
         self._down_since = time.monotonic()
+        self._cursor_before_outage = dict(self._cursor)
+        self._dropped_before_outage = self._buffer.dropped
         self.outages += 1
         logger.warning("redis at %s unreachable (%s); buffering updates (at most %d per topic) "
                        "and retrying every %.1f s at most", self._where, exc,
@@ -290,11 +299,30 @@ class RedisBroker(Broker):
             return
         length = time.monotonic() - self._down_since
         self._down_since = None
+        dropped = self._buffer.dropped - self._dropped_before_outage
         logger.warning("redis at %s is back after an outage of %.1f s; re-announcing %d "
                        "topic(s), publishing %d buffered update(s)%s", self._where, length,
                        len(self._local_topics), len(self._buffer),
-                       f" ({self._buffer.dropped} dropped: buffer full)"
-                       if self._buffer.dropped else "")
+                       f" ({dropped} dropped: buffer full)" if dropped else "")
+        self._start_recovery()
+
+    async def _reader_connected(self, connection: Any) -> None:
+        """Set up each new reader connection (``redis_connect_func``).
+
+        A new connection after the first one means the previous one broke: Redis may have
+        restarted, even so fast that no command failed (the client's one retry reconnected).
+        The recovery then runs all the same (it is harmless when nothing was lost).
+        """
+        await connection.on_connect()
+        if not self._reader_ever_connected:
+            self._reader_ever_connected = True
+        elif self._down_since is None and not self._recovered_since_read:
+            logger.info("reconnected to redis at %s; checking its data", self._where)
+            self._cursor_before_outage = dict(self._cursor)
+            self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        self._recovered_since_read = True
         self._remote_grace_until = time.monotonic() + 2 * self.retry_max + 1.0
         if self._recovery is None or self._recovery.done():
             self._recovery = asyncio.ensure_future(self._recover())
@@ -311,23 +339,70 @@ class RedisBroker(Broker):
             self._lost(exc)
 
     async def _check_epoch(self) -> None:
-        """Read (or set) the dataset's epoch: resumes from before it cannot be replayed.
+        """Read (or set) the dataset's epoch: resumes from a ``seq`` before it get a resync.
 
-        A fresh Redis gets ``0-0``. When this instance had seen an epoch and it is gone, Redis
-        restarted without its data: the new epoch is now, so a client resuming from an older
-        ``seq`` gets a ``resync`` instead of a silently incomplete replay.
+        A fresh Redis gets ``0-0``. When Redis lost entries this instance had read — restarted
+        without persistence (the epoch key is gone too), or from older data (a lagging
+        replica, the last second of an ``appendfsync everysec`` file) — the epoch moves to now:
+        a client resuming from an older ``seq`` gets a ``resync`` instead of a replay with a
+        silent hole.
         """
         value = await self._redis.get(EPOCH_KEY)
-        if value is None:
-            lost = self._epoch is not None
-            value = f"{int(time.time() * 1000)}-0" if lost else "0-0"
-            await self._redis.set(EPOCH_KEY, value, nx=True)
-            value = await self._redis.get(EPOCH_KEY) or value
-            if lost:
-                logger.warning("redis at %s lost its data (restarted without persistence); "
-                               "clients resuming from before %s get a resync", self._where,
-                               value)
+        lost: dict[str, str] = {}
+        if self._epoch is not None:
+            lost = await self._streams_rolled_back()
+        if lost or (value is None and self._epoch is not None):
+            # the epoch must pass every lost entry; another instance may already have moved it
+            newest_lost = max((seq_key(seq) for seq in lost.values()), default=(0, 0))
+            names = ", ".join(list(lost)[:3]) + (" ..." if len(lost) > 3 else "")
+            if value is None or seq_key(value) <= newest_lost:
+                value = f"{int(time.time() * 1000)}-0"
+                await self._redis.set(EPOCH_KEY, value)
+                logger.warning("redis at %s lost data (%s); clients resuming from before %s "
+                               "get a resync", self._where, names or "all of it", value)
+            else:
+                logger.info("redis at %s lost data (%s); the epoch %s already covers it",
+                            self._where, names, value)
+        elif value is None:
+            await self._redis.set(EPOCH_KEY, "0-0", nx=True)
+            value = await self._redis.get(EPOCH_KEY) or "0-0"
         self._epoch = value
+
+    async def _streams_rolled_back(self) -> dict[str, str]:
+        """Streams that lost the last entry this instance read before the outage.
+
+        The entry is gone when the stream ends before it, or when it is missing although
+        nothing was ever trimmed or the stream's first entry is older (entries only leave from
+        the head, by ``MAXLEN``): new entries may already have been added after a restart.
+
+        Returns:
+            ``{topic key: last seq read}`` of those streams.
+        """
+        import redis
+
+        read = {key: seq for key, seq in self._cursor_before_outage.items() if seq != "0-0"}
+        if not read:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for key, seq in read.items():
+            pipe.xinfo_stream(key)
+            pipe.xrange(key, min=seq, max=seq)
+        results = await pipe.execute(raise_on_error=False)
+        lost: dict[str, str] = {}
+        for i, (key, seq) in enumerate(read.items()):
+            info, entry = results[2 * i], results[2 * i + 1]
+            for result in (info, entry):
+                if isinstance(result, Exception) and not isinstance(result, redis.ResponseError):
+                    raise result  # a ResponseError is "no such key": all was lost
+            if isinstance(info, Exception):
+                lost[key[len(STREAM_PREFIX):]] = seq
+                continue
+            first = info.get("first-entry")
+            trimmed = int(info.get("entries-added") or 0) > int(info.get("length") or 0)
+            if seq_key(info.get("last-generated-id") or "0-0") < seq_key(seq) or (not entry and (
+                    not trimmed or (first and seq_key(first[0]) <= seq_key(seq)))):
+                lost[key[len(STREAM_PREFIX):]] = seq
+        return lost
 
     async def _flush(self) -> None:
         """Publish the outage buffer, oldest first (raises when Redis fails again)."""
@@ -404,6 +479,7 @@ class RedisBroker(Broker):
                 continue
             failures = 0
             self._regained()
+            self._recovered_since_read = False
             for key, entries in response or []:
                 topic = _topic_of(key)
                 for seq, fields in entries:

@@ -9,10 +9,14 @@ order, B re-announces its topics at once, and a client that was away resumes wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import shutil
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +100,22 @@ async def wait_until(check: Any, timeout: float = 10.0) -> None:
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("persistent", [True, False], ids=["aof", "no-persistence"])
-async def test_outage_loses_no_update_and_updates_resume_at_once(
-        make_server, redis_server, book, tmp_path: Path, caplog, persistent: bool) -> None:
-    caplog.set_level(logging.DEBUG, logger="energy_nb.live.broker")
-    a = await make_server(broker_url=redis_server.url)  # the feed instance
-    b = await make_server(broker_url=redis_server.url)  # the clients' instance
+@dataclass
+class Setup:
+    """Instance A runs the feed; the ``live`` client on B stays, another left after ``last``."""
+
+    a: Any
+    b: Any
+    feed: Feed
+    live: Collector
+    last: dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def feed_on_a_clients_on_b(make_server: Any, url: str, book: Any,
+                                 ticks: int) -> AsyncIterator[Setup]:
+    a = await make_server(broker_url=url)  # the feed instance
+    b = await make_server(broker_url=url)  # the clients' instance
     feed = Feed(a, book)
     async with websockets.connect(b.url + "?commodity=WTI&horizon=7") as live_ws, \
             websockets.connect(b.url + "?commodity=WTI&horizon=7") as away_ws:
@@ -112,12 +125,32 @@ async def test_outage_loses_no_update_and_updates_resume_at_once(
             return TOPIC in await a.broker.active_topics()
 
         await wait_until(a_knows_the_topic)
-        for _ in range(4):
+        for _ in range(ticks):
             await feed.tick()
         last = await away.wait_for(carries(feed.prices[-1]))
         assert means(away.updates()) == feed.prices
         await away_ws.close()  # the away client leaves before the outage
+        yield Setup(a, b, feed, live, last)
 
+
+@contextlib.asynccontextmanager
+async def resumed(url: str, last_seq: str) -> AsyncIterator[Any]:
+    """A new connection that subscribed to WTI:7 with ``last_seq`` (after ``subscribed``)."""
+    async with websockets.connect(url) as ws:
+        await ws.recv()  # welcome
+        await ws.send(json.dumps({"action": "subscribe", "commodity": "WTI", "horizon": 7,
+                                  "last_seq": last_seq}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "subscribed"
+        yield ws
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("persistent", [True, False], ids=["aof", "no-persistence"])
+async def test_outage_loses_no_update_and_updates_resume_at_once(
+        make_server, redis_server, book, tmp_path: Path, caplog, persistent: bool) -> None:
+    caplog.set_level(logging.DEBUG, logger="energy_nb.live.broker")
+    async with feed_on_a_clients_on_b(make_server, redis_server.url, book, 4) as setup:
+        a, b, feed, live, last = setup.a, setup.b, setup.feed, setup.live, setup.last
         redis_server.stop()
         await feed.run_for(OUTAGE_SECONDS)  # A keeps computing B's topic meanwhile
         during = feed.prices[4:]
@@ -146,11 +179,7 @@ async def test_outage_loses_no_update_and_updates_resume_at_once(
             assert "WTI:7" in await r.smembers(TOPICS_PREFIX + b.broker.instance_id)
 
     # the away client resumes from its last seq on B
-    async with websockets.connect(b.url) as ws:
-        await ws.recv()  # welcome
-        await ws.send(json.dumps({"action": "subscribe", "commodity": "WTI", "horizon": 7,
-                                  "last_seq": last["seq"]}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "subscribed"
+    async with resumed(b.url, last["seq"]) as ws:
         if persistent:  # every update it missed, in order
             replay = [json.loads(await asyncio.wait_for(ws.recv(), 5))
                       for _ in feed.prices[4:]]
@@ -213,3 +242,48 @@ async def test_direct_publish_during_an_outage_still_raises_and_is_not_buffered(
         assert await broker.active_topics() == {TOPIC}
     finally:
         await broker.close()
+
+
+async def test_redis_back_with_older_data_gives_a_resync_not_a_silent_hole(
+        make_server, redis_server, book, tmp_path: Path) -> None:
+    """Redis restarts from data older than what was read (a lagging replica, the last second of
+    an ``appendfsync everysec`` file): resumes from before the loss get a resync."""
+    async with feed_on_a_clients_on_b(make_server, redis_server.url, book, 2) as setup:
+        b, feed, live = setup.b, setup.feed, setup.live
+        # keep a copy of Redis's data as it is now
+        redis_server.stop()
+        old_data = tmp_path / "redis-old"
+        shutil.copytree(redis_server.workdir, old_data)
+        redis_server.start()
+        for _ in range(3):  # these three are read by both instances, then lost by Redis
+            await feed.tick()
+        await live.wait_for(carries(feed.prices[-1]))
+        redis_server.stop()
+        redis_server.workdir = old_data
+        redis_server.start()
+        await feed.run_for(1.5)
+        await live.wait_for(carries(feed.prices[-1]), timeout=10)
+        assert means(live.updates()) == feed.prices  # connected throughout: nothing missed
+
+    async with resumed(b.url, setup.last["seq"]) as ws:
+        resync = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert (resync["type"], resync["points"][0]["mean"]) == ("resync", feed.prices[-1])
+
+
+async def test_redis_restarted_empty_too_fast_to_notice_still_gets_the_topics_at_once(
+        make_server, redis_server, tmp_path: Path) -> None:
+    """No command fails when Redis restarts between two of them (the client's one retry
+    reconnects): the new reader connection alone triggers the re-announce."""
+    b = await make_server(broker_url=redis_server.url)
+    async with websockets.connect(b.url + "?commodity=NG&horizon=3") as ws:
+        await ws.recv()
+        redis_server.stop()  # blocks the event loop: the brokers see no failed command
+        redis_server.workdir = tmp_path / "redis-empty"
+        redis_server.workdir.mkdir()
+        redis_server.start()
+        key = TOPICS_PREFIX + b.broker.instance_id
+        async with aioredis.Redis.from_url(redis_server.url, decode_responses=True) as r:
+            async def announced() -> bool:
+                return "NG:3" in await r.smembers(key)
+
+            await wait_until(announced, timeout=3.0)  # the heartbeat would take 20 s
