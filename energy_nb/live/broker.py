@@ -256,6 +256,7 @@ class RedisBroker(Broker):
         self._tasks: list[asyncio.Task[None]] = []
         self._buffer = OutageBuffer(outage_buffer)
         self._flush_lock = asyncio.Lock()
+        self._sync_lock = asyncio.Lock()
         self._down_since: float | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._remote_topics: set[Topic] = set()
@@ -497,12 +498,15 @@ class RedisBroker(Broker):
     async def sync_topics(self, period: float = 20.0) -> None:
         """Write this instance's subscribed topics to Redis now (expires after 3 periods)."""
         key = TOPICS_PREFIX + self.instance_id
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(key)
-        if self._local_topics:
-            pipe.sadd(key, *[t.key for t in self._local_topics])
-            pipe.expire(key, int(period * 3))
-        await pipe.execute()
+        # one announcement at a time, each writing the topics as they are when it runs: two in
+        # flight on two connections could land out of order and leave an older set
+        async with self._sync_lock:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(key)
+            if self._local_topics:
+                pipe.sadd(key, *[t.key for t in self._local_topics])
+                pipe.expire(key, int(period * 3))
+            await pipe.execute()
 
     async def _topics_loop(self, period: float = 20.0) -> None:
         while True:
