@@ -386,7 +386,8 @@ class LiveServer:
             commodities: limit to these commodities (default: all).
 
         Returns:
-            ``{topic key: seq}`` of the updates published.
+            ``{topic key: seq}`` of the updates published (an update kept by the broker during
+            an outage, to be published when it returns, is not listed).
         """
         wanted = None if commodities is None else {protocol.validate_commodity(c)
                                                    for c in commodities}
@@ -395,10 +396,14 @@ class LiveServer:
             if wanted is not None and topic.commodity not in wanted:
                 continue
             try:
-                published[topic.key] = await self.broadcast_forecast_update(
-                    topic.commodity, topic.horizon)
+                message = protocol.forecast_update(topic, await self.compute_forecast(topic), None)
+                del message["seq"]
+                seq = await self.broker.publish_or_buffer(topic, message)
             except Exception as exc:  # noqa: BLE001 - one topic must not stop the others
                 logger.warning("refresh of %s failed: %s", topic.key, exc)
+                continue
+            if seq is not None:
+                published[topic.key] = seq
         return published
 
     def stats(self, detail: bool = False) -> dict[str, Any]:
