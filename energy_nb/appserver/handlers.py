@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from energy_nb.appserver.kernels import CURRENT_VISIT
+from energy_nb.ui.widget_bundle import BUNDLE_ENV
 
 _PAGE_SCRIPT = (Path(__file__).resolve().parent / "page_release.js").read_text(encoding="utf-8")
 
@@ -36,6 +38,17 @@ def page_script(idle_timeout: float) -> str:
     """The ``<script>`` inserted first in every dashboard's ``<head>`` (see page_release.js)."""
     return "<script>" + _PAGE_SCRIPT.replace("__IDLE_TEXT__", duration_text(idle_timeout)) + \
         "</script>"
+
+
+def bundle_preload() -> str:
+    """A ``<link rel="modulepreload">`` for plotly's widget bundle when the app serves it.
+
+    The page's FigureWidgets import the bundle by URL (:mod:`energy_nb.appserver.assets`);
+    fetching and compiling it while Voila's own scripts load means it is ready when the first
+    chart's model initialises (anywidget gives a model 2 s to initialise).
+    """
+    url = os.environ.get(BUNDLE_ENV, "")
+    return f'<link rel="modulepreload" href="{html.escape(url)}">' if url else ""
 
 
 def busy_page(open_visits: int, retry_after: int) -> str:
@@ -99,7 +112,7 @@ class DashboardHandler(TornadoVoilaHandler):
         # without it the request was refused (403, voila issue 1458) and the kernel leaked.
         self.xsrf_token  # noqa: B018 - accessing it sets the _xsrf cookie
         token = CURRENT_VISIT.set(visit)
-        script = page_script(getattr(manager, "idle_timeout", 0.0))
+        script = page_script(getattr(manager, "idle_timeout", 0.0)) + bundle_preload()
         injected = False
         try:
             async for chunk in self.get_generator(path=path):

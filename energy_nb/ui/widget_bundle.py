@@ -39,8 +39,12 @@ def loader_source(path: str) -> str:
         JavaScript source of a module whose default export is the bundle's (plotly's anywidget
         definition).
     """
-    return ("const bundle = await import(new URL(" + json.dumps(path)
-            + ", window.location.href).href);\nexport default bundle.default;\n")
+    # Each widget imports its own instance of the module (a distinct fragment: one fetch from
+    # the HTTP cache, a module instance per chart), as anywidget's blob import of the inline
+    # code gave it: plotly's widget code keeps per-figure state at module level.
+    return ("const url = new URL(" + json.dumps(path) + ", window.location.href);\n"
+            "url.hash = Math.random().toString(36).slice(2);\n"
+            "const bundle = await import(url.href);\nexport default bundle.default;\n")
 
 
 def use_served_bundle(environ: dict[str, str] | None = None) -> bool:
