@@ -556,6 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         parser.error(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
 
+    # A SIGTERM (run_all's timeout, a kill) unwinds like Ctrl-C, so the servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     work = Path(tempfile.mkdtemp(prefix="bench_visitors_"))
     results: list[LoadResult] = []
     try:
