@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import inspect
 import json
 import logging
@@ -48,6 +47,7 @@ from websockets.http11 import Request, Response
 
 from energy_nb.config import PROJECT_ROOT
 from energy_nb.live import protocol
+from energy_nb.live.access import api_key_refusal
 from energy_nb.live.admission import (
     AcceptErrorLog,
     Admission,
@@ -247,10 +247,15 @@ class LiveServer:
         forecast_fn: ``(commodity, horizon) -> dict`` (sync: run in a worker thread; or async).
         config: settings and limits.
         broker: fan-out backend (default: a new :class:`MemoryBroker`).
+        http_app: an ASGI app (the HTTP API, :func:`energy_nb.live.http_api.build_api`) served
+            on the same port for every request that is not a ``GET`` of the socket's own
+            paths (see :mod:`energy_nb.live.http_bridge`); None: those get 404/400 as before.
     """
 
     def __init__(self, forecast_fn: ForecastFn, config: LiveConfig | None = None,
-                 broker: Broker | None = None) -> None:
+                 broker: Broker | None = None, http_app: Any = None) -> None:
+        self.http_app = http_app
+        self.http_bridge: Any = None
         self.forecast_fn = forecast_fn
         self.config = config or LiveConfig()
         self.broker = broker or MemoryBroker()
@@ -287,7 +292,14 @@ class LiveServer:
                 "(raise it with `ulimit -n` to serve more clients)", cfg.max_connections,
                 self.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self._accept_errors.install(asyncio.get_running_loop())
-        connection = functools.partial(TrackedConnection, admission=self.admission)
+        connection: Any = functools.partial(TrackedConnection, admission=self.admission)
+        if self.http_app is not None:
+            from energy_nb.live.http_bridge import HttpBridge, RoutedConnection
+
+            self.http_bridge = HttpBridge(self._with_socket_routes(self.http_app))
+            connection = functools.partial(
+                RoutedConnection, admission=self.admission, bridge=self.http_bridge,
+                socket_paths=frozenset((WS_PATH, HEALTH_PATH, STATS_PATH, DOCS_PATH)))
         self._server = await serve(
             self._handler, cfg.host, cfg.port,
             create_connection=connection,  # type: ignore[arg-type]
@@ -311,6 +323,8 @@ class LiveServer:
                 cut(conn, CloseCode.GOING_AWAY, "server shutting down")
             self._server.close()
             self.admission.drop_handshakes()  # else shutdown waits for their open timeout
+            if self.http_bridge is not None:
+                await self.http_bridge.shutdown()
             await self._server.wait_closed()
             self._server = None
             self._accept_errors.uninstall()
@@ -449,18 +463,9 @@ class LiveServer:
     def _auth_refusal(self, request: Request,
                       query: dict[str, list[str]]) -> tuple[HTTPStatus, str] | None:
         """Why a request lacks a valid API key (status, text), or None when it may pass."""
-        expected = self.config.api_key
-        if not expected:
-            return None
-        headers = request.headers.get_all("X-API-Key")
-        queries = query.get("api_key") or []
-        if len(headers) > 1 or len(queries) > 1:
-            return HTTPStatus.BAD_REQUEST, "send the API key once (one X-API-Key header)\n"
-        given = (headers or queries or [""])[0]
-        if hmac.compare_digest(given.encode(), expected.encode()):
-            return None
-        return (HTTPStatus.UNAUTHORIZED,
-                "missing or wrong API key (api_key query or X-API-Key)\n")
+        refusal = api_key_refusal(self.config.api_key, request.headers.get_all("X-API-Key"),
+                                  query.get("api_key") or [])
+        return None if refusal is None else (HTTPStatus(refusal[0]), refusal[1] + "\n")
 
     def _process_request(self, connection: ServerConnection,
                          request: Request) -> Response | None:
@@ -490,6 +495,41 @@ class LiveServer:
             detail = (query.get("detail") or ["0"])[0] in ("1", "true")
             return self._json_response(connection, HTTPStatus.OK, self.stats(detail))
         return None
+
+    def _with_socket_routes(self, app: Any) -> Any:
+        """The ASGI app plus ``/healthz``, ``/api/v1/ws/stats`` and ``/api/docs``: a keep-alive
+        HTTP connection that was handed to the HTTP API sends its later requests there."""
+        from starlette.requests import Request as HttpRequest
+        from starlette.responses import Response as HttpResponse
+
+        async def routed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            path = (scope.get("path") or "/").rstrip("/") or "/"
+            if scope["type"] != "http" or scope["method"] != "GET" or path not in (
+                    HEALTH_PATH, STATS_PATH, DOCS_PATH):
+                await app(scope, receive, send)
+                return
+            request = HttpRequest(scope, receive)
+            response: HttpResponse
+            if path == HEALTH_PATH:
+                response = HttpResponse(json.dumps({"status": "ok", "connections": len(
+                    self.connections)}), media_type="application/json")
+            elif path == DOCS_PATH:
+                try:
+                    body = self.config.docs_file.read_bytes()
+                except OSError:
+                    body = b""
+                response = (HttpResponse(body, media_type="text/markdown; charset=utf-8")
+                            if body else HttpResponse("protocol document not found\n", 404))
+            else:
+                refusal = api_key_refusal(self.config.api_key, request.headers.getlist(
+                    "x-api-key"), request.query_params.getlist("api_key"))
+                detail = request.query_params.get("detail", "0") in ("1", "true")
+                response = (HttpResponse(refusal[1] + "\n", refusal[0]) if refusal else
+                            HttpResponse(json.dumps(self.stats(detail), indent=1),
+                                         media_type="application/json"))
+            await response(scope, receive, send)
+
+        return routed
 
     # --- the write deadline ----------------------------------------------------------------
 

@@ -63,6 +63,36 @@ class SessionLimits:
     max_message_bytes: int = protocol.MAX_MESSAGE_BYTES
 
 
+class TokenBucket:
+    """A token bucket: ``rate`` tokens per second, at most ``burst`` kept (pure; the caller
+    passes the time).
+
+    Usage: ``bucket = TokenBucket(20, 40, now); if not bucket.take(now): refuse()``.
+    """
+
+    __slots__ = ("burst", "rate", "time", "tokens")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.time = now
+
+    def take(self, now: float) -> bool:
+        """Refill for the time passed, then take one token; False when there is none."""
+        elapsed = max(0.0, now - self.time)
+        self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
+        self.time = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait(self) -> float:
+        """Seconds until the next token (0 when one is available)."""
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+
 # --- events: what the server must do ---------------------------------------------------------
 
 
@@ -162,8 +192,7 @@ class LiveSession:
         self.closing = False
         self.rate_limited = 0
         now = clock()
-        self._tokens = float(self.limits.burst)
-        self._token_time = now
+        self._bucket = TokenBucket(self.limits.rate, self.limits.burst, now)
         self._abuse_count = 0
         self._abuse_start = 0.0
         self.last_activity = now
@@ -210,7 +239,7 @@ class LiveSession:
             return []  # the server keeps reading so the closing handshake can complete
         now = self.clock()
         self.last_activity = now
-        if not self._take_token(now):
+        if not self._bucket.take(now):
             return self._refuse(now)
         if isinstance(frame, str) and len(frame) > self.limits.max_message_bytes:
             return [Send(protocol.error(
@@ -224,16 +253,6 @@ class LiveSession:
             return self._dispatch(action)
         except ProtocolError as exc:
             return [Send(protocol.error_from(exc, action.request_id))]
-
-    def _take_token(self, now: float) -> bool:
-        limits = self.limits
-        elapsed = max(0.0, now - self._token_time)
-        self._tokens = min(float(limits.burst), self._tokens + elapsed * limits.rate)
-        self._token_time = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
 
     def _refuse(self, now: float) -> list[Event]:
         limits = self.limits
