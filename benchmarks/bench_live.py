@@ -85,12 +85,24 @@ async def serve_main(kind: str) -> None:
 
     topic = Topic("WTI", 7)
     forecast = sample_forecast()
+    http_app = None
+    if kind == "mine+api":  # the HTTP API on the same port (each connection is routed)
+        import tempfile
+
+        from energy_nb.data.store import PriceStore
+        from energy_nb.live.http_api import build_api
+        from energy_nb.live.http_bridge import HttpBridge
+
+        folder = tempfile.mkdtemp(prefix="bench-live-")
+        http_app = build_api(PriceStore(Path(folder) / "bench.sqlite"))
+        HttpBridge(http_app)  # import uvicorn's protocol before measuring memory
     gc.collect()
     rss0 = rss_bytes()
-    if kind == "mine":
+    if kind in ("mine", "mine+api"):
         server = LiveServer(lambda c, h: forecast,
                             LiveConfig(port=0, max_connections=20_000, max_per_address=None,
-                                       rate=1e6, burst=10**6, idle_timeout=None))
+                                       rate=1e6, burst=10**6, idle_timeout=None),
+                            http_app=http_app)
         await server.start()
         port = server.port
 
@@ -365,9 +377,11 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=3.0, help="idle seconds before measuring")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds at 1,000 clients (medians are reported)")
-    parser.add_argument("--candidate", choices=("energy_nb", "starlette"), default="energy_nb",
+    parser.add_argument("--candidate", choices=("energy_nb", "energy_nb+api", "starlette"),
+                        default="energy_nb",
                         help="server measured against bare websockets: the live server "
-                             "(default) or a Starlette WebSocket endpoint under uvicorn")
+                             "(default), the live server with the HTTP API on its port, or a "
+                             "Starlette WebSocket endpoint under uvicorn")
     parser.add_argument("--clients", type=int, default=1_000,
                         help="clients of the first (latency) case (default 1,000)")
     parser.add_argument("--big", type=int, help="clients of the second (held) case "
@@ -376,7 +390,8 @@ def main() -> int:
     raise_nofile()
     big = args.big or (2_000 if args.quick else 10_000)
     small = args.clients
-    candidate = "mine" if args.candidate == "energy_nb" else args.candidate
+    candidate = {"energy_nb": "mine", "energy_nb+api": "mine+api"}.get(args.candidate,
+                                                                      args.candidate)
     load_before = os.getloadavg()[0]
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     # the machine is shared: alternate the two servers over several rounds, keep medians

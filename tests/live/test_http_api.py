@@ -341,3 +341,39 @@ async def test_work_queue_refuses_beyond_workers_plus_queue() -> None:
     release.set()
     assert await first == "first" and await second == "second"
     assert await queue.run(lambda: "again") == "again"
+
+
+# --- energy-nb serve ------------------------------------------------------------------------
+
+
+def test_serve_command_serves_the_api_and_its_flags(home: Path) -> None:
+    env = {**os.environ, "ENERGY_NB_HOME": str(home), "ENERGY_NB_API_KEY": "k3y"}
+    bad = subprocess.run([str(SCRIPT), "serve", "--port", "0", "--api-workers", "0"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "--api-workers must be in 1..64" in bad.stderr
+    proc = subprocess.Popen([str(SCRIPT), "serve", "--port", "0", "--json", "--api-rate", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        port = json.loads(proc.stdout.readline())["port"]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
+            assert c.get("/api/v1/commodities").status_code == 401
+            prices = c.get("/api/v1/prices/NG", params={"start": "2018-01-04", "end": "2018-01-08"},
+                           headers={"X-API-Key": "k3y", "Accept": "text/csv"})
+            assert prices.status_code == 200
+            assert "2018-01-05," in prices.text  # the blank source price stays a gap (empty)
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+    off = subprocess.Popen([str(SCRIPT), "serve", "--port", "0", "--json", "--no-http-api"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**env, "ENERGY_NB_API_KEY": ""})
+    try:
+        assert off.stdout is not None
+        port = json.loads(off.stdout.readline())["port"]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            assert c.get("/api/v1/commodities").status_code == 404  # websockets' own answer
+            assert c.get("/healthz").status_code == 200
+    finally:
+        off.terminate()
+        assert off.wait(30) == 0
