@@ -2,7 +2,8 @@
 
 Routes (``/api/v1``): ``commodities``, ``prices/{commodity}``, ``forecast``, ``models``,
 ``models/{id}``, ``evaluations/{id}``, ``backtests`` (POST) and ``backtests/{id}``; the OpenAPI
-document at ``/api/openapi.json`` and a browsable page at ``/api/v1/docs``.
+document at ``/api/openapi.json`` and a browsable page at ``/api/v1/docs`` (both public, like
+the protocol document at ``/api/docs``).
 
 Rules, the same for every route:
 
@@ -307,8 +308,8 @@ def build_api(store: Any, settings: ApiSettings | None = None, forecast_service:
         payload, frame = await asyncio.to_thread(queries.backtest, store, number)
         return payload, frame, 200, {}
 
-    async def openapi(request: Request) -> Any:
-        return openapi_document(), None, 200, {}
+    async def openapi(request: Request) -> Response:
+        return json_response(openapi_document(), headers=cors(request, {}))
 
     async def docs_page(request: Request) -> Response:
         return HTMLResponse(docs_html(openapi_document()))
@@ -345,7 +346,7 @@ def build_api(store: Any, settings: ApiSettings | None = None, forecast_service:
         Route(f"{PREFIX}/evaluations/{{id}}", endpoint(evaluation), methods=get),
         Route(f"{PREFIX}/backtests", endpoint(backtest_post), methods=post),
         Route(f"{PREFIX}/backtests/{{id}}", endpoint(backtest_get), methods=get),
-        Route(OPENAPI_PATH, endpoint(openapi), methods=get),
+        Route(OPENAPI_PATH, openapi, methods=["GET"]),  # public, like /api/docs
         Route(DOCS_PAGE_PATH, docs_page, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found,

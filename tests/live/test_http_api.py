@@ -195,7 +195,7 @@ def test_models_and_evaluations_answer_like_the_cli(client: httpx.Client, home: 
             == "not_found"
 
 
-def test_backtest_post_then_get(client: httpx.Client) -> None:
+def test_backtest_post_then_get(client: httpx.Client, home: Path) -> None:
     body = {"commodity": "brent", "strategy": "sma-cross", "params": {"fast": 5, "slow": 20},
             "start": "2024-01-02", "end": "2024-06-28", "commission": 0.001}
     created = client.post("/api/v1/backtests", json=body)
@@ -209,6 +209,13 @@ def test_backtest_post_then_get(client: httpx.Client) -> None:
     equity = client.get(created.headers["location"], headers={"Accept": "text/csv"}).text
     assert equity.splitlines()[0].startswith("date,Price,Position")
     assert len(equity.splitlines()) == 1 + len(run["equity"])
+    printed = cli(home, "backtest", "--commodity", "BRENT", "--strategy", "sma-cross",
+                  "--fast", "5", "--slow", "20", "--start", "2024-01-02", "--end", "2024-06-28",
+                  "--commission", "0.001", "--json")
+    assert printed["id"] != run["id"]
+    for key in ("id", "created_at"):
+        printed.pop(key), run.pop(key)
+    assert run == printed
 
 
 @pytest.mark.parametrize(("body", "status", "field"), [
@@ -255,6 +262,27 @@ async def test_websocket_and_http_share_the_port(server: ThreadedServer) -> None
         assert reply["type"] == "pong" and reply["id"] == 1
 
 
+def test_request_line_split_across_packets_and_garbage(server: ThreadedServer) -> None:
+    import socket
+    import time
+
+    with socket.create_connection(("127.0.0.1", server.server.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/v1/comm")
+        time.sleep(0.1)
+        sock.sendall(b"odities HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"commodities"' in answer
+    with socket.create_connection(("127.0.0.1", server.server.port), timeout=10) as sock:
+        sock.sendall(b"\x16\x03\x01 not http at all")  # no request line, then EOF
+        sock.shutdown(socket.SHUT_WR)
+        sock.recv(65536)
+    with httpx.Client(base_url=server.base) as c:  # the server is still fine
+        assert c.get("/api/v1/commodities").status_code == 200
+        assert c.get("/healthz").json()["status"] == "ok"
+
+
 # --- access rules ---------------------------------------------------------------------------
 
 
@@ -286,6 +314,8 @@ def test_api_key_and_origin_rules_match_the_socket(keyed: ThreadedServer) -> Non
         assert preflight.status_code == 204
         assert "X-API-Key" in preflight.headers["access-control-allow-headers"]
         assert c.get("/healthz").status_code == 200  # health needs no key, as before
+        assert c.get("/api/docs").status_code == 200  # nor the documents
+        assert c.get("/api/openapi.json").json()["openapi"].startswith("3.")
         assert c.get("/api/v1/ws/stats").status_code == 401
 
 
