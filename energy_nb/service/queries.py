@@ -71,9 +71,11 @@ def forecast(service: Any, request: ForecastRequest,
         run = service.forecast(request.commodity, request.model, origin=request.start,
                                horizon=request.horizon, levels=request.levels, record=record)
     except ForecastRequestError as exc:
-        if "no " in str(exc) and "stored" in str(exc):
-            raise NotFound(str(exc)) from None
-        raise RequestError("invalid_value", str(exc)) from None
+        text = str(exc)
+        if text.startswith(f"no {request.commodity} prices stored"):
+            raise NotFound(text) from None
+        raise RequestError("invalid_value", text,
+                           "start" if text.startswith("start date") else None) from None
     except ForecastFitError as exc:
         raise RequestError("model_failed", str(exc), "model") from None
     frame = run.forecast.to_frame()

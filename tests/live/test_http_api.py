@@ -140,6 +140,8 @@ def test_prices_window_frequency_and_csv(client: httpx.Client, store: PriceStore
     ("/api/v1/forecast", {"commodity": "wti", "model": "oracle"}, 422, "invalid_value", "model"),
     ("/api/v1/forecast", {"commodity": "wti", "start": "2024-13-45"}, 400, "bad_request",
      "start"),
+    ("/api/v1/forecast", {"commodity": "wti", "start": "1950-01-02"}, 422, "invalid_value",
+     "start"),
     ("/api/v1/models", {"kind": "guess"}, 422, "invalid_value", None),
     ("/api/v1/models", {"limit": "0"}, 422, "invalid_value", "limit"),
     ("/api/v1/models/abc", {}, 400, "bad_request", "id"),
@@ -407,3 +409,17 @@ def test_serve_command_serves_the_api_and_its_flags(home: Path) -> None:
     finally:
         off.terminate()
         assert off.wait(30) == 0
+
+
+def test_an_empty_store_answers_404_naming_the_commodity(tmp_path: Path) -> None:
+    srv = ThreadedServer(PriceStore(tmp_path / "empty.sqlite"))
+    try:
+        with httpx.Client(base_url=srv.base, timeout=60) as c:
+            for response in (c.get("/api/v1/prices/wti"),
+                             c.get("/api/v1/forecast", params={"commodity": "wti"}),
+                             c.post("/api/v1/backtests", json={"commodity": "wti"})):
+                error = error_of(response, 404)
+                assert error["code"] == "not_found" and "WTI" in error["message"]
+            assert c.get("/api/v1/models").json()["runs"] == []
+    finally:
+        srv.stop()
