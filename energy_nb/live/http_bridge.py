@@ -11,9 +11,10 @@ each TCP connection looks at its request line first:
   ASGI app (``transport.set_protocol``): from then on uvicorn reads and writes that socket and
   the WebSocket side forgets it.
 
-A connection counts against the live server's limits until its request line arrives (so
-half-open sockets are still dropped by the admission rules); HTTP connections are then limited
-by uvicorn (``limit_concurrency``, keep-alive timeout).
+Every connection counts against the live server's limits (``max_connections``, per address,
+the open-files budget) from ``accept`` until it closes, HTTP ones included; until its request
+line arrives it is a half-open socket the admission rules may drop. HTTP connections are also
+limited by uvicorn (``limit_concurrency``: 503 beyond it; idle keep-alive closed after 5 s).
 
 Usage::
 
@@ -128,12 +129,19 @@ class RoutedConnection(TrackedConnection):
 
     def _hand_over(self, head: bytes) -> None:
         transport = self.transport
-        self.admission.closed(self)
+        self.admission.request_received(self)  # not a half-open socket any more
         task = self._handshake_task
         if task is not None:
             task.cancel()
             self.server.handler_tasks.discard(task)
         protocol = self.bridge.protocol()
+        lost = protocol.connection_lost
+
+        def connection_lost(exc: Exception | None) -> None:
+            self.admission.closed(self)  # counted until the HTTP connection closes
+            lost(exc)
+
+        protocol.connection_lost = connection_lost  # type: ignore[method-assign]
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         protocol.data_received(head)  # type: ignore[attr-defined]

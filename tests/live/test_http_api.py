@@ -283,6 +283,11 @@ def test_request_line_split_across_packets_and_garbage(server: ThreadedServer) -
     with httpx.Client(base_url=server.base) as c:  # the server is still fine
         assert c.get("/api/v1/commodities").status_code == 200
         assert c.get("/healthz").json()["status"] == "ok"
+        assert server.server.admission.total >= 1  # an open HTTP connection counts
+    deadline = time.monotonic() + 10
+    while server.server.admission.total and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.server.admission.total == 0  # and is uncounted once closed
 
 
 # --- access rules ---------------------------------------------------------------------------
