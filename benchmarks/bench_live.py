@@ -20,6 +20,9 @@ Usage::
     .venv/bin/python benchmarks/bench_live.py --quick          # 1,000 and 2,000 clients
     # the same socket served by Starlette under uvicorn (the REST API's stack), reduced counts:
     .venv/bin/python benchmarks/bench_live.py --candidate starlette --clients 1000 --big 2000
+
+The live server is measured as ``energy-nb serve`` runs it: with the HTTP API on its port
+(``--candidate energy_nb`` measures it without).
 """
 
 from __future__ import annotations
@@ -378,10 +381,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds at 1,000 clients (medians are reported)")
     parser.add_argument("--candidate", choices=("energy_nb", "energy_nb+api", "starlette"),
-                        default="energy_nb",
-                        help="server measured against bare websockets: the live server "
-                             "(default), the live server with the HTTP API on its port, or a "
-                             "Starlette WebSocket endpoint under uvicorn")
+                        default="energy_nb+api",
+                        help="server measured against bare websockets: the live server with "
+                             "the HTTP API on its port, as `energy-nb serve` runs it (default), "
+                             "the live server alone, or a Starlette WebSocket endpoint under "
+                             "uvicorn")
     parser.add_argument("--clients", type=int, default=1_000,
                         help="clients of the first (latency) case (default 1,000)")
     parser.add_argument("--big", type=int, help="clients of the second (held) case "
