@@ -428,3 +428,23 @@ def test_an_empty_store_answers_404_naming_the_commodity(tmp_path: Path) -> None
             assert c.get("/api/v1/models").json()["runs"] == []
     finally:
         srv.stop()
+
+
+def test_expensive_requests_beyond_the_queue_get_429_busy(store: PriceStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    srv = ThreadedServer(store, ApiSettings(workers=1, queue=0, record_forecasts=False))
+    try:
+        def ask(origin: str) -> httpx.Response:
+            return httpx.get(f"{srv.base}/api/v1/forecast", timeout=120, params={
+                "commodity": "WTI", "model": "auto", "horizon": "5", "start": origin})
+
+        with ThreadPoolExecutor(3) as pool:  # three model fits at once, room for one
+            answers = list(pool.map(ask, ["2023-06-01", "2023-07-03", "2023-08-01"]))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses[0] == 200 and statuses[-1] == 429, statuses
+        for busy in (a for a in answers if a.status_code == 429):
+            assert error_of(busy, 429)["code"] == "busy"
+            assert int(busy.headers["retry-after"]) >= 1
+    finally:
+        srv.stop()
