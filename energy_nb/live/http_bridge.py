@@ -54,7 +54,7 @@ class HttpBridge:
 
     def __init__(self, app: Any, limit_concurrency: int = 256, keep_alive: float = 5.0) -> None:
         self.config = uvicorn.Config(app, http="h11", ws="none", lifespan="off",
-                                     access_log=False,
+                                     access_log=False, log_config=None,
                                      log_level="warning", limit_concurrency=limit_concurrency,
                                      timeout_keep_alive=int(keep_alive), proxy_headers=False,
                                      server_header=False, date_header=False)
