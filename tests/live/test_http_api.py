@@ -290,6 +290,38 @@ def test_request_line_split_across_packets_and_garbage(server: ThreadedServer) -
     assert server.server.admission.total == 0  # and is uncounted once closed
 
 
+def test_responses_match_the_openapi_document(client: httpx.Client) -> None:
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/openapi.json").json()
+
+    def check(path: str, method: str, status: str, body: Any) -> None:
+        response = doc["paths"][path][method]["responses"][status]
+        if "$ref" in response:  # a shared response, e.g. the error
+            response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        schema = response["content"]["application/json"]["schema"]
+        Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
+
+    runs = client.get("/api/v1/models").json()
+    evaluation = next(r["id"] for r in runs["runs"] if r["kind"] == "walk_forward")
+    created = client.post("/api/v1/backtests", json={"commodity": "ng", "start": "2024-03-01"})
+    cases = [
+        ("/api/v1/commodities", "/api/v1/commodities", {}),
+        ("/api/v1/prices/{commodity}", "/api/v1/prices/ng", {"start": "2024-01-01"}),
+        ("/api/v1/forecast", "/api/v1/forecast", {"commodity": "brent", "model": "drift",
+                                                  "start": "2024-05-01"}),
+        ("/api/v1/models", "/api/v1/models", {}),
+        ("/api/v1/models/{id}", f"/api/v1/models/{evaluation}", {}),
+        ("/api/v1/evaluations/{id}", f"/api/v1/evaluations/{evaluation}", {}),
+        ("/api/v1/backtests/{id}", created.headers["location"], {}),
+    ]
+    for template, path, params in cases:
+        check(template, "get", "200", client.get(path, params=params).json())
+    check("/api/v1/backtests", "post", "201", created.json())
+    check("/api/v1/forecast", "get", "422",
+          client.get("/api/v1/forecast", params={"commodity": "wti", "horizon": "0"}).json())
+
+
 # --- access rules ---------------------------------------------------------------------------
 
 
