@@ -1,4 +1,5 @@
-"""``energy-nb serve``: the live forecast WebSocket server (protocol: docs/websocket-protocol.md).
+"""``energy-nb serve``: the live forecast WebSocket server (protocol: docs/websocket-protocol.md)
+and, on the same port, the HTTP API (``/api/v1/...``, OpenAPI at ``/api/openapi.json``).
 
 Usage::
 
