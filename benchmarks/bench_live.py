@@ -18,6 +18,11 @@ Usage::
 
     .venv/bin/python benchmarks/bench_live.py                  # 1,000 and 10,000 clients
     .venv/bin/python benchmarks/bench_live.py --quick          # 1,000 and 2,000 clients
+    # the same socket served by Starlette under uvicorn (the REST API's stack), reduced counts:
+    .venv/bin/python benchmarks/bench_live.py --candidate starlette --clients 1000 --big 2000
+
+The live server is measured as ``energy-nb serve`` runs it: with the HTTP API on its port
+(``--candidate energy_nb`` measures it without).
 """
 
 from __future__ import annotations
@@ -83,12 +88,24 @@ async def serve_main(kind: str) -> None:
 
     topic = Topic("WTI", 7)
     forecast = sample_forecast()
+    http_app = None
+    if kind == "mine+api":  # the HTTP API on the same port (each connection is routed)
+        import tempfile
+
+        from energy_nb.data.store import PriceStore
+        from energy_nb.live.http_api import build_api
+        from energy_nb.live.http_bridge import HttpBridge
+
+        folder = tempfile.mkdtemp(prefix="bench-live-")
+        http_app = build_api(PriceStore(Path(folder) / "bench.sqlite"))
+        HttpBridge(http_app)  # import uvicorn's protocol before measuring memory
     gc.collect()
     rss0 = rss_bytes()
-    if kind == "mine":
+    if kind in ("mine", "mine+api"):
         server = LiveServer(lambda c, h: forecast,
                             LiveConfig(port=0, max_connections=20_000, max_per_address=None,
-                                       rate=1e6, burst=10**6, idle_timeout=None))
+                                       rate=1e6, burst=10**6, idle_timeout=None),
+                            http_app=http_app)
         await server.start()
         port = server.port
 
@@ -97,6 +114,8 @@ async def serve_main(kind: str) -> None:
 
         async def one_broadcast() -> None:
             await server.publish_forecast(topic, forecast)
+    elif kind == "starlette":
+        port, count, one_broadcast = await _starlette_server(topic, forecast)
     else:
         connections: set[Any] = set()
         welcome = protocol.encode(protocol.welcome("bare", [topic]))
@@ -138,6 +157,54 @@ async def serve_main(kind: str) -> None:
                 sent.append(t0)
                 durations.append(t1 - t0)
             print(json.dumps({"sent": sent, "durations": durations}), flush=True)
+
+
+async def _starlette_server(topic: Any, forecast: dict[str, Any]) -> tuple[int, Any, Any]:
+    """The candidate stack for serving the socket beside the REST API: a Starlette WebSocket
+    endpoint under uvicorn (``websockets-sansio``), fanning out with ``send_text`` per client."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    from energy_nb.live import protocol
+
+    connections: set[WebSocket] = set()
+    welcome = protocol.encode(protocol.welcome("starlette", [topic]))
+    text = protocol.encode(protocol.forecast_update(topic, forecast, "1764104400123-0"))
+
+    async def endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        connections.add(ws)
+        try:
+            await ws.send_text(welcome)
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            connections.discard(ws)
+
+    app = Starlette(routes=[WebSocketRoute("/api/v1/ws/forecast", endpoint)])
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws="websockets-sansio",
+                            ws_per_message_deflate=False, backlog=1024, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    _ = task
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def count() -> int:
+        return len(connections)
+
+    async def one_broadcast() -> None:
+        for ws in list(connections):
+            try:
+                await ws.send_text(text)
+            except Exception:  # noqa: BLE001 - a closed client
+                connections.discard(ws)
+
+    return port, count, one_broadcast
 
 
 # --- client process -------------------------------------------------------------------------
@@ -313,20 +380,34 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=3.0, help="idle seconds before measuring")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds at 1,000 clients (medians are reported)")
+    parser.add_argument("--candidate", choices=("energy_nb", "energy_nb+api", "starlette"),
+                        default="energy_nb+api",
+                        help="server measured against bare websockets: the live server with "
+                             "the HTTP API on its port, as `energy-nb serve` runs it (default), "
+                             "the live server alone, or a Starlette WebSocket endpoint under "
+                             "uvicorn")
+    parser.add_argument("--clients", type=int, default=1_000,
+                        help="clients of the first (latency) case (default 1,000)")
+    parser.add_argument("--big", type=int, help="clients of the second (held) case "
+                                                "(default 10,000; 2,000 with --quick)")
     args = parser.parse_args()
     raise_nofile()
-    big = 2_000 if args.quick else 10_000
+    big = args.big or (2_000 if args.quick else 10_000)
+    small = args.clients
+    candidate = {"energy_nb": "mine", "energy_nb+api": "mine+api"}.get(args.candidate,
+                                                                      args.candidate)
     load_before = os.getloadavg()[0]
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     # the machine is shared: alternate the two servers over several rounds, keep medians
-    for n, count, gap, rounds in ((1_000, args.broadcasts, 0.1, args.rounds),
+    for n, count, gap, rounds in ((small, args.broadcasts, 0.1, args.rounds),
                                   (big, max(args.broadcasts // 3, 5), 0.5, 1)):
         runs: dict[str, list[dict[str, Any]]] = {"bare": [], "mine": []}
         for r in range(rounds):
             for kind in ("bare", "mine"):
                 print(f"round {r + 1}/{rounds}: {kind} with {n} clients ...", file=sys.stderr,
                       flush=True)
-                runs[kind].append(run_case(kind, n, count, gap, args.hold))
+                runs[kind].append(run_case(candidate if kind == "mine" else kind, n, count,
+                                           gap, args.hold))
         for kind, results in runs.items():
             merged = dict(results[0])
             for key in ("setup_s", "per_conn_kib", "bcast_ms", "p50_ms", "p99_ms"):
@@ -343,16 +424,17 @@ def main() -> int:
         return (f"{label:<38} {format(mine, fmt):>12} {format(bare, fmt):>12} {r:>7} "
                 f"{target:>14} {verdict:>5}")
 
-    m1, b1 = rows[("mine", 1_000)], rows[("bare", 1_000)]
+    m1, b1 = rows[("mine", small)], rows[("bare", small)]
     mb, bb = rows[("mine", big)], rows[("bare", big)]
     ratio_1k = m1["bcast_ms"] / b1["bcast_ms"]
     lines = [
-        f"{'metric':<38} {'energy_nb':>12} {'bare ws':>12} {'ratio':>7} {'target':>14} {'':>5}",
+        f"{'metric':<38} {args.candidate:>12} {'bare ws':>12} {'ratio':>7} {'target':>14} {'':>5}",
         "-" * 94,
-        row("latency p50 @1,000 (ms)", "p50_ms", 1_000, ".1f"),
-        row("latency p99 @1,000 (ms)", "p99_ms", 1_000, ".1f", "<= 100 ms", m1["p99_ms"] <= 100),
-        row("server time per broadcast @1,000 (ms)", "bcast_ms", 1_000, ".2f", "ratio <= 1.3",
-            ratio_1k <= 1.3, ratio=True),
+        row(f"latency p50 @{small:,} (ms)", "p50_ms", small, ".1f"),
+        row(f"latency p99 @{small:,} (ms)", "p99_ms", small, ".1f", "<= 100 ms",
+            m1["p99_ms"] <= 100),
+        row(f"server time per broadcast @{small:,} (ms)", "bcast_ms", small, ".2f",
+            "ratio <= 1.3", ratio_1k <= 1.3, ratio=True),
         row(f"latency p50 @{big:,} (ms)", "p50_ms", big, ".1f"),
         row(f"latency p99 @{big:,} (ms)", "p99_ms", big, ".1f"),
         row(f"server time per broadcast @{big:,} (ms)", "bcast_ms", big, ".2f", "", None,
@@ -366,7 +448,8 @@ def main() -> int:
         row(f"connect time for {big:,} clients (s)", "setup_s", big, ".1f"),
     ]
     print(f"\nlive server benchmark (websockets {__import__('websockets').__version__}, "
-          f"{os.cpu_count()} CPUs, {args.broadcasts} broadcasts x {args.rounds} rounds @1,000, "
+          f"{os.cpu_count()} CPUs, {args.broadcasts} broadcasts x {args.rounds} rounds "
+          f"@{small:,}, "
           f"load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after)")
     print("\n".join(lines))
     _ = bb

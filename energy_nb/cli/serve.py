@@ -1,4 +1,5 @@
-"""``energy-nb serve``: the live forecast WebSocket server (protocol: docs/websocket-protocol.md).
+"""``energy-nb serve``: the live forecast WebSocket server (protocol: docs/websocket-protocol.md)
+and, on the same port, the HTTP API (``/api/v1/...``, OpenAPI at ``/api/openapi.json``).
 
 Usage::
 
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve", help="run the live forecast WebSocket server",
         description="Serve live forecasts over WebSocket at /api/v1/ws/forecast, with /healthz, "
-                    "/api/v1/ws/stats and /api/docs on the same port. The API key comes from "
+                    "/api/v1/ws/stats, /api/docs and the HTTP API (/api/v1/..., OpenAPI at "
+                    "/api/openapi.json) on the same port. The API key comes from "
                     "ENERGY_NB_API_KEY, the fan-out backend from ENERGY_NB_BROADCAST_URL "
                     "(memory:// or redis://...).")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -57,6 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="allowed browser Origin (repeatable; '*' = any). Default: localhost pages")
     p.add_argument("--max-connections", type=int, default=10_000)
     p.add_argument("--max-per-address", type=int, default=256)
+    p.add_argument("--no-http-api", action="store_true",
+                   help="serve only the WebSocket and its routes, not the HTTP API")
+    p.add_argument("--api-rate", type=float, default=10.0, metavar="PER_SECOND",
+                   help="HTTP API requests per second per client address (default 10, burst "
+                        "twice that)")
+    p.add_argument("--api-workers", type=int, default=1,
+                   help="forecasts/backtests the HTTP API runs at once (default 1)")
+    p.add_argument("--api-queue", type=int, default=4,
+                   help="expensive HTTP API requests allowed to wait; more get 429 (default 4)")
     add_db_flag(p)
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     add_json_flag(p)
@@ -89,6 +100,12 @@ def _check(args: argparse.Namespace) -> None:
 
     if args.model.lower() not in MODEL_NAMES:
         raise CliError(f"unknown model {args.model!r}; expected one of {', '.join(MODEL_NAMES)}")
+    if not (math.isfinite(args.api_rate) and args.api_rate > 0):
+        raise CliError(f"--api-rate must be a positive number, got {args.api_rate!r}")
+    if not 1 <= args.api_workers <= 64:
+        raise CliError(f"--api-workers must be in 1..64, got {args.api_workers}")
+    if not 0 <= args.api_queue <= 10_000:
+        raise CliError(f"--api-queue must be in 0..10000, got {args.api_queue}")
     if args.replay_start is not None and args.feed != "replay":
         raise CliError("--replay-start needs --feed replay")
 
@@ -135,7 +152,16 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
                         allowed_origins=args.allow_origin,
                         max_connections=args.max_connections,
                         max_per_address=args.max_per_address)
-    server = LiveServer(ModelForecaster(provider, model=args.model.lower()), config, broker)
+    http_app = None
+    if not args.no_http_api:
+        from energy_nb.live.http_api import ApiSettings, build_api
+
+        http_app = build_api(store, ApiSettings(
+            api_key=settings.api_key, origins=config.origins(), rate=args.api_rate,
+            burst=max(1, int(2 * args.api_rate)), workers=args.api_workers,
+            queue=args.api_queue))
+    server = LiveServer(ModelForecaster(provider, model=args.model.lower()), config, broker,
+                        http_app=http_app)
     return server, feed
 
 

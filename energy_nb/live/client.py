@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from energy_nb.live import protocol
 from energy_nb.live.protocol import Topic
 
 logger = logging.getLogger(__name__)
@@ -148,30 +149,30 @@ class ForecastStream:
             return
         self.last_seq[topic] = None
         if self.state.connected:
-            await self._send({"action": "subscribe", **topic.as_dict()})
+            await self._send(protocol.subscribe_request(topic))
             if self.request_initial:
-                await self._send({"action": "forecast", **topic.as_dict()})
+                await self._send(protocol.forecast_request(topic))
 
     async def unsubscribe(self, commodity: str, horizon: int) -> None:
         """Stop following a topic."""
         topic = Topic.parse(commodity, horizon)
         if self.last_seq.pop(topic, "absent") != "absent" and self.state.connected:
-            await self._send({"action": "unsubscribe", **topic.as_dict()})
+            await self._send(protocol.unsubscribe_request(topic))
 
     async def request(self, commodity: str, horizon: int) -> None:
         """Ask the server for a fresh forecast of a topic (delivered to observers)."""
         topic = Topic.parse(commodity, horizon)
-        await self._send({"action": "forecast", **topic.as_dict()})
+        await self._send(protocol.forecast_request(topic))
 
     async def ping(self) -> None:
         """Send the app-level ``ping`` (the reply is ``pong``)."""
-        await self._send({"action": "ping"})
+        await self._send(protocol.ping_request())
 
     async def _send(self, message: dict[str, Any]) -> None:
         ws = self._ws
         if ws is None:
             raise ConnectionError("not connected")
-        await ws.send(json.dumps(message))
+        await ws.send(protocol.encode(message))
 
     # --- running ----------------------------------------------------------------------------
 
@@ -284,13 +285,10 @@ class ForecastStream:
         self._connected_event.set()
         await self._handle(welcome)
         for topic, seq in list(self.last_seq.items()):
-            message: dict[str, Any] = {"action": "subscribe", **topic.as_dict()}
-            if seq is not None:
-                message["last_seq"] = seq
             if topic not in already or seq is not None:
-                await ws.send(json.dumps(message))
+                await ws.send(protocol.encode(protocol.subscribe_request(topic, last_seq=seq)))
             if seq is None and self.request_initial:
-                await ws.send(json.dumps({"action": "forecast", **topic.as_dict()}))
+                await ws.send(protocol.encode(protocol.forecast_request(topic)))
         async for frame in ws:
             try:
                 message = json.loads(frame)

@@ -260,6 +260,36 @@ def _parse_object(data: dict[str, Any], request_id: str | int | None) -> Action:
     return Action(action, topic, last_seq, request_id)
 
 
+# --- client messages (what a client sends; ForecastStream uses these) -------------------------
+
+
+def subscribe_request(topic: Topic, last_seq: str | None = None,
+                      request_id: str | int | None = None) -> dict[str, Any]:
+    """A ``subscribe`` action; with ``last_seq`` the server resumes after that sequence id.
+
+    Usage: ``encode(subscribe_request(Topic("WTI", 7), last_seq="1700000000000-0"))``.
+    """
+    message: dict[str, Any] = {"action": "subscribe", **topic.as_dict()}
+    if last_seq is not None:
+        message["last_seq"] = last_seq
+    return _with_id(message, request_id)
+
+
+def unsubscribe_request(topic: Topic, request_id: str | int | None = None) -> dict[str, Any]:
+    """An ``unsubscribe`` action."""
+    return _with_id({"action": "unsubscribe", **topic.as_dict()}, request_id)
+
+
+def forecast_request(topic: Topic, request_id: str | int | None = None) -> dict[str, Any]:
+    """A ``forecast`` action (the reply is a ``forecast_update`` with ``seq: null``)."""
+    return _with_id({"action": "forecast", **topic.as_dict()}, request_id)
+
+
+def ping_request(request_id: str | int | None = None) -> dict[str, Any]:
+    """The app-level ``ping`` action (the reply is ``pong``)."""
+    return _with_id({"action": "ping"}, request_id)
+
+
 # --- server messages -------------------------------------------------------------------------
 
 

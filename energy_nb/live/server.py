@@ -4,6 +4,10 @@ One port serves the WebSocket endpoint ``/api/v1/ws/forecast`` and three HTTP ro
 ``/healthz``, ``/api/v1/ws/stats`` and ``/api/docs`` (the protocol document). The contract is
 ``docs/websocket-protocol.md``; :mod:`energy_nb.live.protocol` parses and builds every message.
 
+The per-connection rules (rate limit, size limit, parsing, subscription cap, id echo, resume
+or resync decision, idleness) live in the I/O-free :class:`~energy_nb.live.session.LiveSession`;
+this module only moves frames, carries out the session's events and talks to the broker.
+
 The server core knows no models: it calls an injected forecast function
 ``(commodity, horizon) -> dict`` (see :mod:`energy_nb.live.forecasting`) and fans updates out
 through a :class:`~energy_nb.live.broker.Broker` (in-memory or Redis Streams).
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import inspect
 import json
 import logging
@@ -44,6 +47,7 @@ from websockets.http11 import Request, Response
 
 from energy_nb.config import PROJECT_ROOT
 from energy_nb.live import protocol
+from energy_nb.live.access import api_key_refusal
 from energy_nb.live.admission import (
     AcceptErrorLog,
     Admission,
@@ -53,7 +57,18 @@ from energy_nb.live.admission import (
 )
 from energy_nb.live.broker import Broker, BrokerError, MemoryBroker
 from energy_nb.live.forecasting import ForecastFn
-from energy_nb.live.protocol import ProtocolError, Topic
+from energy_nb.live.protocol import Topic
+from energy_nb.live.session import (
+    Close,
+    ComputeForecast,
+    Event,
+    LiveSession,
+    RESYNC_REASON,
+    Send,
+    SessionLimits,
+    Subscribe,
+    Unsubscribe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +172,19 @@ class LiveConfig:
             return None
         return [None if o in (None, "", "null-header") else o for o in self.allowed_origins]
 
+    def session_limits(self) -> SessionLimits:
+        """The per-connection limits handed to each :class:`LiveSession`."""
+        return SessionLimits(rate=self.rate, burst=self.burst, abuse_limit=self.abuse_limit,
+                             abuse_window=self.abuse_window,
+                             max_subscriptions=self.max_subscriptions,
+                             max_message_bytes=self.max_message_bytes)
+
 
 class ConnectionInfo:
-    """Registry entry of one connection (metadata, limits state, outbox)."""
+    """Registry entry of one connection: its socket, its :class:`LiveSession` (the rules),
+    traffic counts and the slow-consumer outbox."""
 
     __slots__ = (
-        "abuse_count",
-        "abuse_start",
         "address",
         "closing",
         "connected_at",
@@ -174,34 +195,33 @@ class ConnectionInfo:
         "messages_out",
         "outbox",
         "pending",
-        "subscriptions",
-        "token_time",
-        "tokens",
+        "session",
         "writer",
         "ws",
     )
 
-    def __init__(self, ws: ServerConnection, address: str, burst: int) -> None:
+    def __init__(self, ws: ServerConnection, address: str, limits: SessionLimits) -> None:
         self.id = uuid.uuid4().hex[:16]
+        self.session = LiveSession(self.id, limits)
         self.ws = ws
         self.address = address
         self.connected_at = time.time()
         self.last_seen = self.connected_at
         self.messages_in = 0
         self.messages_out = 0
-        self.subscriptions: set[Topic] = set()
-        self.tokens = float(burst)
-        self.token_time = time.monotonic()
-        self.abuse_count = 0
-        self.abuse_start = 0.0
         # slow-consumer outbox: latest undelivered update per topic -> (text, superseded count)
         self.outbox: dict[Topic, tuple[str, int]] = {}
         self.writer: asyncio.Task[None] | None = None
         # topics being resumed: live updates wait here until the backlog is sent
         self.pending: dict[Topic, list[tuple[str, str]]] = {}
         self.dropped = 0
-        # set when the server decided to close: remaining frames are drained, not processed
+        # the close started when the session decided to close (frames are drained meanwhile)
         self.closing: asyncio.Task[None] | None = None
+
+    @property
+    def subscriptions(self) -> set[Topic]:
+        """The topics of this connection (the session's set)."""
+        return self.session.topics
 
     def describe(self) -> dict[str, Any]:
         """JSON metadata for ``/api/v1/ws/stats?detail=1``."""
@@ -227,10 +247,15 @@ class LiveServer:
         forecast_fn: ``(commodity, horizon) -> dict`` (sync: run in a worker thread; or async).
         config: settings and limits.
         broker: fan-out backend (default: a new :class:`MemoryBroker`).
+        http_app: an ASGI app (the HTTP API, :func:`energy_nb.live.http_api.build_api`) served
+            on the same port for every request that is not a ``GET`` of the socket's own
+            paths (see :mod:`energy_nb.live.http_bridge`); None: those get 404/400 as before.
     """
 
     def __init__(self, forecast_fn: ForecastFn, config: LiveConfig | None = None,
-                 broker: Broker | None = None) -> None:
+                 broker: Broker | None = None, http_app: Any = None) -> None:
+        self.http_app = http_app
+        self.http_bridge: Any = None
         self.forecast_fn = forecast_fn
         self.config = config or LiveConfig()
         self.broker = broker or MemoryBroker()
@@ -267,7 +292,14 @@ class LiveServer:
                 "(raise it with `ulimit -n` to serve more clients)", cfg.max_connections,
                 self.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self._accept_errors.install(asyncio.get_running_loop())
-        connection = functools.partial(TrackedConnection, admission=self.admission)
+        connection: Any = functools.partial(TrackedConnection, admission=self.admission)
+        if self.http_app is not None:
+            from energy_nb.live.http_bridge import HttpBridge, RoutedConnection
+
+            self.http_bridge = HttpBridge(self._with_socket_routes(self.http_app))
+            connection = functools.partial(
+                RoutedConnection, admission=self.admission, bridge=self.http_bridge,
+                socket_paths=frozenset((WS_PATH, HEALTH_PATH, STATS_PATH, DOCS_PATH)))
         self._server = await serve(
             self._handler, cfg.host, cfg.port,
             create_connection=connection,  # type: ignore[arg-type]
@@ -291,6 +323,8 @@ class LiveServer:
                 cut(conn, CloseCode.GOING_AWAY, "server shutting down")
             self._server.close()
             self.admission.drop_handshakes()  # else shutdown waits for their open timeout
+            if self.http_bridge is not None:
+                await self.http_bridge.shutdown()
             await self._server.wait_closed()
             self._server = None
             self._accept_errors.uninstall()
@@ -434,18 +468,9 @@ class LiveServer:
     def _auth_refusal(self, request: Request,
                       query: dict[str, list[str]]) -> tuple[HTTPStatus, str] | None:
         """Why a request lacks a valid API key (status, text), or None when it may pass."""
-        expected = self.config.api_key
-        if not expected:
-            return None
-        headers = request.headers.get_all("X-API-Key")
-        queries = query.get("api_key") or []
-        if len(headers) > 1 or len(queries) > 1:
-            return HTTPStatus.BAD_REQUEST, "send the API key once (one X-API-Key header)\n"
-        given = (headers or queries or [""])[0]
-        if hmac.compare_digest(given.encode(), expected.encode()):
-            return None
-        return (HTTPStatus.UNAUTHORIZED,
-                "missing or wrong API key (api_key query or X-API-Key)\n")
+        refusal = api_key_refusal(self.config.api_key, request.headers.get_all("X-API-Key"),
+                                  query.get("api_key") or [])
+        return None if refusal is None else (HTTPStatus(refusal[0]), refusal[1] + "\n")
 
     def _process_request(self, connection: ServerConnection,
                          request: Request) -> Response | None:
@@ -475,6 +500,41 @@ class LiveServer:
             detail = (query.get("detail") or ["0"])[0] in ("1", "true")
             return self._json_response(connection, HTTPStatus.OK, self.stats(detail))
         return None
+
+    def _with_socket_routes(self, app: Any) -> Any:
+        """The ASGI app plus ``/healthz``, ``/api/v1/ws/stats`` and ``/api/docs``: a keep-alive
+        HTTP connection that was handed to the HTTP API sends its later requests there."""
+        from starlette.requests import Request as HttpRequest
+        from starlette.responses import Response as HttpResponse
+
+        async def routed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            path = (scope.get("path") or "/").rstrip("/") or "/"
+            if scope["type"] != "http" or scope["method"] != "GET" or path not in (
+                    HEALTH_PATH, STATS_PATH, DOCS_PATH):
+                await app(scope, receive, send)
+                return
+            request = HttpRequest(scope, receive)
+            response: HttpResponse
+            if path == HEALTH_PATH:
+                response = HttpResponse(json.dumps({"status": "ok", "connections": len(
+                    self.connections)}), media_type="application/json")
+            elif path == DOCS_PATH:
+                try:
+                    body = self.config.docs_file.read_bytes()
+                except OSError:
+                    body = b""
+                response = (HttpResponse(body, media_type="text/markdown; charset=utf-8")
+                            if body else HttpResponse("protocol document not found\n", 404))
+            else:
+                refusal = api_key_refusal(self.config.api_key, request.headers.getlist(
+                    "x-api-key"), request.query_params.getlist("api_key"))
+                detail = request.query_params.get("detail", "0") in ("1", "true")
+                response = (HttpResponse(refusal[1] + "\n", refusal[0]) if refusal else
+                            HttpResponse(json.dumps(self.stats(detail), indent=1),
+                                         media_type="application/json"))
+            await response(scope, receive, send)
+
+        return routed
 
     # --- the write deadline ----------------------------------------------------------------
 
@@ -510,7 +570,7 @@ class LiveServer:
             self.counters["rejected_full"] += 1
             await ws.close(1013, "server full; try again later")
             return
-        info = ConnectionInfo(ws, address, cfg.burst)
+        info = ConnectionInfo(ws, address, cfg.session_limits())
         self.connections[info.id] = info
         self._per_address[address] = self._per_address.get(address, 0) + 1
         try:
@@ -537,18 +597,8 @@ class LiveServer:
     async def _serve_connection(self, info: ConnectionInfo) -> None:
         ws = info.ws
         query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
-        initial: Topic | None = None
-        query_error: ProtocolError | None = None
-        try:
-            initial = protocol.topic_from_query((query.get("commodity") or [None])[0],
-                                                (query.get("horizon") or [None])[0])
-        except ProtocolError as exc:
-            query_error = exc
-        if initial is not None:
-            self._add_subscription(info, initial)
-        await self._send(info, protocol.welcome(info.id, sorted(info.subscriptions)))
-        if query_error is not None:
-            await self._send_error(info, query_error)
+        await self._carry_out(info, info.session.open((query.get("commodity") or [None])[0],
+                                                      (query.get("horizon") or [None])[0]))
         idle = self.config.idle_timeout
         while True:
             try:
@@ -558,105 +608,74 @@ class LiveServer:
                     async with asyncio.timeout(idle):
                         frame = await ws.recv()
             except TimeoutError:
-                if info.subscriptions or time.time() - info.last_seen < idle:
+                if not info.session.is_idle(idle):
                     continue
                 await ws.close(1000, "idle timeout")
                 return
             await self.handle_frame(info, frame)
 
-    def _take_token(self, info: ConnectionInfo) -> bool:
-        now = time.monotonic()
-        cfg = self.config
-        info.tokens = min(float(cfg.burst), info.tokens + (now - info.token_time) * cfg.rate)
-        info.token_time = now
-        if info.tokens >= 1.0:
-            info.tokens -= 1.0
-            return True
-        return False
-
     async def handle_frame(self, info: ConnectionInfo, frame: str | bytes) -> None:
-        """Process one received frame: rate limit, parse, dispatch; errors go to the client.
+        """Process one received frame: the connection's session applies the rules (rate limit,
+        size, parsing, caps) and this server carries out the events it returns.
 
         Args:
             info: the connection.
             frame: a text (str) or binary (bytes) frame.
         """
-        if info.closing is not None:
+        if info.session.closing:
             return  # keep reading so the closing handshake can complete
         info.messages_in += 1
         info.last_seen = time.time()
         self.counters["messages_in"] += 1
-        if not self._take_token(info):
-            self.counters["rate_limited"] += 1
-            now = time.monotonic()
-            if now - info.abuse_start > self.config.abuse_window:
-                info.abuse_start, info.abuse_count = now, 0
-            info.abuse_count += 1
-            if info.abuse_count >= self.config.abuse_limit:
+        refused = info.session.rate_limited
+        events = info.session.receive(frame)
+        self.counters["rate_limited"] += info.session.rate_limited - refused
+        await self._carry_out(info, events)
+
+    async def _carry_out(self, info: ConnectionInfo, events: list[Event]) -> None:
+        """Do what the session asked, in order (the server's only part: I/O and the broker)."""
+        for event in events:
+            if isinstance(event, Send):
+                if event.is_error:
+                    self.counters["errors_sent"] += 1
+                await self._send(info, event.message)
+            elif isinstance(event, Close):
                 # close in the background: the handler keeps draining frames meanwhile, else
                 # a full receive queue would stop the peer's close frame from being read
-                info.closing = asyncio.ensure_future(
-                    info.ws.close(1008, "rate limit exceeded persistently"))
+                info.closing = asyncio.ensure_future(info.ws.close(event.code, event.reason))
+            elif isinstance(event, Unsubscribe):
+                self._remove_subscription(info, event.topic)
+            else:
+                await self._carry_out_work(info, event)
+
+    async def _carry_out_work(self, info: ConnectionInfo,
+                              event: Subscribe | ComputeForecast) -> None:
+        action = "subscribe" if isinstance(event, Subscribe) else "forecast"
+        try:
+            if isinstance(event, Subscribe):
+                if event.announce:
+                    await self._subscribe(info, event.topic, event.last_seq, event.request_id)
+                else:
+                    self._add_subscription(info, event.topic)
                 return
-            await self._send(info, protocol.error(
-                "rate_limited", f"more than {self.config.rate:g} messages per second "
-                f"(burst {self.config.burst}); message dropped"))
-            self.counters["errors_sent"] += 1
-            return
-        if isinstance(frame, str) and len(frame) > self.config.max_message_bytes:
-            await self._send_error(info, ProtocolError(
-                "message_too_large",
-                f"message is larger than {self.config.max_message_bytes} bytes"))
-            return
-        try:
-            action = protocol.parse(frame)
-        except ProtocolError as exc:
-            await self._send_error(info, exc)
-            return
-        try:
-            await self._dispatch(info, action)
-        except ProtocolError as exc:
-            await self._send_error(info, exc, action.request_id)
+            try:
+                forecast = await self.compute_forecast(event.topic)
+            except Exception as exc:  # noqa: BLE001 - reported to the client as forecast_failed
+                logger.warning("forecast %s failed: %s", event.topic.key, exc)
+                self.counters["errors_sent"] += 1
+                await self._send(info, info.session.forecast_failed(
+                    event.topic, str(exc), event.request_id))
+                return
+            await self._send(info, info.session.forecast_reply(event.topic, forecast,
+                                                                event.request_id))
         except ConnectionClosed:
             raise
         except Exception as exc:
-            logger.exception("action %s failed on %s", action.action, info.id)
-            await self._send(info, protocol.error("internal_error", f"{type(exc).__name__}",
-                                                  action.action, action.request_id))
-
-    async def _dispatch(self, info: ConnectionInfo, action: protocol.Action) -> None:
-        rid = action.request_id
-        if action.action == "ping":
-            await self._send(info, protocol.pong(rid))
-            return
-        topic = action.topic
-        assert topic is not None
-        if action.action == "subscribe":
-            await self._subscribe(info, topic, action.last_seq, rid)
-        elif action.action == "unsubscribe":
-            if topic not in info.subscriptions:
-                raise ProtocolError("not_subscribed", f"not subscribed to {topic.key}",
-                                    "unsubscribe")
-            self._remove_subscription(info, topic)
-            await self._send(info, protocol.unsubscribed(topic, rid))
-        elif action.action == "forecast":
-            try:
-                forecast = await self.compute_forecast(topic)
-            except Exception as exc:  # noqa: BLE001 - reported to the client as forecast_failed
-                logger.warning("forecast %s failed: %s", topic.key, exc)
-                raise ProtocolError("forecast_failed",
-                                    f"forecast for {topic.key} failed: {exc}"[:300],
-                                    "forecast") from None
-            await self._send(info, protocol.forecast_update(topic, forecast, None)
-                             | ({"id": rid} if rid is not None else {}))
+            logger.exception("action %s failed on %s", action, info.id)
+            await self._send(info, info.session.internal_error(action, exc, event.request_id))
 
     async def _subscribe(self, info: ConnectionInfo, topic: Topic, last_seq: str | None,
                          rid: str | int | None) -> None:
-        if topic not in info.subscriptions and \
-                len(info.subscriptions) >= self.config.max_subscriptions:
-            raise ProtocolError("too_many_subscriptions",
-                                f"at most {self.config.max_subscriptions} subscriptions",
-                                "subscribe")
         if last_seq is None:
             self._add_subscription(info, topic)
             latest = await self._latest_seq(topic)
@@ -671,20 +690,18 @@ class LiveServer:
             except BrokerError as exc:
                 logger.warning("resume of %s failed: %s", topic.key, exc)
                 backlog = None
-            latest = backlog[-1][0] if backlog else await self._latest_seq(topic)
+            plan = info.session.plan_resume(last_seq, backlog)
+            latest = plan.sent if backlog else await self._latest_seq(topic)
             await self._send(info, protocol.subscribed(topic, latest or last_seq, rid))
-            sent = last_seq
-            if backlog is None:
-                sent = await self._send_resync(info, topic, "trimmed_or_unknown") or sent
-            else:
-                for seq, message in backlog:
-                    await self._send(info, {**message, "seq": seq})
-                    sent = seq
+            sent = plan.sent
+            if plan.resync:
+                sent = await self._send_resync(info, topic, RESYNC_REASON) or sent
+            for message in plan.messages:
+                await self._send(info, message)
         finally:
             held = info.pending.pop(topic, [])
-        for seq, text in held:
-            if protocol.seq_key(seq) > protocol.seq_key(sent):
-                await self._send_text(info, text)
+        for text in info.session.release_held(held, sent):
+            await self._send_text(info, text)
 
     async def _latest_seq(self, topic: Topic) -> str | None:
         try:
@@ -705,9 +722,9 @@ class LiveServer:
         try:
             forecast = await self.compute_forecast(topic)
         except Exception as exc:  # noqa: BLE001 - reported to the client as forecast_failed
-            await self._send(info, protocol.error("forecast_failed",
-                                                  f"resync of {topic.key} failed: {exc}"[:300],
-                                                  "subscribe"))
+            self.counters["errors_sent"] += 1
+            await self._send(info, info.session.forecast_failed(topic, str(exc),
+                                                                during="subscribe"))
             return None
         await self._send(info, protocol.resync(protocol.forecast_update(topic, forecast, None),
                                                reason))
@@ -741,11 +758,6 @@ class LiveServer:
         await info.ws.send(text)
         info.messages_out += 1
         self.counters["messages_out"] += 1
-
-    async def _send_error(self, info: ConnectionInfo, exc: ProtocolError,
-                          request_id: str | int | None = None) -> None:
-        self.counters["errors_sent"] += 1
-        await self._send(info, protocol.error_from(exc, request_id))
 
     def _on_entry(self, topic: Topic, seq: str, message: dict[str, Any]) -> None:
         """Broker listener: fan one update out to this instance's subscribers of ``topic``."""

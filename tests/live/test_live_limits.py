@@ -43,7 +43,14 @@ def forecast(commodity, horizon):
 
 
 async def main():
-    server = LiveServer(forecast, LiveConfig(port=0))
+    http_app = None
+    if os.environ.get("HTTP_API_STORE"):  # the HTTP API on the same port
+        from pathlib import Path
+        from energy_nb.data.store import PriceStore
+        from energy_nb.live.http_api import build_api
+
+        http_app = build_api(PriceStore(Path(os.environ["HTTP_API_STORE"])))
+    server = LiveServer(forecast, LiveConfig(port=0), http_app=http_app)
     await server.start()
     limit = getattr(server, "max_connections", server.config.max_connections)
     print(json.dumps({"port": server.port, "max_connections": limit}),
@@ -71,10 +78,11 @@ asyncio.run(main())
 class LimitedServer:
     """The script above under ``RLIMIT_NOFILE`` = ``FD_LIMIT``, its stderr in a file."""
 
-    def __init__(self, tmp_path: Path, hog_seconds: float = 0) -> None:
+    def __init__(self, tmp_path: Path, hog_seconds: float = 0, http_api: bool = False) -> None:
         self.log = tmp_path / "server.log"
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        env = {**os.environ, "PYTHONPATH": str(PROJECT), "HOG_SECONDS": str(hog_seconds)}
+        env = {**os.environ, "PYTHONPATH": str(PROJECT), "HOG_SECONDS": str(hog_seconds),
+               "HTTP_API_STORE": str(tmp_path / "api.sqlite") if http_api else ""}
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", SERVER_SCRIPT], stdout=subprocess.PIPE, stderr=err,
@@ -146,8 +154,20 @@ def assert_small_log(text: str) -> None:
     assert len(accept_lines) <= 3, accept_lines[:10]
 
 
-async def test_half_open_flood_leaves_room_for_legitimate_clients(tmp_path, sockets) -> None:
-    server = LimitedServer(tmp_path)
+def http_client(port: int) -> int:
+    """One HTTP API request on a fresh connection; returns the status."""
+    with socket.create_connection(("127.0.0.1", port), timeout=8) as sock:
+        sock.sendall(b"GET /api/v1/commodities HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("http_api", [False, True], ids=["socket", "socket+http-api"])
+async def test_half_open_flood_leaves_room_for_legitimate_clients(tmp_path, sockets,
+                                                                   http_api) -> None:
+    server = LimitedServer(tmp_path, http_api=http_api)
     try:
         port = server.info["port"]
         # clamped to the open-files limit, with a warning naming it
@@ -159,6 +179,11 @@ async def test_half_open_flood_leaves_room_for_legitimate_clients(tmp_path, sock
         sockets.extend(half_open(port, 200))  # a second wave while clients come and go
         times = await asyncio.gather(*(legitimate_client(port) for _ in range(7)))
         assert max(times) < 8, times
+        if http_api:  # HTTP requests get through too, and leave no connection counted
+            statuses = [await asyncio.to_thread(http_client, port) for _ in range(5)]
+            assert statuses == [200] * 5
+            times = await asyncio.gather(*(legitimate_client(port) for _ in range(7)))
+            assert max(times) < 8, times
         await asyncio.sleep(0.5)
         text = server.log_text()
         assert "max_connections lowered from 10000" in text and str(FD_LIMIT) in text
