@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app_env import as_installed  # noqa: E402  (benchmarks/ is the script folder)
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_MB = 150.0
 #: ``python -c CLI ...`` runs ``energy-nb ...`` with this interpreter.
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_import.") as tmp:
         csv_path = Path(tmp) / "wti-2m.csv"
         size = write_csv(csv_path, args.rows)
+        env = as_installed(env, Path(tmp))  # as a make-run install: no bench-only pyarrow
         env["ENERGY_NB_HOME"] = tmp
         try:
             bare = measure("bare interpreter (energy_nb.cli imported)",

@@ -70,7 +70,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from bench_history import (  # noqa: E402  (benchmarks/ is the script's folder)
+from app_env import as_installed  # noqa: E402  (benchmarks/ is the script's folder)
+from bench_history import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     FIRST_CHART_JS,
@@ -219,7 +220,8 @@ def start_stock_voila(work: Path) -> Served:
         write_notebook(folder / "trivial.ipynb", TRIVIAL_SOURCE)
     port = free_port()
     log = work / "voila.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "VOILA_"))}
+    env = as_installed({k: v for k, v in os.environ.items()
+                        if not k.startswith(("JUPYTER_", "VOILA_"))}, work)
     process = subprocess.Popen(
         [sys.executable, "-m", "voila", str(folder), f"--port={port}", "--no-browser",
          "--Voila.ip=127.0.0.1"],
@@ -235,7 +237,7 @@ def start_app(work: Path, home: Path, extra: list[str]) -> Served:
     """``energy-nb app`` exactly as a user runs it (plus ``extra`` arguments), on free ports."""
     script = Path(sys.executable).with_name("energy-nb")
     log = work / "app.log"
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
+    env = as_installed({**os.environ, "ENERGY_NB_HOME": str(home)}, work)
     port = free_port()
     process = subprocess.Popen(
         [str(script), "app", "--port", str(port), "--live-port", "0", "--no-browser", "--json",
