@@ -84,23 +84,21 @@ def horizon_arg(value: str) -> int:
 
 def positive_int_arg(value: str) -> int:
     """An integer >= 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
-    return number
+    return _int_at_least(value, 1, "a positive integer")
 
 
 def non_negative_int_arg(value: str) -> int:
     """An integer >= 0."""
+    return _int_at_least(value, 0, "a whole number >= 0")
+
+
+def _int_at_least(value: str, least: int, what: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {number}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if number < least:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {number}")
     return number
 
 

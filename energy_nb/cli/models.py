@@ -96,18 +96,11 @@ def cmd_names(args: argparse.Namespace) -> int:
 
 
 def _summary(run) -> dict:
-    """A run without its per-step metrics, plus the mean rMAE/coverage over steps."""
-    data = run.to_dict()
-    metrics = dict(data.pop("metrics"))
-    means = metrics.pop("mean_over_steps", {}) or {}
-    metrics.pop("steps", None)
-    metrics.pop("origins", None)
-    data["evaluation"] = metrics
-    data["rmae"] = means.get("rmae")
-    data["coverage_80"] = means.get("coverage_80")
-    data["coverage_95"] = means.get("coverage_95")
-    data["mae"] = means.get("mae")
-    return data
+    """A run without its per-step metrics, plus the mean rMAE/coverage over steps (the HTTP API's
+    rows too: :func:`energy_nb.service.queries.run_summary`)."""
+    from energy_nb.service.queries import run_summary
+
+    return run_summary(run)
 
 
 def _fmt(value) -> str:
