@@ -278,14 +278,14 @@ class BacktestPage:
                    if optimisable(spec)}
             for name, cls in STRATEGIES.items()
         }
-        opt_style = {"description_width": "150px"}
-        self.train_days = widgets.IntText(value=504, description="Train window [days]",
-                                          style=opt_style, layout=widgets.Layout(width="260px"))
-        self.test_days = widgets.IntText(value=126, description="Test window [days]",
-                                         style=opt_style, layout=widgets.Layout(width="260px"))
+        opt_style = {"description_width": "190px"}
+        self.train_days = widgets.IntText(value=504, description="Train window [trading days]",
+                                          style=opt_style, layout=widgets.Layout(width="300px"))
+        self.test_days = widgets.IntText(value=126, description="Test window [trading days]",
+                                         style=opt_style, layout=widgets.Layout(width="300px"))
         self.objective = widgets.Dropdown(options=OBJECTIVES, value="Sharpe Ratio",
                                           description="Best", style=opt_style,
-                                          layout=widgets.Layout(width="320px"))
+                                          layout=widgets.Layout(width="360px"))
         self.optimise_box = widgets.VBox()
         self.optimise_box.add_class("enb-bt-optimise-box")
         self.windows_table = widgets.HTML(value="")

@@ -36,8 +36,8 @@ GLOSSARY: dict[str, str] = {
 
 #: Strategy parameter -> plain label (the help text stays as the tooltip).
 PARAM_LABELS: dict[str, str] = {
-    "fast": "Fast average (days)",
-    "slow": "Slow average (days)",
+    "fast": "Fast average (trading days)",
+    "slow": "Slow average (trading days)",
     "short": "Go short on sell signals",
     "window": "Window (trading days)",
     "entry_z": "Entry threshold (z-score)",
@@ -47,8 +47,8 @@ PARAM_LABELS: dict[str, str] = {
     "threshold": "Minimum forecast move",
     "refit_every": "Refit every (trading days)",
     "rebalance_every": "Trade every (trading days)",
-    "min_history": "History needed first (days)",
-    "train_window": "Training window (days)",
+    "min_history": "Prices needed first",
+    "train_window": "Training window (trading days)",
     "model_params": "Model settings",
     "level": "Interval level (%)",
 }

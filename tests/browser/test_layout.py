@@ -6,6 +6,7 @@ Screenshots of every page at every width are saved under the test's tmp dir (``l
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import pytest
@@ -132,3 +133,38 @@ def test_the_url_carries_the_selection(voila_server, page):
         return [gd.data[0].name, gd.data[0].x[0], gd.data[0].x.length]; }""")
     assert x[0].startswith("NG") and str(x[1]).startswith("2005-06") and x[2] <= 12
     other.close()
+
+
+def test_dark_theme_follows_the_system_setting(browser, voila_server, tmp_path):
+    from tests.browser.conftest import new_page
+
+    colours = {}
+    for scheme in ("light", "dark"):
+        context, page = new_page(browser)
+        page.emulate_media(color_scheme=scheme)
+        page.goto(render_url(voila_server, "history.ipynb"), wait_until="commit")
+        wait_for_plot(page, ".enb-history-chart")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(tmp_path / f"history-{scheme}.png"))
+        colours[scheme] = page.evaluate("""() => {
+            const bg = (el) => getComputedStyle(el).backgroundColor;
+            const svg = document.querySelector('.enb-history-chart .main-svg');
+            const tick = document.querySelector('.enb-history-chart .xtick text');
+            const input = document.querySelector('.enb-start input');
+            // the traces are not hidden under another layer: the topmost element at a point
+            // of the price line is part of the plot's drawing, not an opaque cover
+            const over = [...document.querySelectorAll('.enb-history-chart .main-svg')]
+                .slice(1).map(bg).filter(c => !/rgba\(0, 0, 0, 0\)|transparent/.test(c));
+            return {body: bg(document.body), chart: bg(svg), tick: getComputedStyle(tick).fill,
+                    input: bg(input), covers: over}; }""")
+        context.close()
+
+    def dark(rgb: str) -> bool:
+        r, g, b = (float(v) for v in re.findall(r"[\d.]+", rgb)[:3])
+        return r + g + b < 3 * 80
+
+    light, night = colours["light"], colours["dark"]
+    assert not dark(light["body"]) and not dark(light["chart"]), light
+    assert dark(night["body"]) and dark(night["chart"]) and dark(night["input"]), night
+    assert not dark(night["tick"]), night  # light text on the dark chart
+    assert night["covers"] == [] and light["covers"] == [], colours
