@@ -168,3 +168,52 @@ def test_dark_theme_follows_the_system_setting(browser, voila_server, tmp_path):
     assert dark(night["body"]) and dark(night["chart"]) and dark(night["input"]), night
     assert not dark(night["tick"]), night  # light text on the dark chart
     assert night["covers"] == [] and light["covers"] == [], colours
+
+
+def test_models_tables_fit_sort_and_page(voila_factory, browser, energy_home, tmp_path):
+    """With an evaluation recorded, the comparison and runs tables fit an 800 px window (they
+    scroll in their own box) and sort by a click on a header."""
+    import shutil
+
+    from energy_nb.data.store import PriceStore
+    from energy_nb.diagnostics import quick_evaluation
+    from tests.browser.conftest import new_page
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(energy_home / "energy_nb.sqlite", home / "energy_nb.sqlite")
+    quick_evaluation(PriceStore(home / "energy_nb.sqlite"), "WTI",
+                     ("random_walk", "drift", "theta"), n_origins=3, horizon=10, step=10)
+    server = voila_factory(env={"ENERGY_NB_HOME": str(home)})
+    context, page = new_page(browser)
+    try:
+        page.set_viewport_size({"width": 800, "height": 900})
+        page.goto(render_url(server, "models.ipynb"), wait_until="commit")
+        table = page.locator("table.enb-comparison-rows")
+        table.wait_for()
+        page.wait_for_selector("table.enb-comparison-rows[data-enb-ready]")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(tmp_path / "layout-models-tables-800.png"))
+        assert page.evaluate(OUTSIDE) == []
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
+        for sel in ("table.enb-comparison-rows", "table.enb-runs-rows"):
+            box = page.locator(sel).locator("xpath=..").bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 800, (sel, box)
+        # sort by mean rMAE: ascending, then descending on a second click
+        header = table.locator("th", has_text="rMAE mean")
+        column = table.locator("tr").first.locator("th").all_inner_texts().index(
+            header.inner_text())
+
+        def values() -> list[float]:
+            rows = table.locator("tr")
+            return [float(rows.nth(i).locator("td").nth(column).inner_text())
+                    for i in range(1, rows.count())]
+
+        header.click()
+        assert header.get_attribute("aria-sort") == "ascending"
+        assert values() == sorted(values()) and len(values()) == 3
+        header.click()
+        assert values() == sorted(values(), reverse=True)
+        assert "Relative mean absolute error" in (header.locator("abbr").get_attribute("title"))
+    finally:
+        context.close()
