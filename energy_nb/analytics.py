@@ -180,22 +180,34 @@ def rolling_volatility(
     return vol.dropna()
 
 
-def returns_histogram(series: pd.Series, bins: int = 40) -> pd.DataFrame:
+def returns_histogram(series: pd.Series, bins: int = 40,
+                      clip: float | None = None) -> pd.DataFrame:
     """Histogram of log returns (in percent).
 
     Args:
         series: prices.
         bins: number of equal-width bins.
+        clip: if given (e.g. ``0.005``), the bins span the ``clip`` .. ``1 - clip`` quantiles
+            of the returns and the rarer, larger returns are counted in the two end bins: a few
+            extreme days (WTI's negative price in April 2020) no longer squeeze the whole
+            distribution into one bar. ``frame.attrs["clipped"]`` says how many were gathered.
 
     Returns:
         DataFrame with columns ``left``, ``right``, ``center`` (percent) and ``count``;
         empty if there are no returns.
     """
     rets = log_returns(series).to_numpy(dtype=float) * 100.0
+    rets = rets[np.isfinite(rets)]
     if rets.size == 0:
         return pd.DataFrame({"left": [], "right": [], "center": [], "count": []})
+    clipped = 0
+    if clip is not None and rets.size > 2:
+        lo, hi = np.quantile(rets, [clip, 1.0 - clip])
+        if hi > lo:
+            clipped = int(((rets < lo) | (rets > hi)).sum())
+            rets = np.clip(rets, lo, hi)
     counts, edges = np.histogram(rets, bins=bins)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "left": edges[:-1],
             "right": edges[1:],
@@ -203,6 +215,8 @@ def returns_histogram(series: pd.Series, bins: int = 40) -> pd.DataFrame:
             "count": counts.astype(int),
         }
     )
+    frame.attrs["clipped"] = clipped
+    return frame
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ from energy_nb.config import PROJECT_ROOT
 #: Folder holding ``voila.json``, shipped inside the package.
 APP_CONFIG_DIR = Path(__file__).resolve().parent / "app_config"
 
+#: Root of the app's Voilà page template (``voila/templates/energy_nb``): no CDN, the dashboards'
+#: stylesheet (fit any window, dark theme) and the URL-state script. Put on ``JUPYTER_PATH``.
+TEMPLATE_ROOT = APP_CONFIG_DIR / "jupyter"
+#: Name of that template.
+TEMPLATE_NAME = "energy_nb"
+
 #: The landing page, served at ``/``.
 LANDING_NOTEBOOK = "index.ipynb"
 
@@ -314,6 +320,7 @@ def voila_command(options: AppOptions, port: int) -> list[str]:
         f"--port={port}",
         f"--Voila.ip={options.ip}",
         "--no-browser",
+        f"--VoilaConfiguration.template={TEMPLATE_NAME}",
     ]
     for path in config_paths:  # first path wins: the packaged config, then the usual places
         argv.append(f"--Voila.config_file_paths={path}")
@@ -393,6 +400,8 @@ def start(options: AppOptions, *, stdout=None,
     port = options.port or free_port(options.ip)
     check_port_free(options.ip, port)
     env = {**os.environ, **options.env}
+    env["JUPYTER_PATH"] = os.pathsep.join(  # where Voilà finds the energy_nb template
+        p for p in (str(TEMPLATE_ROOT), env.get("JUPYTER_PATH", "")) if p)
     process = subprocess.Popen(
         voila_command(options, port), env=env, cwd=str(notebooks), stdout=stdout, stderr=stderr,
         start_new_session=True,

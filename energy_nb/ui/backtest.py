@@ -95,7 +95,9 @@ from energy_nb.ui.controls import (
     open_page_store,
     page_root,
 )
+from energy_nb.ui.glossary import glossary_html, param_label
 from energy_nb.ui.theme import page_header
+from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +108,6 @@ __all__ = [
     "ChartSlot",
     "build_backtest_page",
 ]
-
-#: Pixel width of the equity and drawdown charts (a FigureWidget does not follow its box).
-CHART_WIDTH = 900
 
 #: Default first day of the simulated window (fast default: BRENT sma-cross 10/40 from 2015).
 DEFAULT_START = date(2015, 1, 1)
@@ -175,7 +174,7 @@ class ChartSlot:
         self.static = static
         self.figure: go.Figure | go.FigureWidget | None = None
         self._shown: widgets.Widget | None = None
-        self.widget = widgets.Box(layout=widgets.Layout(width="100%"))
+        self.widget = widgets.VBox(layout=widgets.Layout(width="100%"))  # column: chart stretches
         self.widget.add_class(css_class)
         self.clear()
 
@@ -281,14 +280,14 @@ class BacktestPage:
                    if optimisable(spec)}
             for name, cls in STRATEGIES.items()
         }
-        opt_style = {"description_width": "150px"}
-        self.train_days = widgets.IntText(value=504, description="Train window [days]",
-                                          style=opt_style, layout=widgets.Layout(width="260px"))
-        self.test_days = widgets.IntText(value=126, description="Test window [days]",
-                                         style=opt_style, layout=widgets.Layout(width="260px"))
+        opt_style = {"description_width": "190px"}
+        self.train_days = widgets.IntText(value=504, description="Train window [trading days]",
+                                          style=opt_style, layout=widgets.Layout(width="300px"))
+        self.test_days = widgets.IntText(value=126, description="Test window [trading days]",
+                                         style=opt_style, layout=widgets.Layout(width="300px"))
         self.objective = widgets.Dropdown(options=OBJECTIVES, value="Sharpe Ratio",
                                           description="Best", style=opt_style,
-                                          layout=widgets.Layout(width="320px"))
+                                          layout=widgets.Layout(width="360px"))
         self.optimise_box = widgets.VBox()
         self.optimise_box.add_class("enb-bt-optimise-box")
         self.windows_table = widgets.HTML(value="")
@@ -342,6 +341,8 @@ class BacktestPage:
             value=False, description="this commodity only", indent=False,
             layout=widgets.Layout(margin="0 0 0 16px"))
 
+        # a shared link's selection (Voilà's query string), applied before anything is computed
+        self.link_problems = apply_query(self.link_fields(), query_from_env())
         self.widget = self._layout()
         self.widget.add_class("enb-backtest-page")
         self._show_params()
@@ -380,10 +381,12 @@ class BacktestPage:
         downloads = widgets.HBox([self.trades_download.widget, self.equity_download.widget])
         results = widgets.HBox(
             [
+                # side by side on wide windows; below 900 px the statistics wrap under
                 widgets.VBox([self.equity_slot.widget, self.drawdown_slot.widget],
-                             layout=widgets.Layout(flex="3 1 0", min_width="0")),
-                widgets.VBox([label("Statistics"), self.stats_table],
-                             layout=widgets.Layout(flex="1 1 0", min_width="300px")),
+                             layout=widgets.Layout(flex="3 1 560px", min_width="0")),
+                widgets.VBox([label("Statistics"), self.stats_table, widgets.HTML(glossary_html(
+                    ["Sharpe", "Sortino", "Calmar", "SQN", "Max drawdown", "Trading days"]))],
+                             layout=widgets.Layout(flex="1 1 300px", min_width="0")),
             ],
             layout=widgets.Layout(width="100%"),
         )
@@ -393,6 +396,7 @@ class BacktestPage:
                     "Backtest",
                     "Would trading on these signals have made money after costs? A signal "
                     "decided with data up to day t trades at day t+1's price.",
+                    page="backtest.ipynb",
                 )),
                 self.freshness.widget,
                 widgets.HBox([left, right], layout=widgets.Layout(justify_content="space-between",
@@ -409,6 +413,11 @@ class BacktestPage:
                 self.comparison_table,
             ]
         )
+
+    def link_fields(self) -> dict[str, widgets.ValueWidget]:
+        """The controls the page's URL carries (:mod:`energy_nb.ui.urlstate`)."""
+        return {"commodity": self.commodity, "strategy": self.strategy,
+                "start": self.dates.start, "end": self.dates.end}
 
     def _show_params(self) -> None:
         name = self.strategy.value
@@ -436,7 +445,8 @@ class BacktestPage:
 
     def _grid_widget(self, spec: ParamSpec) -> widgets.Text:
         widget = widgets.Text(value="", placeholder="e.g. 5, 10, 20 (blank: fixed)",
-                              description=spec.name, style={"description_width": "110px"},
+                              description=param_label(spec.name),
+                              style={"description_width": "190px"},
                               layout=widgets.Layout(width="360px"))
         widget.add_class(f"enb-grid-{spec.name.replace('_', '-')}")
         return widget
@@ -722,9 +732,9 @@ class BacktestPage:
             + windows_table_html(optimised.windows)) if optimised is not None else ""
         title = (f"{result.strategy} on {result.commodity} "
                  f"({params_summary(result.params, result.strategy)})")
-        self.equity_slot.set(equity_curve_figure(result.equity, title=title)
-                             .update_layout(width=CHART_WIDTH))
-        self.drawdown_slot.set(drawdown_figure(result.equity).update_layout(width=CHART_WIDTH))
+        # no fixed width: the charts take their box's width and follow the window
+        self.equity_slot.set(equity_curve_figure(result.equity, title=title))
+        self.drawdown_slot.set(drawdown_figure(result.equity))
         self.stats_table.value = stats_table_html(result.stats)
         self.trades_table.value = trades_table_html(result.trades)
         base = csv_basename(result)

@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from energy_nb.backtest.strategies import ParamSpec
+from energy_nb.ui.glossary import param_label
 
 __all__ = [
     "MODEL_PARAMS",
@@ -54,16 +55,18 @@ def param_widget(spec: ParamSpec) -> widgets.ValueWidget:
         spec: the parameter's spec.
 
     Returns:
-        The widget (``description`` = parameter name, ``tooltip`` = its help).
+        The widget (``description`` = the parameter's plain label, ``tooltip`` = its help).
     """
-    common = {"description": spec.name, "style": {"description_width": "110px"},
-              "layout": widgets.Layout(width="260px")}
+    # a plain label ("Entry threshold (z-score)", not "entry_z"); the help text is the tooltip
+    common = {"description": param_label(spec.name), "style": {"description_width": "190px"},
+              "layout": widgets.Layout(width="330px")}
     if spec.name == "model":
         names = _model_names()
         widget: widgets.ValueWidget = widgets.Dropdown(
             options=names, value=spec.default if spec.default in names else names[0], **common)
     elif spec.kind == "bool":
-        widget = widgets.Checkbox(value=bool(spec.default), description=spec.name, indent=False)
+        widget = widgets.Checkbox(value=bool(spec.default), description=param_label(spec.name),
+                                  indent=False)
     elif spec.kind == "dict":
         widget = widgets.Text(value=json.dumps(spec.default or {}), placeholder="{}", **common)
     elif spec.optional:

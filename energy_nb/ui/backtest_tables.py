@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from energy_nb.backtest import STAT_NAMES, STRATEGIES, BacktestResult
+from energy_nb.ui.glossary import term
 from energy_nb.ui.theme import fmt_num
 
 __all__ = [
@@ -93,7 +94,7 @@ def stats_table_html(stats: dict[str, Any]) -> str:
     """
     names = [n for n in STAT_NAMES if n in stats] + [n for n in stats if n not in STAT_NAMES]
     rows = "".join(
-        f'<tr><td>{html.escape(n)}</td><td data-stat="{html.escape(n)}">'
+        f'<tr><td>{term(n)}</td><td data-stat="{html.escape(n)}">'
         f"{format_stat(n, stats[n])}</td></tr>"
         for n in names
     )
@@ -154,7 +155,8 @@ def trades_table_html(trades: pd.DataFrame, max_rows: int = MAX_TRADE_ROWS) -> s
     if len(trades) > max_rows:
         more = (f'<div class="enb-bt-more">Showing the first {max_rows} of {len(trades)} trades; '
                 "the trades CSV has all of them.</div>")
-    return f'<table class="enb-stats enb-bt-trades-table">{head}{"".join(rows)}</table>{more}'
+    return (f'<div class="enb-table-wrap"><table class="enb-stats enb-sortable '
+            f'enb-bt-trades-table">{head}{"".join(rows)}</table></div>{more}')
 
 
 def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
@@ -243,7 +245,7 @@ def comparison_html(frame: pd.DataFrame, highlight: int | None = None) -> str:
         return '<div class="enb-bt-no-runs">No stored backtests yet: press Run.</div>'
     text_cols = ["Commodity", "Strategy", "Parameters", "Window", "Costs"]
     head = "<tr><th>Run</th>" + "".join(
-        f"<th>{html.escape(c)}</th>" for c in [*text_cols, *COMPARISON_COLUMNS]) + "</tr>"
+        f"<th>{term(c)}</th>" for c in [*text_cols, *COMPARISON_COLUMNS]) + "</tr>"
     rows = []
     for run_id, row in frame.iterrows():
         style = ' style="font-weight:600;background:#f3f9f1"' if run_id == highlight else ""
@@ -255,7 +257,8 @@ def comparison_html(frame: pd.DataFrame, highlight: int | None = None) -> str:
             "</td>"
             for c in COMPARISON_COLUMNS]
         rows.append(f'<tr class="enb-bt-run" data-run="{run_id}"{style}>{"".join(cells)}</tr>')
-    return f'<table class="enb-stats enb-bt-compare-table">{head}{"".join(rows)}</table>'
+    return (f'<div class="enb-table-wrap"><table class="enb-stats enb-sortable '
+            f'enb-bt-compare-table">{head}{"".join(rows)}</table></div>')
 
 
 
@@ -280,7 +283,8 @@ def windows_table_html(windows: pd.DataFrame) -> str:
         "</tr>"
         for w in windows.itertuples(index=False)
     )
-    return f'<table class="enb-stats enb-bt-windows-table">{head}{rows}</table>'
+    return (f'<div class="enb-table-wrap"><table class="enb-stats enb-sortable '
+            f'enb-bt-windows-table">{head}{rows}</table></div>')
 
 
 def csv_basename(result: BacktestResult) -> str:

@@ -334,8 +334,15 @@ def rolling_volatility_figure(
 
 
 def to_widget(fig: go.Figure) -> go.FigureWidget:
-    """Wrap a figure in an interactive ``FigureWidget``."""
-    return go.FigureWidget(fig)
+    """Wrap a figure in an interactive ``FigureWidget`` that follows its box's width.
+
+    plotly's anywidget view no longer listens to window resizes itself; ``responsive`` makes
+    plotly.js redraw the chart at its container's width on every window ``resize`` event (the
+    app's page template also fires one when a chart's box changes width).
+    """
+    widget = go.FigureWidget(fig)
+    widget._config = {**widget._config, "responsive": True}
+    return widget
 
 
 def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
@@ -731,8 +738,10 @@ def figure_mimebundle(fig: go.Figure) -> dict:
         ``{"application/vnd.plotly.v1+json": ..., "text/plain": ...}``.
     """
     title = fig.layout.title.text or "plotly figure"
+    spec = json.loads(pio.to_json(fig, validate=False))
+    spec["config"] = {"responsive": True}  # redraw at the new width when the window resizes
     return {
-        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+        "application/vnd.plotly.v1+json": spec,
         "text/plain": f"<{title}>",
     }
 
@@ -804,7 +813,10 @@ def statistics_figure(
         rows=1, cols=2, horizontal_spacing=0.08,
         subplot_titles=("Daily log returns", f"Rolling {window}-day volatility (annualised)"),
     )
+    gathered = []
     for code, h in histograms.items():
+        if h.attrs.get("clipped"):
+            gathered.append(f"{code} {h.attrs['clipped']}")
         fig.add_trace(go.Bar(
             x=h["center"].to_numpy(), y=h["count"].to_numpy(),
             width=(h["right"] - h["left"]).to_numpy(), name=code, legendgroup=code,
@@ -821,7 +833,10 @@ def statistics_figure(
     fig.update_layout(template=PLOTLY_TEMPLATE, height=height, barmode="overlay",
                       margin={"l": 50, "r": 20, "t": 40, "b": 40},
                       legend={"orientation": "h", "y": -0.15})
-    fig.update_xaxes(title_text="return (%)", row=1, col=1)
+    x_title = "daily log return (%)"
+    if gathered:  # say that the end bins also hold the rare, larger moves
+        x_title += f"<br><sub>end bars include the rarest days ({', '.join(gathered)})</sub>"
+    fig.update_xaxes(title_text=x_title, row=1, col=1)
     fig.update_yaxes(title_text="days", row=1, col=1)
     fig.update_yaxes(title_text="volatility (%)", row=1, col=2)
     return fig

@@ -70,14 +70,17 @@ class DateRange:
         last: initial end date (``None`` = empty).
 
     Attributes:
-        start, end: the ``DatePicker`` widgets (value ``datetime.date`` or ``None``).
+        start, end: the date pickers (:class:`~energy_nb.ui.datepicker.IsoDatePicker`: ISO
+            dates whatever the browser's locale; value ``datetime.date`` or ``None``).
         widget: the row showing both.
     """
 
     def __init__(self, first: date | None = None, last: date | None = None) -> None:
-        self.start = widgets.DatePicker(value=first, description="From",
+        from energy_nb.ui.datepicker import IsoDatePicker
+
+        self.start = IsoDatePicker(value=first, description="From",
                                         style={"description_width": "initial"})
-        self.end = widgets.DatePicker(value=last, description="To",
+        self.end = IsoDatePicker(value=last, description="To",
                                       style={"description_width": "initial"})
         self.start.add_class("enb-start")
         self.end.add_class("enb-end")
@@ -348,18 +351,41 @@ def page_root(page: Any, rebuild: Callable[[], Any] | None = None) -> widgets.Wi
     is a container around ``page.widget``, so that a preheated Voilà kernel can swap in a fresh
     page when the store changed before the visitor arrived (:mod:`energy_nb.ui.preheat`).
 
+    A page with ``link_fields()`` (``{query name: control}``) keeps its selection in the URL
+    (:mod:`energy_nb.ui.urlstate`): the page applied the request's query when it was built
+    (``page.link_problems`` lists what it could not apply); in a preheated kernel the query comes
+    with the visitor, and the page is rebuilt then if the query changes anything.
+
     Args:
         page: a page object with a ``widget`` attribute (and ``store``, for the refresh).
         rebuild: builds the same page again from the current store; ``None``: no refresh.
 
     Returns:
-        A ``VBox`` (class ``enb-page-root``) holding ``page.widget``.
+        A ``VBox`` (class ``enb-page-root``) holding ``page.widget`` (and, for a page with
+        ``link_fields``, the URL state widget, at ``root.url_state``).
     """
     from energy_nb.ui.preheat import refresh_when_requested
 
     root = widgets.VBox([page.widget])
     root.add_class("enb-page-root")
     root.page = page
+    root.url_state = None
+    rebind: Callable[[], None] | None = None
+    stale: Callable[[], bool] | None = None
+    if hasattr(page, "link_fields"):
+        from energy_nb.ui.urlstate import UrlState, query_from_env, would_change
+
+        state = UrlState()
+        state.bind(page.link_fields(), getattr(page, "link_problems", None))
+        root.url_state = state
+        root.children = (page.widget, state.widget)
+
+        def rebind() -> None:
+            state.bind(root.page.link_fields(), getattr(root.page, "link_problems", None))
+
+        def stale() -> bool:
+            return would_change(root.page.link_fields(), query_from_env())
     if rebuild is not None:
-        refresh_when_requested(root, getattr(page, "store", None), rebuild)
+        refresh_when_requested(root, getattr(page, "store", None), rebuild, then=rebind,
+                               stale=stale)
     return root

@@ -56,6 +56,7 @@ from energy_nb.ui.controls import (
     store_freshness,
 )
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,9 @@ class ForecastPage:
                                          step=1, description="Horizon (trading days)",
                                          style=style, continuous_update=False,
                                          layout=widgets.Layout(width="420px"))
-        self.start = widgets.DatePicker(value=start, description="Start (origin)", style=style)
+        from energy_nb.ui.datepicker import IsoDatePicker  # ISO dates in any browser locale
+
+        self.start = IsoDatePicker(value=start, description="Start (origin)", style=style)
         self.latest_button = widgets.Button(description="Latest data", tooltip=(
             "Set the start date to the latest stored price"), layout=widgets.Layout(width="110px"))
         self.lookback = widgets.Dropdown(options=list(LOOKBACK_CHOICES), value=lookback,
@@ -195,6 +198,8 @@ class ForecastPage:
         # The first forecast is computed BEFORE the chart exists: a FigureWidget must be built
         # with its data (traces added later travel as one-shot messages that Voilà loses when
         # they happen before the page connects; see energy_nb.ui.charts).
+        # a shared link's selection (Voilà's query string), applied before anything is computed
+        self.link_problems = apply_query(self.link_fields(), query_from_env())
         first: _Outcome = ("invalid", store_problem or "")
         if not store_problem:
             if self.start.value is None:
@@ -219,6 +224,7 @@ class ForecastPage:
             widgets.HTML(page_header(
                 "Price forecast",
                 "Point forecast and calibrated intervals, 1–30 trading days ahead",
+                page="forecast.ipynb",
             )),
             self.freshness.widget,
             controls,
@@ -286,6 +292,11 @@ class ForecastPage:
     def _on_change(self, _change: dict) -> None:
         if not self._suspended:
             self.refresh()
+
+    def link_fields(self) -> dict[str, widgets.ValueWidget]:
+        """The controls the page's URL carries (:mod:`energy_nb.ui.urlstate`)."""
+        return {"commodity": self.commodity, "model": self.model, "horizon": self.horizon,
+                "start": self.start, "lookback": self.lookback}
 
     def _on_commodity(self, change: dict) -> None:
         """Keep "latest data" meaning latest for the new commodity."""

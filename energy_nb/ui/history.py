@@ -54,8 +54,12 @@ from energy_nb.ui.controls import (
     store_freshness,
 )
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
+
+#: The returns histogram spans the 0.5 %..99.5 % quantiles; rarer days go in its end bins.
+HIST_CLIP = 0.005
 
 
 
@@ -96,7 +100,8 @@ class HistoryPage:
         self.view: HistoryView | None = None
         self.messages = MessageArea()
         self.freshness = FreshnessLine(page_header(
-            "Price history", "WTI, Brent and Henry Hub spot prices from the local store"))
+            "Price history", "WTI, Brent and Henry Hub spot prices from the local store",
+            page="history.ipynb"))
         self.download = CsvDownloadLink()
         self.store = store
         self._status: list[dict[str, Any]] = []
@@ -116,6 +121,8 @@ class HistoryPage:
         self.rebase.add_class("enb-rebase")
         self.log_scale.add_class("enb-log")
 
+        # a shared link's selection (Voilà's query string), applied before anything is computed
+        self.link_problems = apply_query(self.link_fields(), query_from_env())
         # Compute the first view BEFORE creating the chart: a FigureWidget must be built with its
         # data (see energy_nb.ui.charts), and the first render should cost one figure, not two.
         first_view, first_problem = (None, store_problem) if store_problem else self._safe_compute()
@@ -173,6 +180,11 @@ class HistoryPage:
         if self.chart._view_count is None:
             self.chart._view_count = 0  # start tracking views (ipywidgets opt-in)
         self.chart.observe(self._on_chart_view, names="_view_count")
+
+    def link_fields(self) -> dict[str, widgets.ValueWidget]:
+        """The controls the page's URL carries (:mod:`energy_nb.ui.urlstate`)."""
+        return {"commodity": self.commodities, "start": self.dates.start, "end": self.dates.end,
+                "freq": self.freq, "rebase": self.rebase, "log": self.log_scale}
 
     def _on_chart_view(self, change: dict) -> None:
         if change.get("new"):
@@ -268,10 +280,16 @@ class HistoryPage:
             return (price_history_figure(pd.DataFrame()),
                     statistics_figure({}, {}, ROLLING_VOL_WINDOW))
         codes = list(view.frame.columns)
+        main = price_history_figure(view.frame, rebased=view.rebased, log_scale=view.log_scale)
+        for code, first, last, text in missing_spans(view.daily):  # shade where data is missing
+            main.add_vrect(x0=first - pd.Timedelta(hours=12), x1=last + pd.Timedelta(hours=12),
+                           fillcolor="#999", opacity=0.25, line_width=0, layer="below",
+                           annotation_text="no data", annotation_position="top left",
+                           annotation_font_size=10, name=text)
         return (
-            price_history_figure(view.frame, rebased=view.rebased, log_scale=view.log_scale),
+            main,
             statistics_figure(
-                {c: returns_histogram(view.daily[c]) for c in codes},
+                {c: returns_histogram(view.daily[c], bins=60, clip=HIST_CLIP) for c in codes},
                 {c: rolling_volatility(view.daily[c]) for c in codes},
                 ROLLING_VOL_WINDOW,
             ),
@@ -292,6 +310,12 @@ class HistoryPage:
     def _show(self, view: HistoryView, redraw: bool = True) -> None:
         self.view = view
         notes = []
+        spans = missing_spans(view.daily)
+        if spans:
+            shown = "; ".join(text for *_, text in spans[:6])
+            more = f"; and {len(spans) - 6} more" if len(spans) > 6 else ""
+            notes.append((f"Missing data in this window (shaded in the chart): {shown}{more}.",
+                          "info"))
         for code, hidden in view.hidden_on_log.items():
             if hidden:
                 days = ", ".join(str(d.date()) for d in hidden[:5])
@@ -310,6 +334,43 @@ class HistoryPage:
         self.stats_table.value = stats_table_html(view.stats)
         self.download.set_csv(view.to_csv(), csv_filename(view))
         self.freshness.update(self._status, list(view.frame.columns))
+
+
+#: One stretch of missing data: ``(code, first missing day, last missing day, text)``.
+MissingSpan = tuple[str, pd.Timestamp, pd.Timestamp, str]
+
+
+def missing_spans(daily: dict[str, pd.Series]) -> list[MissingSpan]:
+    """Where data is missing in the window shown.
+
+    Gaps of more than a week of business days without any observation, and blank prices (the
+    store's validation flags, recomputed for the window).
+
+    Args:
+        daily: per commodity, the daily prices of the window (:attr:`HistoryView.daily`).
+
+    Returns:
+        ``[(code, first missing day, last missing day, text)]`` in date order per commodity.
+    """
+    from energy_nb.data.validation import find_flags
+
+    spans = []
+    for code, series in daily.items():
+        if series.empty:
+            continue
+        days = [ts.date() for ts in series.index]
+        prices = [None if pd.isna(v) else float(v) for v in series.to_numpy()]
+        for flag in find_flags(days, prices):
+            if flag.kind == "gap":
+                i = days.index(flag.date)
+                first = pd.Timestamp(days[i - 1]) + pd.offsets.BDay(1)
+                last = pd.Timestamp(flag.date) - pd.offsets.BDay(1)
+                spans.append((code, first, last, f"{code}: no prices from {first:%Y-%m-%d} to "
+                                                 f"{last:%Y-%m-%d}"))
+            elif flag.kind == "missing":
+                day = pd.Timestamp(flag.date)
+                spans.append((code, day, day, f"{code}: blank price on {day:%Y-%m-%d}"))
+    return spans
 
 
 def csv_filename(view: HistoryView) -> str:

@@ -26,7 +26,6 @@ Usage (the whole of ``notebooks/models.ipynb``)::
 from __future__ import annotations
 
 import html
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -66,7 +65,9 @@ from energy_nb.ui.controls import (
     page_root,
     store_freshness,
 )
+from energy_nb.ui.glossary import glossary_html, param_label, plain_value, term
 from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,10 @@ class ModelsPage:
         self.evaluate_progress = widgets.IntProgress(value=0, min=0, max=1,
                                                      description="Evaluating",
                                                      layout=widgets.Layout(display="none"))
-        self.diagnostics_button = widgets.Button(description="Residual diagnostics",
-                                                 layout=widgets.Layout(width="180px"))
+        self.diagnostics_button = widgets.Button(
+            description="Residual diagnostics", layout=widgets.Layout(width="200px"),
+            tooltip="Refit the selected run's model and plot its one-step residuals, their "
+                    "autocorrelation and distribution below")
         self.diagnostics_progress = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         for w, cls in ((self.commodity, "enb-commodity"), (self.kind, "enb-kind"),
                        (self.coverage_level, "enb-coverage-level"),
@@ -222,12 +225,18 @@ class ModelsPage:
             layout=widgets.Layout(display="none"))
         self.compare_charts.add_class("enb-compare-charts")
 
+        # the residual charts show only once there are diagnostics to draw (no empty axes)
+        self.diagnostics_charts = widgets.HBox(
+            [self.residual_chart.widget, self.acf_chart.widget, self.histogram_chart.widget],
+            layout=widgets.Layout(display="none"))
+        self.diagnostics_charts.add_class("enb-diagnostics-charts")
         section = lambda text: widgets.HTML(f'<h3 style="margin:0.8em 0 0.2em">{text}</h3>')
         self.widget = widgets.VBox([
             widgets.HTML(page_header(
                 "Models",
                 "Recorded models, their out-of-sample accuracy against the random walk, and "
                 "residual diagnostics",
+                page="models.ipynb",
             )),
             self.freshness.widget,
             widgets.HBox([self.commodity, labelled("Runs", self.kind)]),
@@ -235,6 +244,7 @@ class ModelsPage:
             widgets.HBox([self.evaluate_button, self.evaluate_progress]),
             section("Compare models (latest walk-forward evaluation per model)"),
             self.comparison_html,
+            widgets.HTML(glossary_html(["rMAE", "MAE", "Coverage", "Width", "Trading days"])),
             self.download.widget,
             self.compare_charts,
             section("Model runs"),
@@ -244,8 +254,7 @@ class ModelsPage:
             self.details,
             self.diagnostics_progress,
             self.diagnostics_summary,
-            widgets.HBox([self.residual_chart.widget, self.acf_chart.widget,
-                          self.histogram_chart.widget]),
+            self.diagnostics_charts,
         ])
         self.widget.add_class("enb-models-page")
 
@@ -253,6 +262,8 @@ class ModelsPage:
             self.messages.show(store_problem, "error")
             return
         self.freshness.update(self._status)
+        # a shared link's selection (Voilà's query string), applied before anything is computed
+        self.link_problems = apply_query(self.link_fields(), query_from_env())
         self.commodity.observe(self._on_filter, names="value")
         self.kind.observe(self._on_filter, names="value")
         self.coverage_level.observe(self._on_coverage_level, names="value")
@@ -283,6 +294,10 @@ class ModelsPage:
         return None if self.commodity.value == ALL else self.commodity.value
 
     # -- events ----------------------------------------------------------------------------------
+
+    def link_fields(self) -> dict[str, widgets.ValueWidget]:
+        """The controls the page's URL carries (:mod:`energy_nb.ui.urlstate`)."""
+        return {"commodity": self.commodity, "runs": self.kind}
 
     def _on_filter(self, _change: dict) -> None:
         if not self._suspended:
@@ -447,6 +462,8 @@ class ModelsPage:
 
     def _clear_diagnostics(self) -> None:
         self.diagnostics_summary.value = ""
+        self.diagnostics_charts.layout.display = "none"
+        self.diagnostics_button.description = "Residual diagnostics"
         self.residual_chart.update(residuals_figure(pd.Series(dtype=float)))
         self.acf_chart.update(acf_figure(pd.Series(dtype=float), 0.0))
         self.histogram_chart.update(residual_histogram_figure(pd.DataFrame()))
@@ -505,6 +522,9 @@ class ModelsPage:
             self.messages.show(f"Cannot draw the residual diagnostics: {exc}", "error")
 
     def _draw_diagnostics(self, result: ResidualDiagnostics | str) -> None:
+        # the button has done its work for this run: say where the result is
+        self.diagnostics_button.disabled = True
+        self.diagnostics_button.description = "Diagnostics shown below"
         if isinstance(result, str):
             self.diagnostics = None
             self.diagnostics_summary.value = (
@@ -516,6 +536,7 @@ class ModelsPage:
         self.residual_chart.update(residuals_figure(result.residuals))
         self.acf_chart.update(acf_figure(result.acf, result.acf_band))
         self.histogram_chart.update(residual_histogram_figure(result.histogram))
+        self.diagnostics_charts.layout.display = ""
 
     def run_quick_evaluation(self) -> dict[str, int]:
         """Run and record the quick evaluation of the selected commodity (progress bar).
@@ -587,7 +608,7 @@ def runs_table_html(frame: pd.DataFrame) -> str:
                  _cell(r["mean_rmae"])]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-    return (f'<div style="max-height:320px;overflow:auto"><table class="enb-stats enb-runs-rows">'
+    return (f'<div class="enb-table-wrap"><table class="enb-stats enb-sortable enb-runs-rows">'
             f'{header}{"".join(rows)}</table></div>')
 
 
@@ -619,14 +640,16 @@ def comparison_table_html(table: pd.DataFrame) -> str:
             else:
                 cells.append(_cell(float(value)))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-    return f'<table class="enb-stats enb-comparison-rows">{header}{"".join(rows)}</table>'
+    header = "<tr>" + "".join(f"<th>{term(h)}</th>" for h in head) + "</tr>"
+    return (f'<div class="enb-table-wrap"><table class="enb-stats enb-sortable '
+            f'enb-comparison-rows">{header}{"".join(rows)}</table></div>')
 
 
 def run_details_html(run: ModelRun) -> str:
     """HTML of one run: metadata, parameters, library versions, settings and headline metrics."""
     params = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>"
+        f'<tr><td title="{html.escape(k)}">{html.escape(param_label(k))}</td>'
+        f"<td>{html.escape(plain_value(v))}</td></tr>"
         for k, v in sorted(run.params.items())
     ) or '<tr><td colspan="2">(no parameters)</td></tr>'
     versions = ", ".join(f"{html.escape(k)} {html.escape(str(v))}"

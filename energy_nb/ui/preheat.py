@@ -89,6 +89,8 @@ def refresh_when_requested(
     store: Any,
     rebuild: Callable[[], Any],
     wait: Callable[[], None] | None = None,
+    then: Callable[[], None] | None = None,
+    stale: Callable[[], bool] | None = None,
 ) -> threading.Thread | None:
     """Rebuild the page in ``root`` when the store changed between render and request.
 
@@ -98,6 +100,9 @@ def refresh_when_requested(
         store: the page's store (has ``content_token()``); ``None`` disables the refresh.
         rebuild: builds a new page object (with a ``widget``) from the current store.
         wait: as for :func:`on_request`.
+        then: run after the check (rebuilt or not), e.g. binding the URL state to the page.
+        stale: also rebuild when this says so at the visit (e.g. the request's query string
+            selects something else than the preheated page shows).
 
     Returns:
         The started daemon thread, or ``None`` when there is nothing to do (not in a preheated
@@ -114,12 +119,18 @@ def refresh_when_requested(
         return None
 
     def swap() -> None:
-        if store.content_token() == token:
-            return
-        log.info("store changed since the page was preheated: rebuilding it")
+        try:
+            if store.content_token() != token or (stale is not None and stale()):
+                rebuild_now()
+        finally:
+            if then is not None:
+                then()
+
+    def rebuild_now() -> None:
+        log.info("store or request changed what the preheated page shows: rebuilding it")
         page = rebuild()
         old = root.page
-        root.children = (page.widget,)
+        root.children = (page.widget, *root.children[1:])  # keep e.g. the URL state widget
         root.page = page
         root.add_class(REFRESHED_CLASS)
         close_tree(getattr(old, "widget", None))  # the browser need not load the stale page

@@ -64,19 +64,23 @@ def commodity_label(code: str) -> str:
     return f"{c.code} — {c.name}"
 
 
-def page_header(title: str, subtitle: str = "") -> str:
-    """HTML of a page header (the stylesheet included).
+def page_header(title: str, subtitle: str = "", page: str | None = None) -> str:
+    """HTML of a page header (the stylesheet included), under the navigation bar.
 
     Args:
         title: page title.
         subtitle: one explanatory line.
+        page: the page's notebook (e.g. ``history.ipynb``): the navigation bar marks it as
+            the current page. Every page of the app passes it.
 
     Returns:
         HTML text.
     """
+    from energy_nb.ui.nav import nav_html
+
     sub = f'<div class="enb-subtitle">{html.escape(subtitle)}</div>' if subtitle else ""
-    return (f'{PAGE_CSS}<div class="enb-page"><div class="enb-title">{html.escape(title)}</div>'
-            f'{sub}</div>')
+    return (f'{PAGE_CSS}<div class="enb-page">{nav_html(page)}'
+            f'<div class="enb-title">{html.escape(title)}</div>{sub}</div>')
 
 
 def fmt_num(value: float, digits: int = 2) -> str:

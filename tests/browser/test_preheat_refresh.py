@@ -80,3 +80,41 @@ def test_preheated_page_shows_prices_imported_after_the_preheat(
         raise
     finally:
         context.close()
+
+
+def test_preheated_page_opens_at_the_selection_of_a_shared_link(
+    voila_factory, browser, eia_dir, tmp_path
+):
+    """The query string reaches a preheated kernel only with the visitor: the page is rebuilt
+    then, with the link's selection, before the browser draws it."""
+    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
+    home.mkdir()
+    notebooks.mkdir()
+    marker = tmp_path / "rendered.txt"
+    (notebooks / "history.ipynb").write_text(json.dumps(_notebook(marker)))
+    store = PriceStore(home / "energy_nb.sqlite")
+    for code, name in (("WTI", "wti-daily.csv"), ("NG", "henryhub-daily.csv")):
+        store.import_series(read_price_csv(eia_dir / name, commodity=code))
+    server = voila_factory(notebooks=notebooks, env={"ENERGY_NB_HOME": str(home)}, preheat=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists():  # the preheated kernel has built the default (WTI) page
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.2)
+    context, page = new_page(browser)
+    try:
+        page.goto(render_url(server, "history.ipynb")
+                  + "?commodity=NG&start=2005-06-01&end=2005-12-30&freq=weekly&bogus=1")
+        page.locator(".enb-page-root.enb-refreshed").wait_for()
+        wait_for_plot(page, ".enb-history-chart")
+        trace = plot_data(page, ".enb-history-chart")[0]
+        assert trace["name"] == "NG" and trace["x_first"].startswith("2005-06")
+        assert trace["n"] <= 31  # weekly points of seven months
+        page.wait_for_function("() => location.search.includes('rebase=0')")  # the page's state
+        assert "commodity=NG" in page.url and "freq=weekly" in page.url
+        assert page.locator(".enb-history-page").count() == 1
+        assert not page.console_errors, page.console_errors
+    except Exception:
+        print(server.log()[-5000:])
+        raise
+    finally:
+        context.close()

@@ -51,7 +51,9 @@ async def test_changed_store_rebuilds_the_page_on_the_loop(tmp_path: Path) -> No
     _import(store, prices.iloc[:250])
     first, root = await _after_request(store, lambda: _import(store, prices))
     assert root.page is not first
-    assert root.children == (root.page.widget,) and "enb-refreshed" in root._dom_classes
+    # the new page replaces the old one; the URL-state widget after it stays
+    assert root.children == (root.page.widget, root.url_state.widget)
+    assert "enb-refreshed" in root._dom_classes
     last = prices.index[-1].strftime("%Y-%m-%d")
     assert f"data through {last}" in root.page.freshness.widget.value
     assert f"data through {last}" not in first.freshness.widget.value
@@ -63,7 +65,7 @@ async def test_unchanged_store_keeps_the_preheated_page(tmp_path: Path) -> None:
     store = PriceStore(tmp_path / "energy_nb.sqlite")
     _import(store, _prices(200))
     first, root = await _after_request(store, lambda: None)
-    assert root.page is first and root.children == (first.widget,)
+    assert root.page is first and root.children == (first.widget, root.url_state.widget)
     assert "enb-refreshed" not in root._dom_classes and first.widget.comm is not None
 
 
@@ -96,7 +98,7 @@ def test_nothing_to_do_outside_a_preheated_kernel(tmp_path: Path, monkeypatch) -
     _import(store, _prices(50))
     page = HistoryPage(store)
     root = page_root(page, rebuild=lambda: HistoryPage(store))
-    assert root.page is page and root.children == (page.widget,)
+    assert root.page is page and root.children == (page.widget, root.url_state.widget)
     assert refresh_when_requested(root, store, lambda: HistoryPage(store)) is None
     assert refresh_when_requested(root, None, lambda: HistoryPage(store), wait=lambda: None) is None
 
