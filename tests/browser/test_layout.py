@@ -54,9 +54,22 @@ def _ready(page, notebook: str) -> None:
         wait_for_plot(page, chart)
 
 
+#: JS: every displayed chart is drawn at its box's width (plotly redraws after a resize).
+SETTLED = """() => [...document.querySelectorAll('.js-plotly-plot')].every(gd => {
+  const svg = gd.querySelector('.main-svg');
+  return !svg || gd.clientWidth === 0 ||
+         Math.abs(svg.getBoundingClientRect().width - gd.clientWidth) <= 2; })"""
+
+
 def _fit(page, width: int) -> None:
+    """Resize the window and give the page time to settle (plotly redraws debounced; on the
+    shared 2-core machine that can take a few seconds)."""
     page.set_viewport_size({"width": width, "height": 900})
-    page.wait_for_timeout(900)  # plotly redraws on the resize event (debounced)
+    page.wait_for_timeout(900)
+    try:
+        page.wait_for_function(SETTLED, timeout=15_000, polling=200)
+    except Exception:  # the assertions that follow say what is wrong
+        pass
 
 
 @pytest.mark.parametrize("notebook", list(PAGES))
