@@ -227,6 +227,29 @@ def parse(frame: str | bytes | bytearray | memoryview) -> Action:
         raise
 
 
+def request_id_of(frame: str | bytes) -> str | int | None:
+    """The echoable ``id`` of a frame that is a JSON object carrying one, else ``None``.
+
+    For replies to frames that are refused before they are parsed (``rate_limited``): the id is
+    still echoed whenever the frame was valid JSON with an ``id``. Frames over
+    :data:`MAX_MESSAGE_BYTES` are not decoded (their ``message_too_large`` reply has no id).
+    Never raises.
+
+    Args:
+        frame: the received frame.
+
+    Returns:
+        The id, as :func:`parse` would echo it.
+    """
+    if not isinstance(frame, str) or len(frame) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    return _request_id(data.get("id")) if isinstance(data, dict) else None
+
+
 def _request_id(value: Any) -> str | int | None:
     """The echoable form of a message's ``id``: an int, a string cut to 64 characters, or None."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):

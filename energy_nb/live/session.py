@@ -240,7 +240,7 @@ class LiveSession:
         now = self.clock()
         self.last_activity = now
         if not self._bucket.take(now):
-            return self._refuse(now)
+            return self._refuse(now, frame)
         if isinstance(frame, str) and len(frame) > self.limits.max_message_bytes:
             return [Send(protocol.error(
                 "message_too_large",
@@ -254,7 +254,7 @@ class LiveSession:
         except ProtocolError as exc:
             return [Send(protocol.error_from(exc, action.request_id))]
 
-    def _refuse(self, now: float) -> list[Event]:
+    def _refuse(self, now: float, frame: str | bytes) -> list[Event]:
         limits = self.limits
         self.rate_limited += 1
         if now - self._abuse_start > limits.abuse_window:
@@ -265,7 +265,7 @@ class LiveSession:
             return [Close(*ABUSE_CLOSE)]
         return [Send(protocol.error(
             "rate_limited", f"more than {limits.rate:g} messages per second "
-            f"(burst {limits.burst}); message dropped"))]
+            f"(burst {limits.burst}); message dropped", None, protocol.request_id_of(frame)))]
 
     def _dispatch(self, action: protocol.Action) -> list[Event]:
         rid = action.request_id

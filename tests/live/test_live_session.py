@@ -59,6 +59,17 @@ def test_open_with_bad_query_welcomes_then_errors(clock: FakeClock) -> None:
     assert events[1].message["code"] == "missing_field"
 
 
+def test_rate_limited_errors_echo_the_id_of_the_dropped_message(clock: FakeClock) -> None:
+    session = make(clock, rate=1.0, burst=1, abuse_limit=100)
+    assert session.receive(frame({"action": "ping", "id": "a"}))[0].message["type"] == "pong"
+    refused = session.receive(frame({"action": "ping", "id": "r2"}))[0].message
+    assert refused["code"] == "rate_limited" and refused["id"] == "r2"
+    refused = session.receive(frame({"action": "subscribe", "id": 7}))[0].message
+    assert refused["code"] == "rate_limited" and refused["id"] == 7
+    refused = session.receive("not json")[0].message  # nothing to echo
+    assert refused["code"] == "rate_limited" and "id" not in refused
+
+
 def test_rate_limit_refills_with_the_injected_clock(clock: FakeClock) -> None:
     session = make(clock, rate=2.0, burst=3, abuse_limit=100)
     ping = frame({"action": "ping"})
