@@ -51,6 +51,14 @@ def bundle_preload() -> str:
     return f'<link rel="modulepreload" href="{html.escape(url)}">' if url else ""
 
 
+def loading_signal(url: str) -> str:
+    """A ``<script>`` telling the server, as soon as the page's ``<head>`` is parsed, that a
+    browser is loading it (so a slow load on a busy machine is not taken for a visitor who never
+    came; see ``ReleasePolicy.load_timeout``)."""
+    return ("<script>fetch(" + json.dumps(url).replace("</", "<\\/")
+            + ", {cache: 'no-store', keepalive: true}).catch(() => {});</script>")
+
+
 def busy_page(open_visits: int, retry_after: int) -> str:
     """The styled page a visitor gets when the app is full (served with HTTP 503).
 
@@ -113,6 +121,9 @@ class DashboardHandler(TornadoVoilaHandler):
         self.xsrf_token  # noqa: B018 - accessing it sets the _xsrf cookie
         token = CURRENT_VISIT.set(visit)
         script = page_script(getattr(manager, "idle_timeout", 0.0)) + bundle_preload()
+        if visit is not None:
+            script += loading_signal(url_path_join(self.base_url, "energy_nb/api/loading",
+                                                   visit.token))
         injected = False
         try:
             async for chunk in self.get_generator(path=path):
@@ -203,6 +214,20 @@ class TrackingKernelWebsocketHandler(VoilaKernelWebsocketHandler):
             self._manager_call("socket_closed", kernel_id, self)
         if getattr(self, "connection", None) is not None:
             super().on_close()
+
+
+class VisitLoadingHandler(_PlainErrorPages, JupyterHandler):
+    """``GET /energy_nb/api/loading/<token>``: the page of that visit is loading in a browser
+    (204; 404 for no such open visit)."""
+
+    def get(self, token: str) -> None:
+        """Record the signal."""
+        mark = getattr(self.kernel_manager, "page_loading", None)
+        if mark is None or not mark(token):
+            raise tornado.web.HTTPError(404)
+        self.set_header("Cache-Control", "no-store")
+        self.set_status(204)
+        self.finish()
 
 
 class VisitorStatusHandler(_PlainErrorPages, JupyterHandler):

@@ -47,6 +47,10 @@ class VisitorKernelManager(AsyncMappingKernelManager):
     connect_timeout = Float(
         45.0, config=True,
         help="Seconds after a page was served within which its browser must connect its kernel.")
+    load_timeout = Float(
+        300.0, config=True,
+        help="Seconds a page whose browser said it is loading (its first script ran) may take "
+             "to connect its kernel (a crowd on a busy machine loads slowly).")
     disconnect_grace = Float(
         10.0, config=True,
         help="Seconds a kernel is kept after its page's last WebSocket closed.")
@@ -63,6 +67,7 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         self.ledger = VisitorLedger(
             max_visitors=self.max_visitors,
             policy=ReleasePolicy(connect_timeout=self.connect_timeout,
+                                 load_timeout=self.load_timeout,
                                  disconnect_grace=self.disconnect_grace,
                                  idle_timeout=self.idle_timeout))
         self._sockets: dict[str, set[Any]] = {}
@@ -134,6 +139,14 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         if self.ledger.find(kernel_id) is None:
             return None
         return await super().cull_kernel_if_idle(kernel_id)
+
+    def page_loading(self, token: str) -> bool:
+        """The page of the visit named ``token`` is loading in a browser (its first script ran).
+
+        Returns:
+            Whether such a visit is open.
+        """
+        return self.ledger.loading(token)
 
     def pages_loading(self) -> int:
         """Pages served (or rendering) whose browser has not connected its kernel yet."""

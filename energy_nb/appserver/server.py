@@ -37,6 +37,7 @@ from energy_nb.appserver.handlers import (
     DashboardHandler,
     DashboardRedirectHandler,
     TrackingKernelWebsocketHandler,
+    VisitLoadingHandler,
     VisitorStatusHandler,
 )
 from energy_nb.appserver.assets import (
@@ -125,6 +126,8 @@ class EnergyVoila(Voila):
                              {"voila_configuration": self.voila_configuration}))
         handlers.append((url_path_join(self.server_url, r"/energy_nb/api/visitors"),
                          VisitorStatusHandler))
+        handlers.append((url_path_join(self.server_url, r"/energy_nb/api/loading/([\w-]+)"),
+                         VisitLoadingHandler))
         handlers.append((url_path_join(self.server_url, BUNDLE_ROUTE), BundleHandler,
                          bundle_handler_args()))
         handlers.append((url_path_join(self.server_url, r"/([^/]+\.ipynb)"),

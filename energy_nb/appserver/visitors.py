@@ -25,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 #: Reasons :meth:`VisitorLedger.due` gives for a release.
@@ -39,7 +40,10 @@ class ReleasePolicy:
 
     Attributes:
         connect_timeout: seconds after the page was served within which its browser must open
-            the kernel WebSocket.
+            the kernel WebSocket, or at least show it is loading the page (see ``load_timeout``).
+        load_timeout: the same for a page whose browser has shown it is loading (its first
+            script ran): on a machine busy with a crowd, loading the page's scripts can take
+            longer than ``connect_timeout``, and that visitor is not gone.
         disconnect_grace: seconds a kernel is kept after its last WebSocket closed (a network
             blip reconnects within it).
         idle_timeout: seconds without any kernel message either way before an open page is
@@ -49,9 +53,10 @@ class ReleasePolicy:
     connect_timeout: float = 45.0
     disconnect_grace: float = 10.0
     idle_timeout: float = 900.0
+    load_timeout: float = 300.0
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "disconnect_grace", "idle_timeout"):
+        for name in ("connect_timeout", "disconnect_grace", "idle_timeout", "load_timeout"):
             value = getattr(self, name)
             if not value >= 0:  # also refuses NaN
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
@@ -71,6 +76,9 @@ class Visit:
         last_activity: last kernel message either way (or admission / connection).
         disconnected_at: when the last WebSocket closed.
         releasing: the release has begun; no reconnection is accepted.
+        token: a random name of the visit, for the page's "I am loading" signal (never a
+            kernel id: those grant access to the kernel).
+        loading: the page's browser has said it is loading the page.
     """
 
     page: str
@@ -82,6 +90,8 @@ class Visit:
     last_activity: float = 0.0
     disconnected_at: float | None = None
     releasing: bool = False
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    loading: bool = False
 
     def release_deadline(self, policy: ReleasePolicy) -> tuple[float, str] | None:
         """When this visit becomes due for release and why (``None``: not while it renders).
@@ -99,7 +109,8 @@ class Visit:
             if self.ever_connected and self.disconnected_at is not None:
                 candidates.append((self.disconnected_at + policy.disconnect_grace, LEFT))
             elif not self.ever_connected and self.served_at is not None:
-                candidates.append((self.served_at + policy.connect_timeout, NEVER_CONNECTED))
+                wait = policy.load_timeout if self.loading else policy.connect_timeout
+                candidates.append((self.served_at + wait, NEVER_CONNECTED))
         elif policy.idle_timeout > 0:
             candidates.append((self.last_activity + policy.idle_timeout, IDLE))
         return min(candidates) if candidates else None
@@ -194,6 +205,18 @@ class VisitorLedger:
         """The kernel's release has begun (refuse new connections to it)."""
         visit = self.find(kernel_id)
         return visit is not None and visit.releasing
+
+    def loading(self, token: str) -> bool:
+        """The page of the visit named ``token`` is loading in a browser.
+
+        Returns:
+            Whether such a visit is open.
+        """
+        for visit in self._visits:
+            if visit.token == token:
+                visit.loading = True
+                return True
+        return False
 
     def due(self, now: float) -> list[tuple[str, str]]:
         """Kernels to release now, each marked releasing so it is named once.

@@ -84,3 +84,25 @@ def test_require_api_key_without_a_key_refuses_to_start(app_factory, small_noteb
     with pytest.raises(AppError, match="exited"):
         app_factory(small_notebooks, preheat=False, env={"ENERGY_NB_API_KEY": ""},
                     extra_args=("--EnergyVoila.require_api_key=True",))
+
+
+LOADING_URL = re.compile(r'fetch\("(/energy_nb/api/loading/[\w-]+)"')
+
+
+def test_a_page_loading_in_a_browser_keeps_its_kernel_past_the_connect_timeout(
+        app_factory, small_notebooks):
+    app = app_factory(small_notebooks, preheat=False, extra_args=(
+        "--VisitorKernelManager.connect_timeout=2", "--VisitorKernelManager.load_timeout=12",
+        "--VisitorKernelManager.release_interval=1"))
+    status, _, body = http_get(app + "voila/render/dash.ipynb")
+    served = time.monotonic()
+    assert status == 200
+    [kernel] = set(KERNEL_ID.findall(body))
+    [signal] = LOADING_URL.findall(body)  # what the page's <head> script fetches at once
+    assert http_get(app.rstrip("/") + signal, timeout=30)[0] == 204
+    assert http_get(app + "energy_nb/api/loading/no-such-visit", timeout=30)[0] == 404
+    time.sleep(max(0.0, served + 6 - time.monotonic()))  # well past the 2 s connect timeout
+    assert http_get(app + f"api/kernels/{kernel}", timeout=30)[0] == 200
+    wait_for(lambda: http_get(app + f"api/kernels/{kernel}", timeout=30)[0] == 404,
+             timeout=30)  # ... and released after the 12 s load timeout
+    assert time.monotonic() - served >= 11

@@ -49,6 +49,17 @@ def test_a_page_that_never_connects_is_due_after_the_connect_timeout():
     assert ledger.is_releasing("k1")
 
 
+def test_a_page_whose_browser_is_loading_it_gets_the_load_timeout():
+    ledger = VisitorLedger(max_visitors=4, policy=POLICY)  # load_timeout 300 s by default
+    visit = served(ledger, "k1", now=0.0)  # served at t=1
+    assert not ledger.loading("no-such-token")
+    assert ledger.loading(visit.token)
+    assert ledger.due(46.0) == []  # past connect_timeout, but a browser is loading it
+    assert ledger.due(301.0) == [("k1", NEVER_CONNECTED)]
+    other = served(ledger, "k2", now=0.0)
+    assert other.token != visit.token and ledger.due(46.0) == [("k2", NEVER_CONNECTED)]
+
+
 def test_a_rendering_page_is_never_due():
     ledger = VisitorLedger(max_visitors=4, policy=POLICY)
     visit = ledger.admit("history.ipynb", 0.0)
