@@ -93,3 +93,17 @@ def result_notes(result: Any) -> list[tuple[str, str]]:
         notes.append((no_trade_reason(str(result.strategy), dict(result.params or {}),
                                       dict(info.get("strategy") or {})), "info"))
     return notes
+
+
+def result_payload(result: Any) -> dict[str, Any]:
+    """A backtest result as ``energy-nb backtest --json`` and the HTTP API give it.
+
+    Args:
+        result: a :class:`~energy_nb.backtest.run.BacktestResult`.
+
+    Returns:
+        ``result.to_dict()`` plus ``notes``: ``[{"text", "level"}]`` from :func:`result_notes`.
+    """
+    payload = result.to_dict()
+    payload["notes"] = [{"text": text, "level": level} for text, level in result_notes(result)]
+    return payload

@@ -341,7 +341,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         CliError: bad parameters, no data, or an unwritable output path.
     """
     from energy_nb.backtest import BacktestError, StrategyError, run_backtest
-    from energy_nb.backtest.notes import result_notes
+    from energy_nb.backtest.notes import result_payload
 
     params = strategy_params(args)
     _check_json_path(args)
@@ -356,14 +356,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             )
     except (BacktestError, StrategyError) as exc:
         raise CliError(str(exc)) from None
-    notes = result_notes(result)
-    payload = result.to_dict()
-    payload["notes"] = [{"text": text, "level": level} for text, level in notes]
+    payload = result_payload(result)
     to_stdout = output_json(args.json, payload)
     if not to_stdout:
         print(_text(result))
-        for text, level in notes:
-            print(f"{level}: {text}")
+        for note in payload["notes"]:
+            print(f"{note['level']}: {note['text']}")
     return 0
 
 

@@ -141,6 +141,7 @@ def model_run(store: Any, run_id: int, kind: str | None = None,
 def run_backtest(store: Any, request: BacktestRequest) -> tuple[dict[str, Any], pd.DataFrame]:
     """Run and store one backtest; the payload is ``BacktestResult.to_dict()`` with its ``id``
     and the table is the daily equity."""
+    from energy_nb.backtest.notes import result_payload
     from energy_nb.backtest.run import BacktestError
     from energy_nb.backtest.run import run_backtest as run
     from energy_nb.backtest.strategies import StrategyError
@@ -154,7 +155,7 @@ def run_backtest(store: Any, request: BacktestRequest) -> tuple[dict[str, Any], 
                      start=request.start, end=request.end, store=store)
     except (BacktestError, StrategyError) as exc:
         raise RequestError("invalid_value", str(exc)) from None
-    payload = result.to_dict()
+    payload = result_payload(result)
     return payload, pd.DataFrame(payload.get("equity") or [])
 
 
