@@ -41,23 +41,34 @@ def _part(series: PriceSeries, keep) -> PriceSeries:
                        lines=[series.lines[i] for i in rows])
 
 
-def test_preheated_page_shows_prices_imported_after_the_preheat(
-    voila_factory, browser, eia_dir, tmp_path
-):
+def _preheated_history(voila_factory, tmp_path, *series: PriceSeries):
+    """A store with ``series``, and a preheated History page that has been built from it.
+
+    Returns:
+        ``(server, store)``.
+    """
     home, notebooks = tmp_path / "home", tmp_path / "notebooks"
     home.mkdir()
     notebooks.mkdir()
     marker = tmp_path / "rendered.txt"
     (notebooks / "history.ipynb").write_text(json.dumps(_notebook(marker)))
-    wti = read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI")
     store = PriceStore(home / "energy_nb.sqlite")
-    store.import_series(_part(wti, lambda d: d <= CUT))
-
+    for part in series:
+        store.import_series(part)
     server = voila_factory(notebooks=notebooks, env={"ENERGY_NB_HOME": str(home)}, preheat=True)
     deadline = time.monotonic() + 120
-    while not marker.exists():  # the preheated kernel has built the page from the old data
+    while not marker.exists():  # the preheated kernel has built the page
         assert time.monotonic() < deadline, server.log()[-3000:]
         time.sleep(0.2)
+    return server, store
+
+
+def test_preheated_page_shows_prices_imported_after_the_preheat(
+    voila_factory, browser, eia_dir, tmp_path
+):
+    wti = read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI")
+    # the preheated kernel builds the page from the old data
+    server, store = _preheated_history(voila_factory, tmp_path, _part(wti, lambda d: d <= CUT))
     last = wti.dates[-1].isoformat()
     assert last > CUT
     store.import_series(_part(wti, lambda d: d > CUT))  # the morning's data update
@@ -87,19 +98,10 @@ def test_preheated_page_opens_at_the_selection_of_a_shared_link(
 ):
     """The query string reaches a preheated kernel only with the visitor: the page is rebuilt
     then, with the link's selection, before the browser draws it."""
-    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
-    home.mkdir()
-    notebooks.mkdir()
-    marker = tmp_path / "rendered.txt"
-    (notebooks / "history.ipynb").write_text(json.dumps(_notebook(marker)))
-    store = PriceStore(home / "energy_nb.sqlite")
-    for code, name in (("WTI", "wti-daily.csv"), ("NG", "henryhub-daily.csv")):
-        store.import_series(read_price_csv(eia_dir / name, commodity=code))
-    server = voila_factory(notebooks=notebooks, env={"ENERGY_NB_HOME": str(home)}, preheat=True)
-    deadline = time.monotonic() + 120
-    while not marker.exists():  # the preheated kernel has built the default (WTI) page
-        assert time.monotonic() < deadline, server.log()[-3000:]
-        time.sleep(0.2)
+    # the preheated kernel builds the default (WTI) page
+    server, _ = _preheated_history(
+        voila_factory, tmp_path, read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"),
+        read_price_csv(eia_dir / "henryhub-daily.csv", commodity="NG"))
     context, page = new_page(browser)
     try:
         page.goto(render_url(server, "history.ipynb")
