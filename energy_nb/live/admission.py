@@ -47,8 +47,10 @@ def fd_budget(max_connections: int, backlog: int) -> tuple[int, int]:
     """Fit the connection limit and the listen backlog to the open-files limit.
 
     asyncio accepts up to ``backlog`` connections in one go before the server can refuse any,
-    so the descriptors must cover the held connections, one such burst and the process's other
-    files: ``max_connections + 1 + backlog + FD_RESERVE <= RLIMIT_NOFILE``.
+    and a connection refused or dropped in one burst closes its socket only on a later turn of
+    the event loop, while the next burst may already be accepted. So the descriptors must cover
+    the held connections, two such bursts and the process's other files:
+    ``max_connections + 1 + 2 * backlog + FD_RESERVE <= RLIMIT_NOFILE``.
 
     Args:
         max_connections: the configured connection limit.
@@ -68,7 +70,7 @@ def fd_budget(max_connections: int, backlog: int) -> tuple[int, int]:
     if soft == resource.RLIM_INFINITY:
         return max_connections, max(16, backlog)
     backlog = max(16, min(backlog, soft // 8))
-    return max(1, min(max_connections, soft - backlog - FD_RESERVE - 1)), backlog
+    return max(1, min(max_connections, soft - 2 * backlog - FD_RESERVE - 1)), backlog
 
 
 class _InfoAsDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
