@@ -36,6 +36,10 @@ PREHEAT_ENV = "VOILA_PREHEAT"
 REFRESHED_CLASS = "enb-refreshed"
 #: Set in the kernel's environment by ``wait_for_request`` once the request info arrived.
 REQUEST_ENV = "SERVER_SOFTWARE"
+#: Seconds after a swap at which the root's whole state is sent again. A browser that was
+#: fetching the widget states while the swap happened drops the root's update messages that
+#: arrive before it has created the root's model; the later full state brings it in line.
+RESYNC_DELAYS = (2.0, 6.0)
 
 
 def in_preheated_kernel() -> bool:
@@ -134,8 +138,21 @@ def refresh_when_requested(
         root.page = page
         root.add_class(REFRESHED_CLASS)
         close_tree(getattr(old, "widget", None))  # the browser need not load the stale page
+        loop = asyncio.get_running_loop()
+        for delay in RESYNC_DELAYS:
+            loop.call_later(delay, resend_state, root)
 
     return on_request(swap, wait)
+
+
+def resend_state(widget: widgets.Widget) -> None:
+    """Send a widget's whole state to the browser again (nothing once it is closed).
+
+    Args:
+        widget: the widget, e.g. a page root after a swap.
+    """
+    if widget.comm is not None:
+        widget.send_state()
 
 
 def close_tree(widget: widgets.Widget | None) -> None:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from ipywidgets import Box
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import PriceSeries
 from energy_nb.ui.controls import page_root
 from energy_nb.ui.history import HistoryPage
+from energy_nb.ui import preheat
 from energy_nb.ui.preheat import refresh_when_requested
 
 
@@ -59,6 +61,32 @@ async def test_changed_store_rebuilds_the_page_on_the_loop(tmp_path: Path) -> No
     assert f"data through {last}" not in first.freshness.widget.value
     assert first.widget.comm is None and first.chart.comm is None  # stale page closed
     assert root.page.widget.comm is not None and root.page.chart.comm is not None
+
+
+async def test_a_swap_sends_the_roots_whole_state_again_later(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """A browser that was loading the widget states during the swap may have dropped the
+    root's updates: the root's full state follows at each of RESYNC_DELAYS."""
+    monkeypatch.setattr(preheat, "RESYNC_DELAYS", (0.05, 0.15))
+    sent: list[set] = []
+    original = Box.send_state
+
+    def record(self, key=None):
+        if "enb-page-root" in self._dom_classes and key is None:
+            sent.append(set(self.get_state()))
+        return original(self, key)
+
+    monkeypatch.setattr(Box, "send_state", record)
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    prices = _prices(300)
+    _import(store, prices.iloc[:250])
+    first, root = await _after_request(store, lambda: _import(store, prices))
+    assert root.page is not first
+    await asyncio.sleep(0.4)
+    assert len(sent) == 2 and all({"children", "_dom_classes"} <= keys for keys in sent)
+    root.close()
+    preheat.resend_state(root)  # a closed root sends nothing (and does not fail)
+    assert len(sent) == 2
 
 
 async def test_unchanged_store_keeps_the_preheated_page(tmp_path: Path) -> None:
