@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from energy_nb.analytics import PriceStats, price_stats
+from energy_nb.service.analytics import PriceStats, price_stats
 from energy_nb.commodities import get_commodity
 from energy_nb.reports.parameters import (
     ReportParameterError,
@@ -223,7 +223,7 @@ class PricesSection(Section):
     Attributes:
         table: one row per commodity: unit, date, last price, changes over 1 day / 1 month /
             1 year (absolute and percent).
-        stats: per commodity the :class:`~energy_nb.analytics.PriceStats` (up to ``as_of``).
+        stats: per commodity the :class:`~energy_nb.service.analytics.PriceStats` (up to ``as_of``).
         figure: the last ``history_days`` of prices (same builder as the History page).
     """
 

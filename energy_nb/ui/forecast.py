@@ -30,7 +30,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from energy_nb.commodities import UnknownCommodityError, get_commodity
-from energy_nb.diagnostics import (
+from energy_nb.service.diagnostics import (
     DiagnosticsError,
     forecast_error_summary,
     forecast_frame_from_payload,
@@ -671,7 +671,7 @@ def error_summary_html(summary: dict[str, Any], horizon: int) -> str:
     """HTML of the accuracy of a forecast from a past origin.
 
     Args:
-        summary: :func:`energy_nb.diagnostics.forecast_error_summary`.
+        summary: :func:`energy_nb.service.diagnostics.forecast_error_summary`.
         horizon: the forecast's horizon.
 
     Returns:
@@ -723,7 +723,7 @@ def track_record_html(record: dict[str, Any] | None, model: str, commodity: str)
     """One line of evidence for the bands: coverage and rMAE in the latest evaluation.
 
     Args:
-        record: :func:`energy_nb.diagnostics.track_record`, or ``None`` when not evaluated.
+        record: :func:`energy_nb.service.diagnostics.track_record`, or ``None`` when not evaluated.
         model, commodity: what the forecast is of.
 
     Returns:

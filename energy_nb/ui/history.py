@@ -1,6 +1,6 @@
 """The History dashboard: explore stored prices of one or several commodities.
 
-The page is a thin widget shell around :func:`energy_nb.analytics.build_history_view`: every
+The page is a thin widget shell around :func:`energy_nb.service.analytics.build_history_view`: every
 change of a control recomputes the view, redraws the chart, the statistics panel, and the CSV
 link (which always carries exactly the plotted values). Invalid choices (no commodity, start after
 end, a window without prices) show a message in the page and clear the chart; nothing raises into
@@ -24,7 +24,7 @@ import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
-from energy_nb.analytics import (
+from energy_nb.service.analytics import (
     FREQUENCIES,
     ROLLING_VOL_WINDOW,
     AnalyticsError,

@@ -1,7 +1,7 @@
 """The Models dashboard: every recorded model run, their out-of-sample metrics, one run's details.
 
 The page reads the model registry (:mod:`energy_nb.registry`) and displays what
-:mod:`energy_nb.diagnostics` computes from it:
+:mod:`energy_nb.service.diagnostics` computes from it:
 
 * the runs (fits made for forecasts and walk-forward evaluations) with their metadata, filtered by
   commodity and kind;
@@ -35,7 +35,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from energy_nb.commodities import CODES, get_commodity
-from energy_nb.diagnostics import (
+from energy_nb.service.diagnostics import (
     QUICK_MODELS,
     DiagnosticsError,
     ResidualDiagnostics,
@@ -97,7 +97,7 @@ class ModelsPage:
             ``PriceStore.from_settings()``.
         commodity: initial commodity filter (a code or ``"ALL"``).
         quick_models: models the quick evaluation button evaluates.
-        quick_settings: keyword arguments of :func:`energy_nb.diagnostics.quick_evaluation`
+        quick_settings: keyword arguments of :func:`energy_nb.service.diagnostics.quick_evaluation`
             (``n_origins``, ``horizon``, ``step``, ``refit_every``, ``levels``).
         diagnostics: compute residual diagnostics of the selected run at once (else on the
             ``Residual diagnostics`` button).
@@ -594,7 +594,7 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 
 def runs_table_html(frame: pd.DataFrame) -> str:
-    """HTML of the runs table (:func:`energy_nb.diagnostics.runs_table`)."""
+    """HTML of the runs table (:func:`energy_nb.service.diagnostics.runs_table`)."""
     if frame.empty:
         return '<div style="color:#555">No model runs recorded for this filter.</div>'
     head = ["Id", "Model", "Commodity", "Kind", "Training window", "Data version", "Created",
@@ -613,7 +613,7 @@ def runs_table_html(frame: pd.DataFrame) -> str:
 
 
 def comparison_table_html(table: pd.DataFrame) -> str:
-    """HTML of the metric comparison (:func:`energy_nb.diagnostics.comparison_table`)."""
+    """HTML of the metric comparison (:func:`energy_nb.service.diagnostics.comparison_table`)."""
     if table.empty:
         return ""
     labels = {"mean_rmae": "rMAE mean", "mae_1": "MAE step 1", "origins": "Origins",

@@ -272,7 +272,7 @@ def test_live_mode_toggle_is_offered_and_off_by_default(real_store):
 def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_path):
     import shutil
 
-    from energy_nb.diagnostics import quick_evaluation
+    from energy_nb.service.diagnostics import quick_evaluation
     from energy_nb.registry import ModelRegistry
 
     path = tmp_path / "energy_nb.sqlite"
