@@ -301,7 +301,8 @@ def rolling_volatility_figure(
     """Rolling annualised volatility lines, one per commodity.
 
     Args:
-        vols: per code, a series from :func:`energy_nb.service.analytics.rolling_volatility` (fraction).
+        vols: per code, a series from :func:`energy_nb.service.analytics.rolling_volatility`
+            (fraction).
         window: window length, for the title.
         height: pixels.
         max_points: long series are thinned to about this many points (:func:`thin`) to keep
@@ -584,7 +585,8 @@ def metric_by_step_figure(
     """One line per model of a metric against the forecast step (or the forecast origin).
 
     Args:
-        frame: index ``step``, one column per model (:func:`energy_nb.service.diagnostics.metric_by_step`);
+        frame: index ``step``, one column per model
+            (:func:`energy_nb.service.diagnostics.metric_by_step`);
             or index ``origin`` (dates, :func:`energy_nb.service.diagnostics.metric_over_time`).
         metric_label: y axis title.
         reference: a horizontal reference line (e.g. 1.0 for rMAE, the nominal coverage).

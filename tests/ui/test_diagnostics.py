@@ -1,4 +1,5 @@
-"""Pure tests of :mod:`energy_nb.service.diagnostics` (hand-computed values, payload formats, plans)."""
+"""Pure tests of :mod:`energy_nb.service.diagnostics` (hand-computed values, payload formats,
+plans)."""
 
 from __future__ import annotations
 
