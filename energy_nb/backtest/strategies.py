@@ -115,7 +115,7 @@ class ParamSpec:
             if not isinstance(value, str):
                 raise StrategyError(f"{where} must be a string, got {value!r}")
             if self.choices is not None:
-                key = value.strip().lower().replace("-", "_")
+                key = value.strip().lower().replace("-", "_")  # the choices' spelling
                 if key not in self.choices:
                     raise StrategyError(
                         f"{where} must be one of {', '.join(self.choices)}, got {value!r}"
@@ -375,9 +375,9 @@ class ForecastStrategy(Strategy):
     _levels: tuple[int, ...] = ()
 
     def _check(self) -> None:
-        from energy_nb.models import ModelError, make_model
+        from energy_nb.models import ModelError, make_model, model_key
 
-        name = self.params["model"].strip().lower().replace("-", "_")
+        name = model_key(self.params["model"])
         if name not in _model_names():
             raise StrategyError(
                 f"{self.name}: unknown model {self.params['model']!r}; "

@@ -37,14 +37,13 @@ from energy_nb.service.diagnostics import (
     track_record,
 )
 from energy_nb.forecasting import (
-    MAX_HORIZON,
-    MIN_HORIZON,
     ForecastFitError,
     ForecastRequestError,
     ForecastRun,
     ForecastService,
     forecast_steps,
 )
+from energy_nb.service.requests import DEFAULT_LEVELS, MAX_HORIZON, MIN_HORIZON
 from energy_nb.ui.charts import forecast_figure, replace_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
@@ -60,9 +59,8 @@ from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
 
-#: Interval levels offered (percent) and those ticked at first.
+#: Interval levels offered (percent); those ticked at first are the service's DEFAULT_LEVELS.
 LEVEL_CHOICES: tuple[int, ...] = (50, 80, 90, 95, 99)
-DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 #: History shown before the origin (label, trading days).
 LOOKBACK_CHOICES: tuple[tuple[str, int], ...] = (
     ("3 months", 63), ("6 months", 126), ("1 year", 252), ("2 years", 504),
