@@ -52,13 +52,13 @@ def test_defaults_validate_and_values_are_normalised() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"commodities": ["WTI", "COAL"]}, "commodities: unknown commodity 'COAL'; expected one of"),
+        ({"commodities": ["WTI", "COAL"]}, "commodities: unknown commodity 'COAL'"),
         ({"commodities": []}, "commodities must be a non-empty list"),
         ({"horizon": 0}, "horizon must be between 1 and 30 trading days, got 0"),
         ({"horizon": 31}, "horizon must be between 1 and 30 trading days, got 31"),
         ({"horizon": 2.5}, "horizon must be an integer"),
         ({"horizon": True}, "horizon must be an integer"),
-        ({"levels": [80, 100]}, "levels: interval level must be between 0 and 100 (exclusive), got 100"),
+        ({"levels": [80, 100]}, "levels: interval level must be between 0 and 100 (exclusive)"),
         ({"levels": []}, "levels must name at least one interval level"),
         ({"model": "prophet"}, "model: unknown model 'prophet'"),
         ({"strategy": "yolo"}, "unknown strategy 'yolo'"),
