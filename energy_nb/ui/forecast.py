@@ -44,7 +44,7 @@ from energy_nb.forecasting import (
     forecast_steps,
 )
 from energy_nb.service.requests import DEFAULT_LEVELS, MAX_HORIZON, MIN_HORIZON
-from energy_nb.ui.charts import forecast_figure, replace_figure, to_widget
+from energy_nb.viz.charts import forecast_figure, replace_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
     FreshnessLine,
@@ -54,7 +54,8 @@ from energy_nb.ui.controls import (
     page_root,
     store_freshness,
 )
-from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.nav import page_header
+from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class ForecastPage:
 
         # The first forecast is computed BEFORE the chart exists: a FigureWidget must be built
         # with its data (traces added later travel as one-shot messages that Voilà loses when
-        # they happen before the page connects; see energy_nb.ui.charts).
+        # they happen before the page connects; see energy_nb.viz.charts).
         # a shared link's selection (Voilà's query string), applied before anything is computed
         self.link_problems = apply_query(self.link_fields(), query_from_env())
         first: _Outcome = ("invalid", store_problem or "")

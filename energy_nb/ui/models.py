@@ -50,7 +50,7 @@ from energy_nb.service.diagnostics import (
     step_metrics_long,
 )
 from energy_nb.registry import ModelRegistry, ModelRun
-from energy_nb.ui.charts import (
+from energy_nb.viz.charts import (
     StaticChart,
     acf_figure,
     metric_by_step_figure,
@@ -66,7 +66,8 @@ from energy_nb.ui.controls import (
     store_freshness,
 )
 from energy_nb.ui.glossary import glossary_html, param_label, plain_value, term
-from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.nav import page_header
+from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class ModelsPage:
         runs_html: the runs table; runs_frame: its rows.
         comparison_html / comparison: the metrics table and its frame.
         rmae_chart, coverage_chart, residual_chart, acf_chart, histogram_chart:
-        :class:`~energy_nb.ui.charts.StaticChart` (``.figure`` is the figure shown).
+        :class:`~energy_nb.viz.charts.StaticChart` (``.figure`` is the figure shown).
         details: ``HTML`` of the selected run; diagnostics: the last
         :class:`ResidualDiagnostics` (``None`` when none).
         messages, freshness: see :mod:`energy_nb.ui.controls`; widget: the whole page.

@@ -20,7 +20,7 @@ import pytest
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
 from energy_nb.forecasting import ForecastService
-from energy_nb.ui.charts import band_trace_name
+from energy_nb.viz.charts import band_trace_name
 from energy_nb.ui.forecast import ForecastPage, build_forecast_page
 
 FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}

@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from energy_nb.ui.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
+from energy_nb.viz.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
 
 #: Above this many points per trace the history chart switches from SVG ``Scatter`` to WebGL
 #: ``Scattergl`` unless the range slider is requested (plotly's slider does not draw gl traces).
