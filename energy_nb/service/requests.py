@@ -37,8 +37,9 @@ from energy_nb.commodities import UnknownCommodityError, get_commodity
 if TYPE_CHECKING:  # pragma: no cover - pandas is imported where a date is read, so that the
     import pandas as pd  # socket protocol, which takes its rules from here, stays light
 
-#: Accepted ``freq`` values of a history query -> pandas resampling rule (None: as stored).
-FREQUENCIES: dict[str, str | None] = {"D": None, "W": "W-FRI", "M": "ME"}
+#: Accepted ``freq`` values of a history query -> the frequency of
+#: :mod:`energy_nb.data.frequency` (one resampling for the API, the History page and the CLI).
+FREQUENCIES: dict[str, str] = {"D": "daily", "W": "weekly", "M": "monthly"}
 #: Default interval levels of a forecast.
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 #: Horizons every face offers (trading days); the models themselves allow up to
