@@ -142,7 +142,9 @@ class ModelForecaster:
 
     def __call__(self, commodity: str, horizon: int) -> dict[str, Any]:
         """Forecast ``horizon`` business days after the latest price of ``commodity``."""
-        if not 1 <= horizon <= self.max_horizon:
+        from energy_nb.service.requests import check_horizon
+
+        if check_horizon(horizon) > self.max_horizon:  # the rule every face shares, then ours
             raise ValueError(f"horizon must be in 1..{self.max_horizon}, got {horizon}")
         fitted, _ = self.service.fitted_model(commodity, self.model)
         with self._guard:
