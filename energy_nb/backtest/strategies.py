@@ -55,6 +55,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "make_strategy",
+    "strategy_key",
 ]
 
 #: ``progress(done, total)`` called by walk-forward strategies after each rebalance date.
@@ -522,6 +523,30 @@ STRATEGIES: dict[str, type[Strategy]] = {
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
 
+def strategy_key(name: Any) -> str:
+    """The registered name a strategy name stands for (case-insensitive, ``_`` or ``-``).
+
+    Args:
+        name: e.g. ``"SMA_Cross"``.
+
+    Returns:
+        e.g. ``"sma-cross"``.
+
+    Raises:
+        StrategyError: not a string, or no such strategy (the message lists the known names).
+
+    Usage::
+
+        strategy_key(" Mean_Reversion ")   # "mean-reversion"
+    """
+    if not isinstance(name, str):
+        raise StrategyError(f"strategy name must be a string, got {name!r}")
+    key = name.strip().lower().replace("_", "-")
+    if key not in STRATEGIES:
+        raise StrategyError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
+    return key
+
+
 def make_strategy(name: str, **params: Any) -> Strategy:
     """Create a strategy by name with validated parameters.
 
@@ -539,9 +564,4 @@ def make_strategy(name: str, **params: Any) -> Strategy:
 
         make_strategy("mean-reversion", window=20, entry_z=2, exit_z=0.5).params["window"]  # 20
     """
-    if not isinstance(name, str):
-        raise StrategyError(f"strategy name must be a string, got {name!r}")
-    key = name.strip().lower().replace("_", "-")
-    if key not in STRATEGIES:
-        raise StrategyError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
-    return STRATEGIES[key](**params)
+    return STRATEGIES[strategy_key(name)](**params)

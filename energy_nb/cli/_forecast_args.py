@@ -62,6 +62,11 @@ def model_arg(value: str) -> str:
     return _by_rule(rules.model_name, value)
 
 
+def strategy_arg(value: str) -> str:
+    """One strategy name (case-insensitive, ``-`` or ``_``)."""
+    return _by_rule(rules.strategy_name, value)
+
+
 def models_arg(value: str) -> list[str]:
     """Comma-separated model names, or ``all``."""
     if value.strip().lower() == "all":

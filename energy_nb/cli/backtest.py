@@ -33,6 +33,7 @@ from energy_nb.cli._forecast_args import (
     commodity_arg,
     date_arg,
     output_json,
+    strategy_arg,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "day t is executed at day t+1's price. Each run is stored in the store.",
     )
     p.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
-    p.add_argument("--strategy", default="buy-and-hold", type=str.lower,
+    p.add_argument("--strategy", default="buy-and-hold", type=strategy_arg,
                    choices=STRATEGY_NAMES, help="strategy (default: buy-and-hold)")
     _add_money_args(p)
     p.add_argument("--start", type=date_arg, help="first day simulated (earlier data = history)")
@@ -119,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "them on the next window; only the out-of-sample result is reported.",
     )
     o.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
-    o.add_argument("--strategy", required=True, type=str.lower, choices=STRATEGY_NAMES)
+    o.add_argument("--strategy", required=True, type=strategy_arg, choices=STRATEGY_NAMES)
     o.add_argument("--grid", type=_grid_arg, action="append", required=True,
                    metavar="PARAM=V1,V2", help="values to try for a parameter (repeatable)")
     o.add_argument("--set", type=_set_arg, action="append", dest="fixed", metavar="PARAM=VALUE",

@@ -203,8 +203,6 @@ def validate_parameters(raw: Mapping[str, Any] | ReportParameters | None = None,
     Raises:
         ReportParameterError: naming the first invalid parameter (or unknown parameter names).
     """
-    from energy_nb.backtest.strategies import STRATEGY_NAMES
-
     given: dict[str, Any] = {}
     if isinstance(raw, ReportParameters):
         given.update(raw.to_dict())
@@ -240,7 +238,7 @@ def validate_parameters(raw: Mapping[str, Any] | ReportParameters | None = None,
         as_of=_date("as_of", values["as_of"]),
         levels=_levels(values["levels"]),
         title=title.strip(),
-        strategy=_choice("strategy", values["strategy"], STRATEGY_NAMES),
+        strategy=_by_rule(rules.strategy_name, values["strategy"], "strategy"),
         backtest_days=_int("backtest_days", values["backtest_days"], 60, 20_000),
         eval_origins=_int("eval_origins", values["eval_origins"], 1, 60),
         eval_step=_int("eval_step", values["eval_step"], 1, 60),

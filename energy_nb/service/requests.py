@@ -95,6 +95,20 @@ def model_name(value: Any, name: str = "model") -> str:
     return key
 
 
+def strategy_name(value: Any, name: str = "strategy") -> str:
+    """A strategy name, case-insensitive, ``-`` or ``_`` (``"SMA_Cross"`` -> ``"sma-cross"``).
+
+    Raises:
+        RequestError: ``invalid_value`` naming the known strategies.
+    """
+    from energy_nb.backtest.strategies import StrategyError, strategy_key
+
+    try:
+        return strategy_key(value)
+    except StrategyError as exc:
+        raise RequestError("invalid_value", str(exc), name) from None
+
+
 def integer(value: Any, name: str) -> int:
     """An integer from text or JSON (bools and floats are refused).
 

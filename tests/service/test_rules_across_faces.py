@@ -135,3 +135,38 @@ def test_date_rule_is_one_answer(api_base: str, capsys: pytest.CaptureFixture[st
     assert report_error({"as_of": "2024-13-01"}) == f"as_of is {message}"
     assert api_error(api_base, {"commodity": "WTI", "start": "2024-13-01"},
                      status=400) == f"start is {message}"
+
+
+def api_post_error(base: str, body: dict[str, Any]) -> str:
+    res = httpx.post(f"{base}/api/v1/backtests", json=body, timeout=30)
+    assert res.status_code == 422, res.text
+    return res.json()["error"]["message"]
+
+
+def test_strategy_name_rule_is_one_answer(api_base: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    message = rule_message(rules.strategy_name, "yolo")
+    assert message.startswith("unknown strategy 'yolo'; known: buy-and-hold, sma-cross")
+    with pytest.raises(SystemExit):
+        cli_main(["backtest", "--commodity", "WTI", "--strategy", "yolo"])
+    assert f"argument --strategy: {message}" in capsys.readouterr().err
+    assert report_error({"strategy": "yolo"}) == f"strategy: {message}"
+    assert api_post_error(api_base, {"commodity": "WTI", "strategy": "yolo"}) == message
+    assert rules.strategy_name(" SMA_Cross ") == "sma-cross"
+    assert validate_parameters({"strategy": " SMA_Cross "}).strategy == "sma-cross"
+
+
+def test_strategy_parameter_rule_is_one_answer(api_base: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The strategy's ParamSpec rules its parameters: the CLI flag and the API body agree."""
+    from energy_nb.backtest.strategies import StrategyError, make_strategy
+
+    with pytest.raises(StrategyError) as info:
+        make_strategy("sma-cross", fast=0)
+    message = str(info.value)
+    assert message == "sma-cross: parameter 'fast' must be >= 1, got 0"
+    with pytest.raises(SystemExit):
+        cli_main(["backtest", "--commodity", "WTI", "--strategy", "sma-cross", "--fast", "0"])
+    assert f"argument --fast: {message}" in capsys.readouterr().err
+    assert api_post_error(api_base, {"commodity": "WTI", "strategy": "sma-cross",
+                                     "params": {"fast": 0}}) == message
