@@ -155,7 +155,7 @@ def date(value: Any, name: str | None) -> pd.Timestamp | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+        ts = pd.Timestamp(str(value).strip())
     except (TypeError, ValueError):
         ts = pd.NaT
     if ts is pd.NaT or not isinstance(ts, pd.Timestamp):
