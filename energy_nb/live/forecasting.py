@@ -77,7 +77,12 @@ class SeriesView:
         self._last: dict[str, pd.Series] = {}
 
     def data_version(self, commodity: str) -> str:
-        """Read the series and return its stamp."""
+        """The provider's own data version when it has one (:class:`StoreSeries`), else read the
+        series and return its stamp."""
+        own = getattr(self.series, "data_version", None)
+        if callable(own):
+            self._last.pop(commodity, None)  # load() reads afresh
+            return str(own(commodity))
         y = self.series(commodity)
         self._last[commodity] = y
         if y.empty:
@@ -166,6 +171,25 @@ class ModelForecaster:
         return forecast_payload(fc.to_frame(), model, fc.origin, self.levels)
 
 
+class StoreSeries:
+    """A provider reading the full stored history from a ``PriceStore``; it also answers the
+    store's own ``data_version``, so :class:`SeriesView` reloads only when the prices changed.
+
+    Args:
+        store: the ``PriceStore``.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __call__(self, commodity: str) -> pd.Series:
+        return self.store.load(commodity)
+
+    def data_version(self, commodity: str) -> str:
+        """The store's data version of ``commodity`` (a cheap query, no load)."""
+        return f"store:{self.store.data_version(commodity)}"
+
+
 def store_series_provider(store: Any) -> SeriesProvider:
-    """A provider reading the full stored history from a ``PriceStore``."""
-    return lambda commodity: store.load(commodity)
+    """A provider reading the full stored history from a ``PriceStore`` (:class:`StoreSeries`)."""
+    return StoreSeries(store)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from energy_nb.forecasting import ForecastService
 from energy_nb.live.forecasting import ModelForecaster, forecast_payload
 
@@ -34,3 +36,38 @@ def test_live_history_window_and_no_registry_writes(book: Any) -> None:
     assert len(fitted.fit_series_) == 40  # the trailing history window only
     assert fitted.fit_series_.index[-1] == book("NG").index[-1]
     assert live.service.registry.record("drift", "NG") is None  # nothing is recorded
+
+
+def write(store: Any, days: Any, first: float) -> None:
+    from energy_nb.data.validation import PriceSeries
+
+    prices = [first + 0.5 * (i % 3) for i in range(len(days))]
+    store.import_series(PriceSeries("WTI", "test", [d.date() for d in days], prices,
+                                    list(range(1, len(days) + 1))))
+
+
+def test_a_store_provider_reloads_only_when_the_prices_change(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from energy_nb.data.store import PriceStore
+    from energy_nb.live.forecasting import StoreSeries, store_series_provider
+
+    store = PriceStore(tmp_path / "live.sqlite")
+    days = pd.bdate_range("2024-01-01", periods=80)
+    write(store, days, 70.0)
+    loads: list[str] = []
+    read = StoreSeries.__call__
+
+    def counting(self: StoreSeries, commodity: str) -> pd.Series:
+        loads.append(commodity)
+        return read(self, commodity)
+
+    monkeypatch.setattr(StoreSeries, "__call__", counting)
+    live = ModelForecaster(store_series_provider(store), model="random_walk", history_days=None)
+    for horizon in (1, 5, 30):
+        live("WTI", horizon)
+    assert loads == ["WTI"] and live.fits == 1  # three topics: one load, one fit
+    write(store, [days[-1] + pd.offsets.BDay(1)], 71.0)
+    assert live("WTI", 3)["points"][0]["mean"] == 71.0
+    assert loads == ["WTI", "WTI"] and live.fits == 2
