@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from energy_nb.commodities import UnknownCommodityError, get_commodity
 from energy_nb.registry import ModelRegistry, _dumps, library_versions
+from energy_nb.service import requests as rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
     from energy_nb.models import Forecast
 
-#: Horizons the app offers (trading days).
-MIN_HORIZON, MAX_HORIZON = 1, 30
+#: Horizons the app offers (trading days): the rule of :mod:`energy_nb.service.requests`.
+MIN_HORIZON, MAX_HORIZON = rules.MIN_HORIZON, rules.MAX_HORIZON
 
 
 class ForecastRequestError(ValueError):
@@ -516,7 +516,7 @@ class ForecastService:
 
 
 def check_horizon(horizon: Any) -> int:
-    """Validate a horizon of 1..30 trading days.
+    """Validate a horizon of 1..30 trading days (:func:`energy_nb.service.requests.check_horizon`).
 
     Args:
         horizon: the value.
@@ -527,18 +527,15 @@ def check_horizon(horizon: Any) -> int:
     Raises:
         ForecastRequestError: naming the bad value.
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
-        raise ForecastRequestError(f"horizon must be an integer number of trading days, "
-                                   f"got {horizon!r}")
-    if not MIN_HORIZON <= int(horizon) <= MAX_HORIZON:
-        raise ForecastRequestError(
-            f"horizon must be between {MIN_HORIZON} and {MAX_HORIZON} trading days, got {horizon}"
-        )
-    return int(horizon)
+    try:
+        return rules.check_horizon(horizon)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def check_levels(levels: Any) -> tuple[int, ...]:
-    """Validate interval levels: ints strictly between 0 and 100.
+    """Validate interval levels, ints strictly between 0 and 100, none allowed
+    (:func:`energy_nb.service.requests.check_levels`).
 
     Args:
         levels: a sequence of levels.
@@ -549,17 +546,10 @@ def check_levels(levels: Any) -> tuple[int, ...]:
     Raises:
         ForecastRequestError: naming the bad value.
     """
-    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
-        raise ForecastRequestError(f"levels must be a list of integers in (0, 100), got {levels!r}")
-    out = set()
-    for level in levels:
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
-            raise ForecastRequestError(f"interval level must be an integer, got {level!r}")
-        if not 0 < int(level) < 100:
-            raise ForecastRequestError(f"interval level must be between 0 and 100 (exclusive), "
-                                       f"got {level}")
-        out.add(int(level))
-    return tuple(sorted(out))
+    try:
+        return rules.check_levels(levels, required=False)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def forecast_steps(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
@@ -682,30 +672,26 @@ def _after(series: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:
 
 def _commodity(name: Any) -> str:
     try:
-        return get_commodity(name).code
-    except UnknownCommodityError as exc:
-        raise ForecastRequestError(str(exc)) from None
+        return rules.commodity_code(name)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def _model_name(name: Any) -> str:
-    from energy_nb.models import MODEL_NAMES
-
-    if not isinstance(name, str) or name.strip().lower().replace("-", "_") not in MODEL_NAMES:
-        raise ForecastRequestError(
-            f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}"
-        )
-    return name.strip().lower().replace("-", "_")
+    try:
+        return rules.model_name(name)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def _date(value: Any, what: str) -> pd.Timestamp:
     try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ForecastRequestError(f"{what} is not a valid date: {value!r} (use YYYY-MM-DD)") \
-            from None
-    if ts is pd.NaT:
+        ts = rules.date(value, what)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
+    if ts is None:
         raise ForecastRequestError(f"{what} is not a valid date: {value!r} (use YYYY-MM-DD)")
-    return ts.tz_localize(None).normalize() if ts.tz is not None else ts.normalize()
+    return ts
 
 
 def _params(model: Any) -> dict[str, Any]:

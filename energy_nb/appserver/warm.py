@@ -33,7 +33,9 @@ from typing import Any
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Float, Int, Unicode
 
-from energy_nb.ui.preload import PRELOAD_CODE
+#: The code a warm kernel executes (:func:`energy_nb.ui.preload.preload`): text run in the kernel,
+#: so the app server itself imports no page code.
+PRELOAD_CODE = "from energy_nb.ui.preload import preload as _enb_preload\n_enb_preload()\n"
 
 #: Environment variables Voilà sets in the kernels it preheats (voila.utils.ENV_VARIABLE).
 _PREHEAT = "VOILA_PREHEAT"

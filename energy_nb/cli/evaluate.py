@@ -41,6 +41,7 @@ from energy_nb.cli._forecast_args import (
     output_json,
     positive_int_arg,
 )
+from energy_nb.service.requests import MAX_HORIZON, MIN_HORIZON
 
 if TYPE_CHECKING:
     from energy_nb.registry import ModelRegistry
@@ -64,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="first forecast origin (first trading day on or after this date)")
     parser.add_argument("--end", type=date_arg,
                         help="last date whose price is used as an actual (default: last stored)")
-    parser.add_argument("--horizon", type=horizon_arg, default=30, help="steps 1..H (1-30)")
+    parser.add_argument("--horizon", type=horizon_arg, default=30,
+                        help=f"steps 1..H ({MIN_HORIZON}-{MAX_HORIZON})")
     parser.add_argument("--step", type=positive_int_arg, default=5,
                         help="trading days between origins (default 5)")
     parser.add_argument("--models", type=models_arg, default="all",

@@ -32,17 +32,19 @@ from energy_nb.cli._forecast_args import (
     output_json,
     write_atomic,
 )
+from energy_nb.service.requests import MAX_HORIZON, MIN_HORIZON
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``forecast`` command."""
     parser = subparsers.add_parser(
-        "forecast", help="forecast 1-30 trading days ahead with prediction intervals",
+        "forecast", help=f"forecast {MIN_HORIZON}-{MAX_HORIZON} trading days ahead with prediction "
+             "intervals",
         description="Fit a model on the stored prices up to the start date and forecast the "
                     "following trading days. The forecast is stored with its inputs.")
     parser.add_argument("--commodity", required=True, type=commodity_arg, help="WTI, BRENT or NG")
     parser.add_argument("--horizon", type=horizon_arg, default=7,
-                        help="trading days ahead, 1-30 (default 7)")
+                        help=f"trading days ahead, {MIN_HORIZON}-{MAX_HORIZON} (default 7)")
     parser.add_argument("--model", type=model_arg, default="auto", help="model name (default auto)")
     parser.add_argument("--start", type=date_arg,
                         help="forecast origin (default: the latest stored price)")

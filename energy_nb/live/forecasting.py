@@ -1,7 +1,9 @@
 """The forecast function the live server calls: ``(commodity, horizon) -> dict``.
 
 The server core only knows the callable; this module builds the default one from a price-series
-provider (the store, or a replay cursor) and a model from :func:`energy_nb.models.make_model`.
+provider (the store, or a replay cursor) on the application's one forecast service,
+:class:`~energy_nb.forecasting.ForecastService`, whose cache of fitted models it uses (the
+provider is seen through :class:`SeriesView`, a store's reading side).
 
 Usage::
 
@@ -56,12 +58,61 @@ def forecast_payload(frame: pd.DataFrame, model: str, as_of: pd.Timestamp,
             "levels": list(levels), "points": points}
 
 
-class ModelForecaster:
-    """Compute forecasts with a named model, once per commodity and data version.
+class SeriesView:
+    """The reading side of a price store over a series provider, for
+    :class:`~energy_nb.forecasting.ForecastService`: ``load`` and ``data_version``.
 
-    A fit forecasts the largest horizon (``max_horizon``) once; every topic of that commodity is
-    a prefix of that path (the models' step-``k`` forecast does not depend on the horizon asked),
-    so a new price costs one fit per commodity, not one per subscribed horizon.
+    The data version is the series' stamp (last date, length, last price), so a new price (or a
+    corrected one) is a new version and the service refits; the provider is called once per
+    ``data_version`` and ``load`` returns that series, trimmed to ``history_days``.
+
+    Args:
+        series: returns the price series of a commodity up to the latest known price.
+        history_days: keep at most this many trailing observations (None: all).
+    """
+
+    def __init__(self, series: SeriesProvider, history_days: int | None = None) -> None:
+        self.series = series
+        self.history_days = history_days
+        self._last: dict[str, pd.Series] = {}
+
+    def data_version(self, commodity: str) -> str:
+        """The provider's own data version when it has one (:class:`StoreSeries`), else read the
+        series and return its stamp."""
+        own = getattr(self.series, "data_version", None)
+        if callable(own):
+            self._last.pop(commodity, None)  # load() reads afresh
+            return str(own(commodity))
+        y = self.series(commodity)
+        self._last[commodity] = y
+        if y.empty:
+            return "empty"
+        last = float(y.iloc[-1])
+        return f"{pd.Timestamp(y.index[-1]).isoformat()}|{len(y)}|{last!r}"
+
+    def load(self, commodity: str) -> pd.Series:
+        """The series read by the last :meth:`data_version` (trimmed to ``history_days``)."""
+        y = self._last.get(commodity)
+        if y is None:
+            y = self.series(commodity)
+        return y.iloc[-self.history_days:] if self.history_days else y
+
+
+class _NoRecords:
+    """A registry that keeps nothing: live fits are not recorded in the model registry."""
+
+    def record(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class ModelForecaster:
+    """Compute forecasts with a named model through the forecast service and its cache.
+
+    Fitting is the :class:`~energy_nb.forecasting.ForecastService`'s: one fitted model per
+    (commodity, model, origin, data version), one fit at a time per key. A fit forecasts the
+    largest horizon (``max_horizon``) once; every topic of that commodity is a prefix of that path
+    (the models' step-``k`` forecast does not depend on the horizon asked), so a new price costs
+    one fit and one prediction per commodity, not one per subscribed horizon.
 
     Args:
         series: returns the price series of a commodity up to the latest known price.
@@ -69,50 +120,49 @@ class ModelForecaster:
         levels: interval levels.
         params: model parameters.
         history_days: fit on at most this many trailing observations (keeps refits fast).
-        max_horizon: the horizon fitted once per commodity.
+        max_horizon: the horizon predicted once per fitted model.
     """
 
     def __init__(self, series: SeriesProvider, model: str = "arima",
                  levels: tuple[int, ...] = (80, 95), params: dict[str, Any] | None = None,
                  history_days: int | None = 1500, max_horizon: int = 30) -> None:
-        self.series = series
-        self.model = model
-        self.levels = tuple(levels)
+        from energy_nb.forecasting import ForecastService
+        from energy_nb.service import requests as rules
+
+        self.model = rules.model_name(model)
+        self.levels = rules.check_levels(levels)
+        self.max_horizon = rules.check_horizon(max_horizon, "max_horizon")
         self.params = dict(params or {})
-        self.history_days = history_days
-        self.max_horizon = max_horizon
-        self.fits = 0
-        self._cache: dict[str, tuple[tuple[Any, int, float], dict[str, Any]]] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self.view = SeriesView(series, history_days)
+        self.service = ForecastService(self.view, cache_size=8,  # type: ignore[arg-type]
+                                       model_params={self.model: self.params},
+                                       registry=_NoRecords())  # type: ignore[arg-type]
+        self._paths: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._guard = threading.Lock()
+
+    @property
+    def fits(self) -> int:
+        """Models fitted so far."""
+        return self.service.cache_stats().fits
 
     def __call__(self, commodity: str, horizon: int) -> dict[str, Any]:
         """Forecast ``horizon`` business days after the latest price of ``commodity``."""
-        if not 1 <= horizon <= self.max_horizon:
+        from energy_nb.service.requests import check_horizon
+
+        if check_horizon(horizon) > self.max_horizon:  # the rule every face shares, then ours
             raise ValueError(f"horizon must be in 1..{self.max_horizon}, got {horizon}")
-        y = self.series(commodity)
-        if self.history_days:
-            y = y.iloc[-self.history_days:]
-        if y.empty:
-            raise ValueError(f"no prices stored for {commodity}")
-        last = y.iloc[-1]
-        stamp = (y.index[-1], len(y), float(last))
+        fitted, _ = self.service.fitted_model(commodity, self.model)
         with self._guard:
-            lock = self._locks.setdefault(commodity, threading.Lock())
-        with lock:  # one fit per commodity at a time; the others reuse it
-            cached = self._cache.get(commodity)
-            if cached is None or not _same_stamp(cached[0], stamp):
-                cached = (stamp, self._fit(y))
-                self._cache[commodity] = cached
-        full = cached[1]
+            known = self._paths.get(commodity)
+        if known is None or known[0] is not fitted:  # a new fit: predict its path once
+            known = (fitted, self._path(fitted))
+            with self._guard:
+                self._paths[commodity] = known
+        full = known[1]
         return {**full, "points": full["points"][:horizon]}
 
-    def _fit(self, y: pd.Series) -> dict[str, Any]:
-        from energy_nb.models import make_model
-
-        fc = make_model(self.model, **self.params).fit(y).predict(horizon=self.max_horizon,
-                                                                  levels=self.levels)
-        self.fits += 1
+    def _path(self, fitted: Any) -> dict[str, Any]:
+        fc = fitted.predict(horizon=self.max_horizon, levels=self.levels)
         info = getattr(fc, "info", None) or {}
         model = fc.model
         chosen = info.get("chosen") or info.get("choice") if isinstance(info, dict) else None
@@ -121,11 +171,25 @@ class ModelForecaster:
         return forecast_payload(fc.to_frame(), model, fc.origin, self.levels)
 
 
-def _same_stamp(a: tuple[Any, int, float], b: tuple[Any, int, float]) -> bool:
-    same_last = a[2] == b[2] or (math.isnan(a[2]) and math.isnan(b[2]))
-    return a[0] == b[0] and a[1] == b[1] and same_last
+class StoreSeries:
+    """A provider reading the full stored history from a ``PriceStore``; it also answers the
+    store's own ``data_version``, so :class:`SeriesView` reloads only when the prices changed.
+
+    Args:
+        store: the ``PriceStore``.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __call__(self, commodity: str) -> pd.Series:
+        return self.store.load(commodity)
+
+    def data_version(self, commodity: str) -> str:
+        """The store's data version of ``commodity`` (a cheap query, no load)."""
+        return f"store:{self.store.data_version(commodity)}"
 
 
 def store_series_provider(store: Any) -> SeriesProvider:
-    """A provider reading the full stored history from a ``PriceStore``."""
-    return lambda commodity: store.load(commodity)
+    """A provider reading the full stored history from a ``PriceStore`` (:class:`StoreSeries`)."""
+    return StoreSeries(store)

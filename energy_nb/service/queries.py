@@ -42,10 +42,11 @@ def commodities() -> tuple[dict[str, Any], pd.DataFrame]:
 
 def history(store: Any, request: HistoryRequest) -> tuple[dict[str, Any], pd.DataFrame]:
     """Stored prices in a window, daily or resampled to the last price of each week/month."""
+    from energy_nb.data.frequency import resample_prices
+
     series = store.load(request.commodity, start=request.start, end=request.end)
-    rule = FREQUENCIES[request.freq]
-    if rule is not None and not series.empty:
-        series = series.dropna().resample(rule).last().dropna()
+    if request.freq != "D" and not series.empty:
+        series = resample_prices(series.dropna(), FREQUENCIES[request.freq])
     frame = pd.DataFrame({"date": series.index.strftime("%Y-%m-%d"),
                           "price": series.to_numpy(dtype=float)})
     prices = [{"date": d, "price": None if pd.isna(p) else float(p)}

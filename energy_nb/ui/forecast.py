@@ -30,22 +30,21 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from energy_nb.commodities import UnknownCommodityError, get_commodity
-from energy_nb.diagnostics import (
+from energy_nb.service.diagnostics import (
     DiagnosticsError,
     forecast_error_summary,
     forecast_frame_from_payload,
     track_record,
 )
 from energy_nb.forecasting import (
-    MAX_HORIZON,
-    MIN_HORIZON,
     ForecastFitError,
     ForecastRequestError,
     ForecastRun,
     ForecastService,
     forecast_steps,
 )
-from energy_nb.ui.charts import forecast_figure, replace_figure, to_widget
+from energy_nb.service.requests import DEFAULT_LEVELS, MAX_HORIZON, MIN_HORIZON
+from energy_nb.viz.charts import forecast_figure, replace_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
     FreshnessLine,
@@ -55,14 +54,14 @@ from energy_nb.ui.controls import (
     page_root,
     store_freshness,
 )
-from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.nav import page_header
+from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
 
-#: Interval levels offered (percent) and those ticked at first.
+#: Interval levels offered (percent); those ticked at first are the service's DEFAULT_LEVELS.
 LEVEL_CHOICES: tuple[int, ...] = (50, 80, 90, 95, 99)
-DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 #: History shown before the origin (label, trading days).
 LOOKBACK_CHOICES: tuple[tuple[str, int], ...] = (
     ("3 months", 63), ("6 months", 126), ("1 year", 252), ("2 years", 504),
@@ -197,7 +196,7 @@ class ForecastPage:
 
         # The first forecast is computed BEFORE the chart exists: a FigureWidget must be built
         # with its data (traces added later travel as one-shot messages that Voilà loses when
-        # they happen before the page connects; see energy_nb.ui.charts).
+        # they happen before the page connects; see energy_nb.viz.charts).
         # a shared link's selection (Voilà's query string), applied before anything is computed
         self.link_problems = apply_query(self.link_fields(), query_from_env())
         first: _Outcome = ("invalid", store_problem or "")
@@ -671,7 +670,7 @@ def error_summary_html(summary: dict[str, Any], horizon: int) -> str:
     """HTML of the accuracy of a forecast from a past origin.
 
     Args:
-        summary: :func:`energy_nb.diagnostics.forecast_error_summary`.
+        summary: :func:`energy_nb.service.diagnostics.forecast_error_summary`.
         horizon: the forecast's horizon.
 
     Returns:
@@ -723,7 +722,7 @@ def track_record_html(record: dict[str, Any] | None, model: str, commodity: str)
     """One line of evidence for the bands: coverage and rMAE in the latest evaluation.
 
     Args:
-        record: :func:`energy_nb.diagnostics.track_record`, or ``None`` when not evaluated.
+        record: :func:`energy_nb.service.diagnostics.track_record`, or ``None`` when not evaluated.
         model, commodity: what the forecast is of.
 
     Returns:

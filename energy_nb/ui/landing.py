@@ -27,7 +27,7 @@ from energy_nb.commodities import CODES, get_commodity
 from energy_nb.ui.controls import freshness_text, store_freshness
 from energy_nb.ui.nav import PAGES, PageLink, available_pages, nav_html, page_href
 from energy_nb.ui.preheat import on_request
-from energy_nb.ui.theme import PAGE_CSS, commodity_color, fmt_num, fmt_pct
+from energy_nb.viz.theme import PAGE_CSS, commodity_color, fmt_num, fmt_pct
 
 __all__ = ["PAGES", "PageLink", "Snapshot", "available_pages", "build_landing_page",
            "landing_html", "read_snapshot", "snapshot_card"]

@@ -189,7 +189,7 @@ def test_models_tables_fit_sort_and_page(voila_factory, browser, energy_home, tm
     import shutil
 
     from energy_nb.data.store import PriceStore
-    from energy_nb.diagnostics import quick_evaluation
+    from energy_nb.service.diagnostics import quick_evaluation
     from tests.browser.conftest import new_page
 
     home = tmp_path / "home"

@@ -159,8 +159,8 @@ def test_failing_cell_is_named_and_the_partial_notebook_kept(use_report_home: Pa
 def test_cli_rejects_bad_parameters_before_running(report_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     for args, message in [
-        (["--commodity", "WTI,COAL"], "unknown commodity 'COAL' in commodities"),
-        (["--horizon", "0"], "horizon must be in 1..30, got 0"),
+        (["--commodity", "WTI,COAL"], "commodities: unknown commodity 'COAL'"),
+        (["--horizon", "0"], "horizon must be between 1 and 30 trading days, got 0"),
         (["--as-of", "1975-01-02"], "as_of 1975-01-02 is before the first WTI price (1986-01-02)"),
     ]:
         res = run_cli(report_home, "report", "--out", str(out), *args)

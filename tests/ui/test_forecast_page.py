@@ -20,7 +20,7 @@ import pytest
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
 from energy_nb.forecasting import ForecastService
-from energy_nb.ui.charts import band_trace_name
+from energy_nb.viz.charts import band_trace_name
 from energy_nb.ui.forecast import ForecastPage, build_forecast_page
 
 FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
@@ -272,7 +272,7 @@ def test_live_mode_toggle_is_offered_and_off_by_default(real_store):
 def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_path):
     import shutil
 
-    from energy_nb.diagnostics import quick_evaluation
+    from energy_nb.service.diagnostics import quick_evaluation
     from energy_nb.registry import ModelRegistry
 
     path = tmp_path / "energy_nb.sqlite"

@@ -16,7 +16,7 @@ The Forecast and Models pages only display what these functions compute (no widg
 
 Usage::
 
-    from energy_nb.diagnostics import comparison_table, residual_diagnostics, fit_run_model
+    from energy_nb.service.diagnostics import comparison_table, residual_diagnostics, fit_run_model
     table = comparison_table(registry.latest_evaluations("WTI"))
     diag = residual_diagnostics(fit_run_model(store, registry.get(3)))
     diag.acf, diag.ljung_box_pvalue
