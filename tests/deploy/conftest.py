@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from energy_nb.deploy.nginx import Instance, render_config
+from tests.browser.conftest import browser  # noqa: F401 - the Chromium fixture, shared
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NGINX = "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else (shutil.which("nginx") or "")
@@ -111,3 +112,98 @@ def nginx_factory(tmp_path: Path) -> Iterator[Callable[[Sequence[Instance]], Ngi
     yield factory
     for nginx in started:
         nginx.stop()
+
+
+# ------------------------------------------------------------------------------------------
+# the app instances of a team deployment (the compose file runs the same command and env)
+
+#: Environment variables every instance of a deployment shares: where the store is, and the
+#: live servers' fan-out. (The store is named by ENERGY_NB_HOME until the store URL lands.)
+SHARED_ENV = ("ENERGY_NB_HOME", "ENERGY_NB_BROADCAST_URL")
+
+
+def app_arguments(port: int = 0, live_port: int = 0, ip: str = "127.0.0.1") -> list[str]:
+    """``energy-nb`` arguments of one instance: the dashboards and their live server.
+
+    The test turns preheating off and caps visitors, to spare the shared 2-core machine; the
+    compose file keeps the defaults. ``--feed none``: prices arrive by ``energy-nb data``
+    commands, and a broadcast reaches every instance through Redis.
+    """
+    return ["app", "--ip", ip, "--port", str(port), "--live-port", str(live_port),
+            "--feed", "none", "--no-browser", "--json", "--no-preheat", "--max-visitors", "6"]
+
+
+class AppInstance:
+    """One ``energy-nb app`` process (Voilà and its live server) on free loopback ports."""
+
+    def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[str] | None = None
+        self.urls: dict[str, str] = {}
+
+    def start(self, timeout: float = 240.0) -> None:
+        """Start it and wait for the one JSON line of URLs it prints when both servers answer.
+        """
+        import json
+        import select
+
+        from tests.browser.conftest import energy_nb_script
+
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen([*energy_nb_script(), *app_arguments()], env=self.env,
+                                         stdout=subprocess.PIPE, stderr=log, text=True)
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line:
+                    self.urls = json.loads(line)["urls"]
+                    if "live" not in self.urls:
+                        raise RuntimeError(f"instance {self.name}: no live server: {self.log()}")
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"instance {self.name} exited with {self.proc.returncode}: "
+                                   f"{self.log()}")
+        raise RuntimeError(f"instance {self.name} did not start within {timeout} s: {self.log()}")
+
+    @property
+    def app_address(self) -> str:
+        """``127.0.0.1:PORT`` of its dashboards."""
+        from urllib.parse import urlsplit
+
+        return f"127.0.0.1:{urlsplit(self.urls['base']).port}"
+
+    @property
+    def live_address(self) -> str:
+        """``127.0.0.1:PORT`` of its live server."""
+        from urllib.parse import urlsplit
+
+        return f"127.0.0.1:{urlsplit(self.urls['live']).port}"
+
+    def instance(self) -> Instance:
+        """How nginx reaches it."""
+        return Instance(self.name, self.app_address, self.live_address)
+
+    def log(self) -> str:
+        """Its stderr so far (the tail)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[-4000:]
+
+    def stop(self) -> None:
+        """SIGTERM: the app stops Voilà and its live server; SIGKILL after 60 s."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None
