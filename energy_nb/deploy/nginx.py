@@ -23,8 +23,9 @@ Routing:
 * Every response says which instance and which address served it
   (``X-Energy-Nb-Instance``, ``X-Energy-Nb-Upstream``), for operators and the tests.
 
-Paths (pid, logs, temp files) are relative to nginx's prefix (``nginx -p DIR``), so the same
-file runs as a non-root child in a temp folder or in a container.
+Paths (pid, temp folders, the access log by default) are relative to nginx's prefix
+(``nginx -p DIR/``; nginx creates the temp folders there), so the same file runs as a child
+process in a temp folder or in a container (``-p /var/cache/nginx/``).
 
 Usage::
 
@@ -138,10 +139,9 @@ def render_config(instances: Sequence[Instance], listen: str = "80", *,
     if worker_processes < 1:
         raise NginxConfigError(f"worker_processes must be at least 1, got {worker_processes}")
     listen = _listen(listen)
-    lines = ["# energy_nb: sticky routing to the app instances (written by "
-             "energy_nb.deploy.nginx; do not edit by hand, regenerate).",
-             "# run: nginx -p PREFIX -c THIS_FILE -e ERROR_LOG   (paths below are relative to "
-             "PREFIX)"]
+    lines = ["# energy_nb: sticky routing to the app instances. Written by",
+             "# `python -m energy_nb.deploy.nginx`: regenerate it rather than edit it.",
+             "# Run: nginx -p PREFIX/ -c THIS_FILE -e ERROR_LOG (relative paths: under PREFIX)"]
     if user:
         lines.append(f"user {user};")
     lines += [
@@ -153,11 +153,11 @@ def render_config(instances: Sequence[Instance], listen: str = "80", *,
         "}",
         "http {",
         f"    access_log {access_log};",
-        "    client_body_temp_path temp/client_body;",
-        "    proxy_temp_path temp/proxy;",
-        "    fastcgi_temp_path temp/fastcgi;",
-        "    uwsgi_temp_path temp/uwsgi;",
-        "    scgi_temp_path temp/scgi;",
+        "    client_body_temp_path client_body_temp;",
+        "    proxy_temp_path proxy_temp;",
+        "    fastcgi_temp_path fastcgi_temp;",
+        "    uwsgi_temp_path uwsgi_temp;",
+        "    scgi_temp_path scgi_temp;",
         "    default_type application/octet-stream;",
         "    server_tokens off;",
         "    client_max_body_size 20m;",
@@ -181,19 +181,6 @@ def render_config(instances: Sequence[Instance], listen: str = "80", *,
         lines += _upstream(f"enb_app_{instance.name}", instance.app, [i.app for i in instances])
         lines += _upstream(f"enb_live_{instance.name}", instance.live,
                            [i.live for i in instances])
-    proxy = [
-        "            proxy_http_version 1.1;",
-        "            proxy_set_header Host $http_host;",
-        "            proxy_set_header Upgrade $http_upgrade;",
-        "            proxy_set_header Connection $enb_connection;",
-        "            proxy_set_header X-Real-IP $remote_addr;",
-        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-        "            proxy_set_header X-Forwarded-Proto $scheme;",
-        "            proxy_buffering off;",
-        "            proxy_request_buffering off;",
-        "            proxy_read_timeout 3600s;",
-        "            proxy_send_timeout 3600s;",
-    ]
     lines += [
         "",
         "    server {",
@@ -203,22 +190,26 @@ def render_config(instances: Sequence[Instance], listen: str = "80", *,
         'SameSite=Lax" always;',
         f"        add_header {INSTANCE_HEADER} $enb_instance always;",
         f"        add_header {UPSTREAM_HEADER} $upstream_addr always;",
+        "        # every location: HTTP/1.1 with the WebSocket upgrade, unbuffered (Voila",
+        "        # streams a page as it renders), an hour for idle sockets",
+        "        proxy_http_version 1.1;",
+        "        proxy_set_header Host $http_host;",
+        "        proxy_set_header Upgrade $http_upgrade;",
+        "        proxy_set_header Connection $enb_connection;",
+        "        proxy_set_header X-Real-IP $remote_addr;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "        proxy_set_header X-Forwarded-Proto $scheme;",
+        "        proxy_buffering off;",
+        "        proxy_request_buffering off;",
+        "        proxy_read_timeout 3600s;",
+        "        proxy_send_timeout 3600s;",
         "",
         "        # the instance's live server: HTTP API, live WebSocket, API docs, health",
-        f"        location {LIVE_PREFIX} {{",
-        "            proxy_pass http://enb_live_$enb_instance;",
-        *proxy,
-        "        }",
-        *[line for path in LIVE_EXACT for line in (
-            f"        location = {path} {{",
-            "            proxy_pass http://enb_live_$enb_instance;",
-            *proxy,
-            "        }")],
+        f"        location {LIVE_PREFIX} {{ proxy_pass http://enb_live_$enb_instance; }}",
+        *[f"        location = {path} {{ proxy_pass http://enb_live_$enb_instance; }}"
+          for path in LIVE_EXACT],
         "        # the dashboards (Voila): pages, assets, kernel WebSockets",
-        "        location / {",
-        "            proxy_pass http://enb_app_$enb_instance;",
-        *proxy,
-        "        }",
+        "        location / { proxy_pass http://enb_app_$enb_instance; }",
         "    }",
         "}",
         "",

@@ -40,7 +40,7 @@ class NginxProcess:
     def __init__(self, prefix: Path, instances: Sequence[Instance]) -> None:
         self.prefix = prefix
         self.port = free_port()
-        for sub in ("logs", "temp"):
+        for sub in ("logs",):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
         self.conf = prefix / "nginx.conf"
         # as root, nginx would run its workers as "nobody", who cannot enter pytest's tmp folder
