@@ -178,7 +178,8 @@ faulthandler.dump_traceback_later(200, exit=True)
 
 async def publish():
     settings = Settings.from_env()
-    server = LiveServer(ModelForecaster(store_series_provider(PriceStore(settings.db_path))),
+    store = PriceStore.from_settings(settings, create=False)
+    server = LiveServer(ModelForecaster(store_series_provider(store)),
                         LiveConfig(host="127.0.0.1", port=0), make_broker(settings.broadcast_url))
     await server.start()
     try:
