@@ -143,19 +143,21 @@ class AppInstance:
         self.proc: subprocess.Popen[str] | None = None
         self.urls: dict[str, str] = {}
 
-    def start(self, timeout: float = 240.0) -> None:
-        """Start it and wait for the one JSON line of URLs it prints when both servers answer.
-        """
-        import json
-        import select
-
+    def launch(self) -> None:
+        """Start the process (see :meth:`wait_ready`)."""
         from tests.browser.conftest import energy_nb_script
 
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([*energy_nb_script(), *app_arguments()], env=self.env,
                                          stdout=subprocess.PIPE, stderr=log, text=True)
+
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        """Wait for the one JSON line of URLs it prints when both its servers answer."""
+        import json
+        import select
+
         deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
+        assert self.proc is not None and self.proc.stdout is not None
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
             if ready:

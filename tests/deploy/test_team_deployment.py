@@ -95,13 +95,16 @@ def app_env(store_env, redis_url) -> dict[str, str]:
 
 @pytest.fixture
 def instances(app_env, tmp_path) -> Iterator[dict[str, AppInstance]]:
-    """Instances ``a`` and ``b``, started one after the other (both append to the store's
-    live-server log, from which each reads its live server's URL)."""
+    """Instances ``a`` and ``b``, started at the same time (both append to the store's
+    live-server log, from which each reads its own live server's URL)."""
     started: dict[str, AppInstance] = {}
     try:
         for name in ("a", "b"):
             started[name] = AppInstance(name, app_env, tmp_path / f"app-{name}.log")
-            started[name].start()
+            started[name].launch()
+        for instance in started.values():
+            instance.wait_ready()
+        assert started["a"].live_address != started["b"].live_address
         yield started
     finally:
         for instance in started.values():
