@@ -19,8 +19,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,14 @@ def get_json(url: str, cookie: str | None = None) -> tuple[Any, dict[str, str]]:
 def visitors(instance: AppInstance) -> dict[str, Any]:
     """The instance's own visitor counts, asked directly (not through nginx)."""
     return get_json(f"http://{instance.app_address}/energy_nb/api/visitors")[0]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, message: str) -> None:
+    """Poll ``condition`` every 0.2 s; fail with ``message`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)
 
 
 def live_topics(instance: AppInstance) -> dict[str, int]:
@@ -228,6 +237,9 @@ def test_two_instances_behind_nginx_share_runs_imports_and_live_updates(
         backtest_b.locator(f'.enb-bt-compare-table tr.enb-bt-run[data-run="{run_id}"]').wait_for()
         for page in (backtest_a, backtest_b):
             page.close(run_before_unload=True)
+        for instance in (a, b):  # their sockets are gone before the next pages are counted
+            wait_until(lambda i=instance: visitors(i)["connected"] == 0, 60,
+                       f"instance {instance.name} still counts a closed page's socket")
 
         # History and Forecast (Live on) open on both instances before the import
         history = {"a": on_a.open("history.ipynb", other=b), "b": on_b.open("history.ipynb",
