@@ -23,6 +23,7 @@ import pytest
 
 from energy_nb.deploy.nginx import Instance, render_config
 from tests.browser.conftest import browser  # noqa: F401 - the Chromium fixture, shared
+from tests.live.conftest import redis_server  # noqa: F401 - a real redis-server, shared
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NGINX = "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else (shutil.which("nginx") or "")

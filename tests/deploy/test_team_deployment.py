@@ -36,7 +36,6 @@ from tests.browser.conftest import (
     wait_for_plot,
 )
 from tests.deploy.conftest import AppInstance
-from tests.live.conftest import IN_CI, REDIS_SERVER, RedisProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis,
               pytest.mark.timeout(900)]
@@ -72,25 +71,10 @@ def store_env(tmp_path: Path, eia_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A real redis-server (the live tests' :class:`RedisProcess`); CI fails, never skips."""
-    if not Path(REDIS_SERVER).exists():
-        if IN_CI:
-            pytest.fail(f"redis-server not found at {REDIS_SERVER}")
-        pytest.skip("redis-server not installed")
-    redis = RedisProcess(tmp_path / "redis")
-    redis.workdir.mkdir()
-    try:
-        redis.start()
-        yield redis.url
-    finally:
-        redis.stop()
-
-
-@pytest.fixture
-def app_env(store_env, redis_url) -> dict[str, str]:
-    """The environment of every process of the deployment: the store and the fan-out."""
-    return {**os.environ, **store_env, "ENERGY_NB_BROADCAST_URL": redis_url,
+def app_env(store_env, redis_server) -> dict[str, str]:
+    """The environment of every process of the deployment: the store and the fan-out (a real
+    redis-server, the live tests' fixture: CI fails, never skips, without one)."""
+    return {**os.environ, **store_env, "ENERGY_NB_BROADCAST_URL": redis_server.url,
             "ENERGY_NB_API_KEY": ""}
 
 
