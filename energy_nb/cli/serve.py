@@ -19,7 +19,9 @@ import asyncio
 import json
 import logging
 import math
+import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -168,7 +170,9 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
 async def _run(server: Any, feed: Any, as_json: bool) -> None:
     await server.start()
     info = {"url": server.url, "port": server.port, "broker": type(server.broker).__name__,
-            "feed": type(feed).__name__ if feed else None}
+            "feed": type(feed).__name__ if feed else None,
+            # who printed it: instances sharing ENERGY_NB_HOME share one log (energy_nb.app)
+            "pid": os.getpid(), "host": socket.gethostname()}
     print(json.dumps(info) if as_json else f"serving {server.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
