@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +78,16 @@ def test_default_forecast_page_renders_the_stored_forecast_without_model_librari
     store = PriceStore(tmp_path / "energy_nb.sqlite")
     for code, name in (("WTI", "wti-daily.csv"), ("BRENT", "brent-daily.csv")):
         store.import_series(read_price_csv(eia_dir / name, commodity=code))
-    # what `energy-nb forecast WTI` (or an earlier visitor's page) stored: the page's default
-    recorded = ForecastService(store).forecast("WTI", "auto", horizon=7, levels=(80, 95))
+    # `energy-nb forecast --commodity WTI` (defaults: auto, 7 days, 80/95 %) stores the forecast
+    # the page shows by default, as an earlier visitor's page would
+    env = {**os.environ, "ENERGY_NB_HOME": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get(
+               "PYTHONPATH")])])}
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from energy_nb.cli import main; sys.exit(main())",
+         "forecast", "--commodity", "WTI"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    origin = store.load("WTI").index[-1]
 
     output = run_in_kernel(tmp_path, notebook_code("forecast.ipynb"), PROBE)
     line = next(x for x in output.splitlines() if x.startswith("ENB"))
@@ -85,9 +95,9 @@ def test_default_forecast_page_renders_the_stored_forecast_without_model_librari
 
     assert shown["imported"] == [], f"the first paint imported {shown['imported']}"
     assert shown["stored_at"] and shown["model"] == "auto" and shown["messages"] is None
-    assert shown["origin"] == str(recorded.origin.date())
+    assert shown["origin"] == str(origin.date())
     # the same numbers as a fresh fit of the same request, on the prices up to the origin only
-    train = store.load("WTI").loc[:recorded.origin]
+    train = store.load("WTI").loc[:origin]
     fresh = make_model("auto").fit(train).predict(horizon=7, levels=(80, 95))
     table = shown["table"]
     assert table["step"] == list(range(1, 8))
