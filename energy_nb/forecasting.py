@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from energy_nb.registry import ModelRegistry, _dumps, library_versions
+from energy_nb.registry import ModelRegistry, _dumps, _jsonable, library_versions
 from energy_nb.service import requests as rules
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,6 +87,9 @@ class ForecastRun:
         model_run_id: id of the fit in ``model_runs``.
         actuals: prices observed after the origin (up to ``horizon`` trading days; empty for
             the latest origin).
+        data_end: the last stored price's date.
+        stored_at: when the forecast was stored, if it was read from the ``forecasts`` table
+            (:meth:`ForecastService.stored_forecast`) instead of computed; ``None`` otherwise.
     """
 
     forecast: Forecast
@@ -102,6 +105,7 @@ class ForecastRun:
     model_run_id: int | None = None
     actuals: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     data_end: pd.Timestamp | None = None
+    stored_at: str | None = None
 
     @property
     def model_used(self) -> str:
@@ -450,6 +454,8 @@ class ForecastService:
             "train_start": fitted.train_start.strftime("%Y-%m-%d"),
             "train_end": run.origin.strftime("%Y-%m-%d"),
             "model_run_id": fitted.run_id,
+            # the parameters asked for (``model_params``), which stored_forecast() matches
+            "requested_params": self.model_params.get(run.model, {}),
             "versions": library_versions(),
         }
         with self.store.transaction() as conn:
@@ -486,6 +492,68 @@ class ForecastService:
             raise ForecastRequestError(f"no stored forecast with id {record_id}")
         return {"id": row[0], "created_at": row[1], "inputs": json.loads(row[2] or "{}"),
                 "forecast": Forecast.from_dict(json.loads(row[3]))}
+
+    def stored_forecast(self, commodity: str, model: str = "auto", origin: Any = None,
+                        horizon: int = 7, levels: Sequence[int] = (80, 95)) -> ForecastRun | None:
+        """The stored forecast of exactly this request, read instead of fitted, if there is one.
+
+        A forecast recorded by :meth:`forecast` (``record=True``: the dashboards, ``energy-nb
+        forecast``, the HTTP API) is served again only when it was made for the same commodity,
+        model, origin, horizon and levels, from the same stored prices (``data_version``: any
+        price added or corrected since makes it stale), with the same model parameters and the
+        same library versions. It then equals what :meth:`forecast` would compute now, and
+        reading it imports no model library (a dashboard's first paint stays light).
+
+        Args:
+            commodity, model, origin, horizon, levels: as for :meth:`forecast`.
+
+        Returns:
+            A :class:`ForecastRun` (``cached=True``, ``record_id`` and ``stored_at`` set, actuals
+            from the store), or ``None`` when nothing stored matches.
+
+        Raises:
+            ForecastRequestError: invalid input (as :meth:`forecast`).
+
+        Usage::
+
+            run = service.stored_forecast("WTI", "auto", horizon=7) or service.forecast("WTI")
+        """
+        import json
+
+        from energy_nb.models import Forecast
+
+        horizon = check_horizon(horizon)
+        levels = check_levels(levels)
+        code = _commodity(commodity)
+        name = _model_name(model)
+        series, version = self.series(code)
+        origin_ts = self.resolve_origin(code, origin)
+        wanted = {"levels": list(levels), "requested_params": self.model_params.get(name, {}),
+                  "versions": library_versions()}
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT id, created_at, inputs_json, result_json FROM forecasts "
+                "WHERE commodity = ? AND model = ? AND origin = ? AND horizon = ? "
+                "AND data_version = ? ORDER BY id DESC LIMIT 20",
+                (code, name, origin_ts.strftime("%Y-%m-%d"), horizon, version)).fetchall()
+        for record_id, created_at, inputs_json, result_json in rows:
+            try:
+                inputs = json.loads(inputs_json or "{}")
+                if not all(_jsonable_equal(inputs.get(k), v) for k, v in wanted.items()):
+                    continue
+                forecast = Forecast.from_dict(json.loads(result_json))
+            except (ValueError, KeyError, TypeError):  # a damaged row is skipped, not served
+                continue
+            if len(forecast.mean) != horizon or forecast.levels != levels:
+                continue
+            return ForecastRun(
+                forecast=forecast, commodity=code, model=name, origin=origin_ts,
+                horizon=horizon, levels=levels, data_version=version, cached=True,
+                fit_seconds=0.0, record_id=int(record_id),
+                model_run_id=inputs.get("model_run_id"),
+                actuals=_after(series, origin_ts, horizon),
+                data_end=pd.Timestamp(series.dropna().index[-1]), stored_at=str(created_at))
+        return None
 
     def reproduce(self, record_id: int) -> Forecast:
         """Recompute a stored forecast from its recorded inputs.
@@ -663,6 +731,16 @@ def _rounded(values: Any, decimals: int = 4) -> list[float | None]:
     for v in values:
         out.append(None if v is None or not np.isfinite(float(v)) else round(float(v), decimals))
     return out
+
+
+def _jsonable_equal(stored: Any, wanted: Any) -> bool:
+    """Whether a value read back from JSON equals ``wanted`` once that went through JSON too
+    (tuples become lists, keys strings); a missing value (``None``) never equals."""
+    import json
+
+    if stored is None:
+        return False
+    return stored == json.loads(json.dumps(_jsonable(wanted), sort_keys=True))
 
 
 def _after(series: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:

@@ -203,7 +203,9 @@ class ForecastPage:
         if not store_problem:
             if self.start.value is None:
                 self.start.value = self._latest.get(self.commodity.value)
-            first = self._compute()
+            # the first paint shows the stored forecast of exactly this request when there is
+            # one (no model fitted, no model library imported); a changed control fits
+            first = self._compute(stored=True)
         first_figure = (self._figure(*first[1:3]) if first[0] == "ok"
                         else _empty_figure(self.commodity.value))
         self.chart = to_widget(first_figure)
@@ -330,9 +332,14 @@ class ForecastPage:
     def _refresh(self) -> None:
         self._apply(self._compute())
 
-    def _compute(self) -> _Outcome:
+    def _compute(self, stored: bool = False) -> _Outcome:
         """Forecast for the current controls: ``("ok", run, history, notes)`` or
-        ``("invalid", message)``."""
+        ``("invalid", message)``.
+
+        Args:
+            stored: first read the forecast stored for exactly these controls and data
+                (:meth:`ForecastService.stored_forecast`); fit only when there is none.
+        """
         code = self.commodity.value
         model = self.model.value
         levels = self.levels
@@ -349,16 +356,20 @@ class ForecastPage:
                 notes.append(("No interval level ticked: only the point forecast is shown.",
                               "info"))
             key = (code, model, origin, self.store.data_version(code))
-            fitting = key not in self._fitted_keys
+            run = (self.service.stored_forecast(code, model, origin=origin,
+                                                horizon=int(self.horizon.value), levels=levels)
+                   if stored else None)
+            fitting = run is None and key not in self._fitted_keys
             if fitting:
                 self._show_progress(f"Fitting {model} on {code} prices up to {origin.date()} …")
             try:
-                run = self.service.forecast(code, model, origin=origin,
-                                            horizon=int(self.horizon.value), levels=levels)
+                if run is None:
+                    run = self.service.forecast(code, model, origin=origin,
+                                                horizon=int(self.horizon.value), levels=levels)
+                    self._fitted_keys.add(key)
             finally:
                 if fitting:
                     self._hide_progress()
-            self._fitted_keys.add(key)
             history = self.service.history(code, origin, lookback=int(self.lookback.value))
         except (ForecastRequestError, ForecastFitError) as exc:
             text = str(exc)
@@ -704,7 +715,10 @@ def model_info_html(run: ForecastRun) -> str:
     chosen = info.get("chosen")
     if run.model == "auto" and chosen:
         parts.append(f' chose <b class="enb-chosen">{html.escape(str(chosen))}</b>')
-    timing = "from cache" if run.cached else f"fitted in {run.fit_seconds:.2f} s"
+    if run.stored_at:
+        timing = f"stored forecast of {html.escape(run.stored_at.replace('T', ' '))}"
+    else:
+        timing = "from cache" if run.cached else f"fitted in {run.fit_seconds:.2f} s"
     parts.append(f" · trained {html.escape(str(info.get('train_start', '?')))} – "
                  f"{run.origin.date()} ({info.get('n_obs', '?')} prices) · {timing}</div>")
     reason = info.get("reason")

@@ -143,3 +143,58 @@ def test_prices_after_a_past_origin_do_not_change_its_forecast(store: PriceStore
     np.testing.assert_array_equal(after.forecast.mean, before.forecast.mean)
     np.testing.assert_array_equal(after.forecast.upper[95], before.forecast.upper[95])
     assert not np.allclose(after.actuals.to_numpy(), before.actuals.to_numpy())
+
+
+def test_stored_forecast_serves_exactly_the_recorded_request(store: PriceStore) -> None:
+    assert ForecastService(store).stored_forecast("WTI", "drift", horizon=5) is None
+    made = ForecastService(store).forecast("WTI", "drift", horizon=5, levels=(80, 95))
+    reader = ForecastService(store)
+    stored = reader.stored_forecast("wti", "drift", horizon=5, levels=(95, 80))
+    assert stored is not None and reader.cache_stats().fits == 0  # read, not fitted
+    assert stored.record_id == made.record_id and stored.stored_at and stored.cached
+    assert (stored.commodity, stored.model, stored.origin, stored.horizon, stored.levels) == (
+        "WTI", "drift", made.origin, 5, (80, 95))
+    np.testing.assert_array_equal(stored.forecast.mean, made.forecast.mean)
+    for level in (80, 95):
+        np.testing.assert_array_equal(stored.forecast.lower[level], made.forecast.lower[level])
+        np.testing.assert_array_equal(stored.forecast.upper[level], made.forecast.upper[level])
+    assert list(stored.forecast.dates) == list(made.forecast.dates)
+    # any other request is not served from it
+    assert reader.stored_forecast("WTI", "drift", horizon=6) is None
+    assert reader.stored_forecast("WTI", "drift", horizon=5, levels=(80,)) is None
+    assert reader.stored_forecast("WTI", "random_walk", horizon=5) is None
+    assert reader.stored_forecast("WTI", "drift", origin="2023-06-01", horizon=5) is None
+    other = ForecastService(store, model_params={"drift": {"window": 60}})
+    assert other.stored_forecast("WTI", "drift", horizon=5) is None
+
+
+def test_stored_forecast_from_a_past_origin_is_not_served_after_new_prices(
+        store: PriceStore) -> None:
+    """No look-ahead: a stored forecast is served only from the very prices it was made from."""
+    made = ForecastService(store).forecast("WTI", "drift", origin="2023-06-01", horizon=5)
+    assert ForecastService(store).stored_forecast(
+        "WTI", "drift", origin="2023-06-01", horizon=5).record_id == made.record_id
+    last = store.load("WTI").index[-1]
+    import_prices(store, "WTI", synthetic_prices(
+        3, seed=4, start=str((last + pd.offsets.BDay(1)).date())))
+    assert ForecastService(store).stored_forecast(
+        "WTI", "drift", origin="2023-06-01", horizon=5) is None
+
+
+def test_stored_forecast_skips_records_it_cannot_vouch_for(store: PriceStore) -> None:
+    made = ForecastService(store).forecast("WTI", "drift", horizon=4)
+    with store.transaction() as conn:  # an older record without the requested parameters
+        inputs = json.loads(conn.execute("SELECT inputs_json FROM forecasts WHERE id = ?",
+                                         (made.record_id,)).fetchone()[0])
+        del inputs["requested_params"]
+        conn.execute("UPDATE forecasts SET inputs_json = ? WHERE id = ?",
+                     (json.dumps(inputs), made.record_id))
+    assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None
+    again = ForecastService(store).forecast("WTI", "drift", horizon=4)
+    with store.transaction() as conn:  # other library versions may compute other numbers
+        inputs = json.loads(conn.execute("SELECT inputs_json FROM forecasts WHERE id = ?",
+                                         (again.record_id,)).fetchone()[0])
+        inputs["versions"]["energy_nb"] = "0.0.1"
+        conn.execute("UPDATE forecasts SET inputs_json = ? WHERE id = ?",
+                     (json.dumps(inputs), again.record_id))
+    assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -151,3 +152,46 @@ async def test_landing_page_redoes_its_freshness_line_at_the_visit(tmp_path: Pat
         if new in widget.value:
             break
     assert new in widget.value and old not in widget.value
+
+
+def test_voila_wait_reads_the_request_from_voilas_query_socket() -> None:
+    """The preheated kernel's wait: one message on Voilà's query WebSocket (a real socket),
+    read without importing ``voila.utils`` (which would load jupyter_server and nbconvert into
+    every preheated and warm kernel)."""
+    import json
+    import subprocess
+    import sys
+
+    from websockets.sync.server import serve
+
+    paths: list[str] = []
+    info = {"SERVER_SOFTWARE": "voila/0.5.13", "QUERY_STRING": "commodity=NG",
+            "SCRIPT_NAME": "/"}
+
+    def handler(websocket) -> None:
+        paths.append(websocket.request.path)
+        websocket.send(json.dumps(info))
+
+    code = ("import json, os, sys\n"
+            "from energy_nb.ui import preheat\n"
+            "preheat._voila_wait()\n"
+            "print(json.dumps({'env': {k: os.environ[k] for k in %r},\n"
+            "                  'loaded': [m for m in ('voila.utils', 'nbconvert',\n"
+            "                             'jupyter_server') if m in sys.modules]}))\n"
+            % (sorted(info),))
+    with serve(handler, "127.0.0.1", 0) as server:
+        port = server.socket.getsockname()[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("VOILA_") and k not in info}
+        env.update({"VOILA_PREHEAT": "True", "VOILA_APP_IP": "127.0.0.1",
+                    "VOILA_APP_PORT": str(port), "VOILA_SERVER_URL": "/base/",
+                    "VOILA_KERNEL_ID": "k-123"})
+        try:
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  timeout=120, env=env)
+        finally:
+            server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert paths == ["/base/voila/query/k-123"]
+    assert json.loads(done.stdout) == {"env": info, "loaded": []}
