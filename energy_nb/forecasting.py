@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from energy_nb.commodities import UnknownCommodityError, get_commodity
+from energy_nb.data.repositories import ForecastRepository
 from energy_nb.registry import ModelRegistry, _dumps, library_versions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -452,16 +453,12 @@ class ForecastService:
             "model_run_id": fitted.run_id,
             "versions": library_versions(),
         }
-        with self.store.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO forecasts (commodity, model, origin, horizon, levels_json, "
-                "data_version, created_at, inputs_json, result_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.commodity, run.model, inputs["origin"], run.horizon, _dumps(list(run.levels)),
-                 run.data_version, datetime.now(UTC).isoformat(timespec="seconds"),
-                 _dumps(inputs), _dumps(run.forecast.to_dict())),
-            )
-            return int(cursor.lastrowid)
+        return ForecastRepository(self.store).insert(
+            commodity=run.commodity, model=run.model, origin=inputs["origin"],
+            horizon=run.horizon, levels_json=_dumps(list(run.levels)),
+            data_version=run.data_version,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            inputs_json=_dumps(inputs), result_json=_dumps(run.forecast.to_dict()))
 
     def recorded(self, record_id: int) -> dict[str, Any]:
         """A stored forecast: its inputs and result.
@@ -479,9 +476,7 @@ class ForecastService:
 
         from energy_nb.models import Forecast
 
-        with self.store.read() as conn:
-            row = conn.execute("SELECT id, created_at, inputs_json, result_json FROM forecasts "
-                               "WHERE id = ?", (int(record_id),)).fetchone()
+        row = ForecastRepository(self.store).get(int(record_id))
         if row is None:
             raise ForecastRequestError(f"no stored forecast with id {record_id}")
         return {"id": row[0], "created_at": row[1], "inputs": json.loads(row[2] or "{}"),

@@ -26,6 +26,45 @@ def eia_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the whole run (see :mod:`tests.pg`).
+
+    With CI=true a cluster that cannot start FAILS the tests that need it; elsewhere they skip.
+    """
+    from tests.pg import PgCluster, PgUnavailable
+
+    try:
+        cluster = PgCluster.start()
+    except PgUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL cannot start: {exc}")
+        pytest.skip(f"PostgreSQL cannot start: {exc}")
+    yield cluster
+    from energy_nb.data.database import dispose_engines
+
+    dispose_engines()
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a fresh, empty PostgreSQL database (pooled connections closed afterwards)."""
+    url = pg_cluster.new_database()
+    yield url
+    from energy_nb.data.database import dispose_engines
+
+    dispose_engines()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL on each backend: a new SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return request.getfixturevalue("pg_url")
+
+
 # CI explores the same hypothesis examples on every run (a red build must be reproducible);
 # local runs keep drawing new examples, which is how bugs are found.
 try:

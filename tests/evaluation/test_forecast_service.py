@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from energy_nb.data.store import PriceStore
 from energy_nb.forecasting import (
@@ -68,8 +69,9 @@ def test_forecast_is_recorded_with_inputs_and_reproducible(store: PriceStore) ->
     run = service.forecast("NG", "drift", origin="2023-09-15", horizon=10, levels=(80, 95))
     assert run.record_id is not None
     with store.read() as conn:
-        row = conn.execute("SELECT commodity, model, origin, horizon, levels_json, data_version, "
-                           "inputs_json FROM forecasts WHERE id = ?", (run.record_id,)).fetchone()
+        row = conn.execute(text("SELECT commodity, model, origin, horizon, levels_json, "
+                                "data_version, inputs_json FROM forecasts WHERE id = :id"),
+                           {"id": run.record_id}).one()
     assert row[:4] == ("NG", "drift", "2023-09-15", 10)
     assert json.loads(row[4]) == [80, 95] and row[5] == store.data_version("NG")
     inputs = json.loads(row[6])

@@ -24,7 +24,7 @@ def truncated_copy(store: PriceStore, path: Path, after: str) -> PriceStore:
     """A copy of ``store`` whose prices after ``after`` are replaced by nonsense."""
     import sqlite3
 
-    with store.read() as src, sqlite3.connect(path) as dst:
+    with sqlite3.connect(store.path) as src, sqlite3.connect(path) as dst:
         src.backup(dst)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE prices SET price = price * 3 + 50 WHERE date > ?", (after,))
