@@ -80,8 +80,13 @@ class PgCluster:
                               cwd=self.folder, **kwargs)
 
     @classmethod
-    def start(cls) -> PgCluster:
-        """initdb + pg_ctl start; raises :class:`PgUnavailable` with the server's words."""
+    def start(cls, *, durable: bool = False) -> PgCluster:
+        """initdb + pg_ctl start; raises :class:`PgUnavailable` with the server's words.
+
+        Args:
+            durable: keep PostgreSQL's fsync and synchronous commit (benchmarks); the tests turn
+                them off for speed.
+        """
         binaries = pg_bin()
         folder = Path(tempfile.mkdtemp(prefix="energy-nb-pg-"))
         account = _account()
@@ -97,8 +102,10 @@ class PgCluster:
         if done.returncode:
             shutil.rmtree(folder, ignore_errors=True)
             raise PgUnavailable(f"initdb failed: {done.stderr or done.stdout}")
-        options = (f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = (f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1 "
+                   "-c max_connections=200")
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         done = cluster._run(str(binaries / "pg_ctl"), "-D", str(folder / "data"), "-l",
                             str(folder / "log"), "-o", options, "-w", "-t", "60", "start")
         if done.returncode:

@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -139,6 +140,17 @@ def dispose_engines() -> None:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
+
+
+def _forget_engines_in_child() -> None:
+    """After a fork, the child must not use the parent's pooled connections (SQLAlchemy's rule)."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 
 def _sqlite_engine(url: URL, timeout: float) -> Engine:

@@ -32,8 +32,9 @@ def truncated_copy(store: PriceStore, path: Path, after: str) -> PriceStore:
 
 
 @pytest.fixture(scope="module")
-def builder(report_store: PriceStore) -> ReportBuilder:
-    return ReportBuilder.from_parameters(PARAMS, store=report_store, now=NOW)
+def builder(report_backend_store: PriceStore) -> ReportBuilder:
+    """The report's sections read from the store on SQLite, then on PostgreSQL."""
+    return ReportBuilder.from_parameters(PARAMS, store=report_backend_store, now=NOW)
 
 
 def test_prices_section_reports_the_price_at_as_of(builder: ReportBuilder,
