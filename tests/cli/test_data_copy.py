@@ -88,3 +88,28 @@ def test_copy_errors_are_clear_and_masked(tmp_path: Path, pg_url: str) -> None:
     assert none.returncode == 2 and "--to" in none.stderr
     same = run(home, "data", "copy", "--to", str(home / "energy_nb.sqlite"))
     assert same.returncode == 2 and "same store" in same.stderr
+
+
+def test_cli_end_to_end_on_postgresql(tmp_path: Path, eia_dir: Path, pg_url: str) -> None:
+    """init, evaluate, backtest and status on a PostgreSQL store named by the environment."""
+    home, env = tmp_path / "home", {"ENERGY_NB_DATABASE_URL": pg_url}
+    status = run(home, "data", "status", env=env)
+    assert status.returncode == 2 and "no energy_nb store in the database" in status.stderr
+    assert "s3cret-pw" not in status.stderr
+    done = run(home, "data", "init", "--offline-dir", str(eia_dir), env=env)
+    assert done.returncode == 0, done.stderr
+    done = run(home, "evaluate", "--commodity", "NG", "--start", "2026-06-01", "--horizon", "3",
+               "--step", "10", "--models", "drift", "--json", "--no-progress", env=env)
+    assert done.returncode == 0, done.stderr
+    assert list(json.loads(done.stdout)["commodities"]["NG"]["models"]) == ["random_walk", "drift"]
+    out = tmp_path / "run.json"
+    done = run(home, "backtest", "--commodity", "BRENT", "--strategy", "sma-cross", "--fast", "10",
+               "--slow", "40", "--start", "2015-01-01", "--end", "2020-12-31", "--json", str(out),
+               env=env)
+    assert done.returncode == 0, done.stderr
+    store = PriceStore(pg_url, create=False)
+    assert [r["id"] for r in list_backtests(store)] == [json.loads(out.read_text())["id"]]
+    assert set(ModelRegistry(store).latest_evaluations("NG")) == {"random_walk", "drift"}
+    assert not (home / "energy_nb.sqlite").exists()  # nothing went to the default SQLite file
+    status = run(home, "data", "status", env=env)
+    assert status.returncode == 0 and "store: postgresql://energy_nb:***@127.0.0.1" in status.stdout
