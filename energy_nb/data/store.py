@@ -43,8 +43,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from energy_nb.commodities import CODES, get_commodity
@@ -643,7 +641,10 @@ class PriceStore:
 
 def _bump_version(conn: Connection, code: str, now: str) -> None:
     """Count one more change of ``code``'s prices (an upsert on either backend)."""
-    dialect = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect
     statement = dialect(series_versions).values(commodity=code, version=1, updated_at=now)
     conn.execute(statement.on_conflict_do_update(
         index_elements=[series_versions.c.commodity],
