@@ -9,6 +9,10 @@ Usage::
 
     with engine.connect() as conn, conn.begin():
         upgrade(conn)
+
+A new revision (then edit its ``upgrade``/``downgrade``, bump ``store.SCHEMA_VERSION``)::
+
+    python -c "from energy_nb.data.migrations import new_revision; new_revision('add x', '0002')"
 """
 
 from __future__ import annotations
@@ -58,6 +62,24 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(_config(connection), revision)
+
+
+def new_revision(message: str, number: str) -> Path:
+    """Write an empty revision file ``versions/<number>_<message>.py`` after the current head.
+
+    Args:
+        message: what the revision does (its docstring and file name).
+        number: the next schema version, four digits (e.g. ``"0002"``).
+
+    Returns:
+        The new file.
+    """
+    from alembic import command
+
+    script = command.revision(_config(), message, rev_id=number)
+    head.cache_clear()
+    known_revisions.cache_clear()
+    return Path(script.path)  # type: ignore[union-attr]
 
 
 def stamp(connection: Connection, revision: str) -> None:
