@@ -21,8 +21,10 @@ from energy_nb.data.store import (
     SCHEMA_VERSION,
     ImportConflictError,
     PriceStore,
+    StoreDamagedError,
     StoreError,
     StoreMissingError,
+    StoreVersionError,
 )
 from energy_nb.registry import ModelRegistry, RegistryError
 
@@ -305,3 +307,23 @@ def test_repositories_round_trip_on_both_backends(store_url: str) -> None:
     assert [tuple(r) for r in recent] == [("2024-01-04", 72.0), ("2024-01-02", 71.0)]
     assert list_backtests(store) == []
     assert content(store)[0][0] == "prices"
+
+
+@pytest.mark.postgresql
+def test_postgresql_damage_newer_schema_and_busy_writer_are_named(pg_url: str) -> None:
+    store = PriceStore(pg_url)
+    with store.transaction() as conn:  # one writer at a time: the second waits, then gives up
+        with pytest.raises(StoreError, match=r"is busy \(.*lock timeout.*\): another process"):
+            with PriceStore(pg_url, timeout=0.5).transaction():
+                pass
+        conn.execute(text("SELECT 1"))
+    with store.transaction() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(StoreVersionError, match="schema version 99, newer than this energy_nb"):
+        PriceStore(pg_url)
+    with store.transaction() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        conn.execute(text("DROP TABLE backtests"))
+    with pytest.raises(StoreDamagedError, match=r"the store at postgresql://energy_nb:\*\*\*@"
+                                                r".* is damaged \(table backtests is missing\)"):
+        PriceStore(pg_url, create=False)
