@@ -67,12 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     from energy_nb.evaluation import walk_forward
     from energy_nb.registry import ModelRegistry
     from energy_nb.ui.history import HistoryPage
-    from tests.pg import PgCluster
+    from tests.pg import PgCluster, PgUnavailable
 
     files = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
     batch = [read_price_csv(args.data / name, commodity=code) for code, name in files.items()]
     folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    cluster = PgCluster.start(durable=True)
+    try:
+        cluster = PgCluster.start(durable=True)
+    except PgUnavailable as exc:
+        print(f"bench_store_backends: cannot measure, PostgreSQL cannot start: {exc} "
+              "(`make test` installs Debian's postgresql)", file=sys.stderr)
+        return 1
     try:
         sqlite_url = f"sqlite:///{folder / 'store.sqlite'}"
         base = PriceStore(sqlite_url)
