@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from energy_nb.backtest.run import list_backtests
+from energy_nb.cli import main
 from energy_nb.data.store import PriceStore
 from energy_nb.registry import ModelRegistry
 
@@ -70,24 +71,28 @@ def test_copy_sqlite_to_postgresql_and_back(tmp_path: Path, eia_dir: Path, pg_ur
     assert len(ModelRegistry(pg).list()) == 1
 
 
-def test_copy_errors_are_clear_and_masked(tmp_path: Path, pg_url: str) -> None:
+def test_copy_errors_are_clear_and_masked(tmp_path: Path, pg_url: str,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"
-    bad = run(home, "data", "copy", "--to", "mysql://me:top-secret@host/db")
-    assert bad.returncode == 2
+    monkeypatch.setenv("ENERGY_NB_HOME", str(home))
+    monkeypatch.delenv("ENERGY_NB_DATABASE_URL", raising=False)
+
+    def copy(*args: str) -> str:
+        assert main(["data", "copy", *args]) == 2
+        err = capsys.readouterr().err
+        assert "top-secret" not in err and err.startswith("energy-nb: error: ")
+        return err
+
     # no source store: a read command never creates one
-    assert "there is no store" in bad.stderr and not (home / "energy_nb.sqlite").exists()
+    assert "there is no store" in copy("--to", "mysql://me:top-secret@host/db")
+    assert not (home / "energy_nb.sqlite").exists()
     PriceStore(home / "energy_nb.sqlite")
-    bad = run(home, "data", "copy", "--to", "mysql://me:top-secret@host/db")
-    assert bad.returncode == 2 and "unsupported database 'mysql'" in bad.stderr
-    assert "top-secret" not in bad.stderr
+    assert "unsupported database 'mysql'" in copy("--to", "mysql://me:top-secret@host/db")
     wrong = pg_url.replace(":s3cret-pw@", ":top-secret@")
-    bad = run(home, "data", "copy", "--to", wrong)
-    assert bad.returncode == 2 and "password authentication failed" in bad.stderr
-    assert "top-secret" not in bad.stderr
-    none = run(home, "data", "copy")
-    assert none.returncode == 2 and "--to" in none.stderr
-    same = run(home, "data", "copy", "--to", str(home / "energy_nb.sqlite"))
-    assert same.returncode == 2 and "same store" in same.stderr
+    assert "password authentication failed" in copy("--to", wrong)
+    assert "--to" in copy()
+    assert "same store" in copy("--to", str(home / "energy_nb.sqlite"))
 
 
 def test_cli_end_to_end_on_postgresql(tmp_path: Path, eia_dir: Path, pg_url: str) -> None:

@@ -248,6 +248,7 @@ def test_a_kernel_that_cannot_start_is_a_report_error(use_report_home: Path,
     assert list_reports(out) == [] and len(list((out / "failed").iterdir())) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_report_from_a_postgresql_store(report_store_pg, report_home: Path,
                                         tmp_path: Path) -> None:
