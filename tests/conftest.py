@@ -49,12 +49,13 @@ def pg_cluster():
 
 @pytest.fixture
 def pg_url(pg_cluster) -> str:
-    """The URL of a fresh, empty PostgreSQL database (pooled connections closed afterwards)."""
+    """The URL of a fresh, empty PostgreSQL database (dropped afterwards)."""
     url = pg_cluster.new_database()
     yield url
     from energy_nb.data.database import dispose_engines
 
     dispose_engines()
+    pg_cluster.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])

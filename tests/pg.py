@@ -124,10 +124,17 @@ class PgCluster:
         import psycopg
 
         name = f"t_{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(self.url().replace("postgresql://", "postgresql://", 1),
-                             autocommit=True) as conn:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by :meth:`new_database` (closing what is still connected)."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
         """Stop the server and remove its folder."""
