@@ -18,7 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, Row, func, insert, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 
 from energy_nb.data.schema import backtests, forecasts, model_runs, prices
 
@@ -44,15 +53,54 @@ def metrics_kind(conn: Connection) -> ColumnElement[Any]:
     return literal_column("(model_runs.metrics_json::json ->> 'kind')")
 
 
-class ModelRunRepository:
+class TableRepository:
+    """Rows of one table with an integer ``id``: insert one, get one by id.
+
+    Args:
+        store: the store.
+
+    Attributes:
+        table: the table.
+        columns: the columns :meth:`get` returns, in order.
+    """
+
+    table: Table
+    columns: tuple[str, ...]
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _insert(self, conn: Connection, values: dict[str, Any]) -> int:
+        return int(conn.execute(
+            insert(self.table).values(**values).returning(self.table.c.id)).scalar_one())
+
+    def insert(self, **values: Any) -> int:
+        """Store one row (one transaction).
+
+        Args:
+            **values: the columns (every one of :attr:`columns` except ``id``).
+
+        Returns:
+            The new id.
+        """
+        with self.store.transaction() as conn:
+            return self._insert(conn, values)
+
+    def get(self, row_id: int) -> Row | None:
+        """One row (:attr:`columns`), or ``None``."""
+        with self.store.read() as conn:
+            return conn.execute(select(*(self.table.c[n] for n in self.columns))
+                                .where(self.table.c.id == int(row_id))).first()
+
+
+class ModelRunRepository(TableRepository):
     """The ``model_runs`` table (the model registry's rows).
 
     Args:
         store: the store.
     """
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
+    table, columns = model_runs, RUN_COLUMNS
 
     def insert(self, *, reuse_kind: str | None = None, reuse: bool = False,
                **values: Any) -> int:
@@ -83,8 +131,7 @@ class ModelRunRepository:
                 for run_id, mjson in rows:
                     if json.loads(mjson or "{}").get("kind") == reuse_kind:
                         return int(run_id)
-            return int(conn.execute(
-                insert(model_runs).values(**values).returning(model_runs.c.id)).scalar_one())
+            return self._insert(conn, values)
 
     def list(self, *, commodity: str | None = None, name: str | None = None,
              kind: str | None = None, limit: int | None = None) -> Sequence[Row]:
@@ -112,67 +159,27 @@ class ModelRunRepository:
                 query = query.where(metrics_kind(conn) == kind)
             return conn.execute(query).all()
 
-    def get(self, run_id: int) -> Row | None:
-        """One run's row (:data:`RUN_COLUMNS`), or ``None``."""
-        with self.store.read() as conn:
-            return conn.execute(select(*(model_runs.c[n] for n in RUN_COLUMNS))
-                                .where(model_runs.c.id == int(run_id))).first()
 
-
-class ForecastRepository:
-    """The ``forecasts`` table (served forecasts with their inputs).
+class ForecastRepository(TableRepository):
+    """The ``forecasts`` table (served forecasts with their inputs): :meth:`insert` takes
+    commodity, model, origin, horizon, levels_json, data_version, created_at, inputs_json and
+    result_json; :meth:`get` returns ``(id, created_at, inputs_json, result_json)``.
 
     Args:
         store: the store.
     """
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def insert(self, **values: Any) -> int:
-        """Store one forecast (one transaction).
-
-        Args:
-            **values: the columns (commodity, model, origin, horizon, levels_json, data_version,
-                created_at, inputs_json, result_json).
-
-        Returns:
-            The new id.
-        """
-        with self.store.transaction() as conn:
-            return int(conn.execute(
-                insert(forecasts).values(**values).returning(forecasts.c.id)).scalar_one())
-
-    def get(self, record_id: int) -> Row | None:
-        """``(id, created_at, inputs_json, result_json)`` of one forecast, or ``None``."""
-        c = forecasts.c
-        with self.store.read() as conn:
-            return conn.execute(select(c.id, c.created_at, c.inputs_json, c.result_json)
-                                .where(c.id == int(record_id))).first()
+    table, columns = forecasts, ("id", "created_at", "inputs_json", "result_json")
 
 
-class BacktestRepository:
+class BacktestRepository(TableRepository):
     """The ``backtests`` table (stored strategy runs).
 
     Args:
         store: the store.
     """
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def insert(self, **values: Any) -> int:
-        """Store one run (one transaction).
-
-        Args:
-            **values: the columns (every one of :data:`BACKTEST_COLUMNS` except ``id``).
-
-        Returns:
-            The new id.
-        """
-        with self.store.transaction() as conn:
-            return int(conn.execute(
-                insert(backtests).values(**values).returning(backtests.c.id)).scalar_one())
+    table, columns = backtests, BACKTEST_COLUMNS
 
     def list(self, *, commodity: str | None = None, limit: int = 10) -> Sequence[Row]:
         """The newest runs without their trades and equity (the first 6 columns).
@@ -189,12 +196,6 @@ class BacktestRepository:
             query = query.where(backtests.c.commodity == commodity)
         with self.store.read() as conn:
             return conn.execute(query.order_by(backtests.c.id.desc()).limit(int(limit))).all()
-
-    def get(self, run_id: int) -> Row | None:
-        """One run's row (:data:`BACKTEST_COLUMNS`), or ``None``."""
-        with self.store.read() as conn:
-            return conn.execute(select(*(backtests.c[n] for n in BACKTEST_COLUMNS))
-                                .where(backtests.c.id == int(run_id))).first()
 
 
 class PriceSummaryRepository:

@@ -675,18 +675,8 @@ def _revision_number(revision: str | None) -> int:
         return SCHEMA_VERSION + 1
 
 
-def connect_existing(path: Path, timeout: float, *, create: bool = False) -> sqlite3.Connection:
-    """Open an autocommit connection to a SQLite store file (see :func:`connect_sqlite`).
-
-    Args:
-        path: the store file.
-        timeout: seconds to wait for a lock held by another process.
-        create: create the file when it does not exist.
-
-    Returns:
-        The connection.
-    """
-    return connect_sqlite(path, timeout, create=create)
+#: the name the first release gave :func:`energy_nb.data.database.connect_sqlite`
+connect_existing = connect_sqlite
 
 
 def damage_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError | None:
