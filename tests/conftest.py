@@ -9,6 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The tests choose their store themselves (ENERGY_NB_HOME, --db, or a store_url / pg_url
+# fixture): a store URL in the developer's environment must not send them to a real database.
+os.environ.pop("ENERGY_NB_DATABASE_URL", None)
 
 
 @pytest.fixture(scope="session")
