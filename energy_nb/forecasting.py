@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from energy_nb.data.repositories import ForecastRepository
 from energy_nb.registry import ModelRegistry, _dumps, _jsonable, library_versions
 from energy_nb.service import requests as rules
 
@@ -458,16 +459,12 @@ class ForecastService:
             "requested_params": self.model_params.get(run.model, {}),
             "versions": library_versions(),
         }
-        with self.store.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO forecasts (commodity, model, origin, horizon, levels_json, "
-                "data_version, created_at, inputs_json, result_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.commodity, run.model, inputs["origin"], run.horizon, _dumps(list(run.levels)),
-                 run.data_version, datetime.now(UTC).isoformat(timespec="seconds"),
-                 _dumps(inputs), _dumps(run.forecast.to_dict())),
-            )
-            return int(cursor.lastrowid)
+        return ForecastRepository(self.store).insert(
+            commodity=run.commodity, model=run.model, origin=inputs["origin"],
+            horizon=run.horizon, levels_json=_dumps(list(run.levels)),
+            data_version=run.data_version,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            inputs_json=_dumps(inputs), result_json=_dumps(run.forecast.to_dict()))
 
     def recorded(self, record_id: int) -> dict[str, Any]:
         """A stored forecast: its inputs and result.
@@ -485,9 +482,7 @@ class ForecastService:
 
         from energy_nb.models import Forecast
 
-        with self.store.read() as conn:
-            row = conn.execute("SELECT id, created_at, inputs_json, result_json FROM forecasts "
-                               "WHERE id = ?", (int(record_id),)).fetchone()
+        row = ForecastRepository(self.store).get(int(record_id))
         if row is None:
             raise ForecastRequestError(f"no stored forecast with id {record_id}")
         return {"id": row[0], "created_at": row[1], "inputs": json.loads(row[2] or "{}"),
@@ -530,12 +525,9 @@ class ForecastService:
         origin_ts = self.resolve_origin(code, origin)
         wanted = {"levels": list(levels), "requested_params": self.model_params.get(name, {}),
                   "versions": library_versions()}
-        with self.store.read() as conn:
-            rows = conn.execute(
-                "SELECT id, created_at, inputs_json, result_json FROM forecasts "
-                "WHERE commodity = ? AND model = ? AND origin = ? AND horizon = ? "
-                "AND data_version = ? ORDER BY id DESC LIMIT 20",
-                (code, name, origin_ts.strftime("%Y-%m-%d"), horizon, version)).fetchall()
+        rows = ForecastRepository(self.store).matching(
+            commodity=code, model=name, origin=origin_ts.strftime("%Y-%m-%d"), horizon=horizon,
+            data_version=version)
         for record_id, created_at, inputs_json, result_json in rows:
             try:
                 inputs = json.loads(inputs_json or "{}")

@@ -231,6 +231,17 @@ def validate_parameters(raw: Mapping[str, Any] | ReportParameters | None = None,
     db = values["db"]
     if db is not None and (not isinstance(db, str) or not db.strip()):
         raise ReportParameterError(f"db must be a file path or None, got {db!r}")
+    if db is not None and "://" in db:
+        from energy_nb.data.database import DatabaseUrlError, masked, parse_url
+
+        try:
+            url = parse_url(db)
+        except DatabaseUrlError as exc:
+            raise ReportParameterError(f"db: {exc}") from None
+        if url.password:  # the parameters are written into the report's notebook and run.json
+            raise ReportParameterError(
+                f"db {masked(url)} holds a password, which would be written into the report; "
+                "set ENERGY_NB_DATABASE_URL instead and leave db out")
     return ReportParameters(
         commodities=_commodities(values["commodities"]),
         horizon=_by_rule(rules.parse_horizon, _whole(values["horizon"]), "horizon"),

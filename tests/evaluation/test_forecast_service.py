@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select, text, update
 
+from energy_nb.data.schema import forecasts
 from energy_nb.data.store import PriceStore
 from energy_nb.forecasting import (
     ForecastRequestError,
@@ -68,8 +70,9 @@ def test_forecast_is_recorded_with_inputs_and_reproducible(store: PriceStore) ->
     run = service.forecast("NG", "drift", origin="2023-09-15", horizon=10, levels=(80, 95))
     assert run.record_id is not None
     with store.read() as conn:
-        row = conn.execute("SELECT commodity, model, origin, horizon, levels_json, data_version, "
-                           "inputs_json FROM forecasts WHERE id = ?", (run.record_id,)).fetchone()
+        row = conn.execute(text("SELECT commodity, model, origin, horizon, levels_json, "
+                                "data_version, inputs_json FROM forecasts WHERE id = :id"),
+                           {"id": run.record_id}).one()
     assert row[:4] == ("NG", "drift", "2023-09-15", 10)
     assert json.loads(row[4]) == [80, 95] and row[5] == store.data_version("NG")
     inputs = json.loads(row[6])
@@ -181,20 +184,23 @@ def test_stored_forecast_from_a_past_origin_is_not_served_after_new_prices(
         "WTI", "drift", origin="2023-06-01", horizon=5) is None
 
 
+def _edit_inputs(store: PriceStore, record_id: int, edit) -> None:
+    """Change a stored forecast's inputs (as an older or other release would have written)."""
+    with store.transaction() as conn:
+        inputs = json.loads(conn.execute(select(forecasts.c.inputs_json)
+                                         .where(forecasts.c.id == record_id)).scalar_one())
+        edit(inputs)
+        conn.execute(update(forecasts).where(forecasts.c.id == record_id)
+                     .values(inputs_json=json.dumps(inputs)))
+
+
 def test_stored_forecast_skips_records_it_cannot_vouch_for(store: PriceStore) -> None:
     made = ForecastService(store).forecast("WTI", "drift", horizon=4)
-    with store.transaction() as conn:  # an older record without the requested parameters
-        inputs = json.loads(conn.execute("SELECT inputs_json FROM forecasts WHERE id = ?",
-                                         (made.record_id,)).fetchone()[0])
-        del inputs["requested_params"]
-        conn.execute("UPDATE forecasts SET inputs_json = ? WHERE id = ?",
-                     (json.dumps(inputs), made.record_id))
+    # an older record without the requested parameters
+    _edit_inputs(store, made.record_id, lambda inputs: inputs.pop("requested_params"))
     assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None
     again = ForecastService(store).forecast("WTI", "drift", horizon=4)
-    with store.transaction() as conn:  # other library versions may compute other numbers
-        inputs = json.loads(conn.execute("SELECT inputs_json FROM forecasts WHERE id = ?",
-                                         (again.record_id,)).fetchone()[0])
-        inputs["versions"]["energy_nb"] = "0.0.1"
-        conn.execute("UPDATE forecasts SET inputs_json = ? WHERE id = ?",
-                     (json.dumps(inputs), again.record_id))
+    # other library versions may compute other numbers
+    _edit_inputs(store, again.record_id,
+                 lambda inputs: inputs["versions"].__setitem__("energy_nb", "0.0.1"))
     assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None

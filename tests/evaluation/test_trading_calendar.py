@@ -130,7 +130,7 @@ def home(store: PriceStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     import sqlite3
 
     folder = tmp_path_factory.mktemp("calendar-home")
-    with store.read() as src, sqlite3.connect(folder / "energy_nb.sqlite") as dst:
+    with sqlite3.connect(store.path) as src, sqlite3.connect(folder / "energy_nb.sqlite") as dst:
         src.backup(dst)
     return folder
 

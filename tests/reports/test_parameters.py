@@ -69,12 +69,16 @@ def test_defaults_validate_and_values_are_normalised() -> None:
         ({"plotlyjs": "none"}, "unknown plotlyjs 'none'"),
         ({"eval_origins": 0}, "eval_origins must be in 1..60"),
         ({"horizn": 3}, "unknown report parameter(s) horizn"),
+        ({"db": "postgresql://me:top-secret@db/energy"},
+         "db postgresql://me:***@db/energy holds a password, which would be written into the "
+         "report; set ENERGY_NB_DATABASE_URL instead"),
+        ({"db": "mysql://me@db/energy"}, "db: mysql://me@db/energy: unsupported database"),
     ],
 )
 def test_invalid_parameters_name_the_problem(raw: dict, message: str) -> None:
     with pytest.raises(ReportParameterError) as info:
         validate_parameters(raw)
-    assert message in str(info.value)
+    assert message in str(info.value) and "top-secret" not in str(info.value)
 
 
 def test_as_of_is_checked_against_the_stored_data(report_store: PriceStore) -> None:
