@@ -159,7 +159,7 @@ def test_dark_theme_follows_the_system_setting(browser, voila_server, tmp_path):
         wait_for_plot(page, ".enb-history-chart")
         page.wait_for_timeout(1000)
         page.screenshot(path=str(tmp_path / f"history-{scheme}.png"))
-        colours[scheme] = page.evaluate("""() => {
+        colours[scheme] = page.evaluate(r"""() => {
             const bg = (el) => getComputedStyle(el).backgroundColor;
             const svg = document.querySelector('.enb-history-chart .main-svg');
             const tick = document.querySelector('.enb-history-chart .xtick text');

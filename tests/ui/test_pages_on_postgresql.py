@@ -9,7 +9,7 @@ from energy_nb.backtest.run import run_backtest
 from energy_nb.data.copy import copy_store
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.diagnostics import quick_evaluation
+from energy_nb.service.diagnostics import quick_evaluation
 from energy_nb.ui.backtest import BacktestPage
 from energy_nb.ui.history import HistoryPage
 from energy_nb.ui.landing import read_snapshot
