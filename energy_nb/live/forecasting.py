@@ -2,7 +2,7 @@
 
 The server core only knows the callable; this module builds the default one from a price-series
 provider (the store, or a replay cursor) on the application's one forecast service,
-:class:`~energy_nb.forecasting.ForecastService`, whose cache of fitted models it uses (the
+:class:`~energy_nb.service.forecasting.ForecastService`, whose cache of fitted models it uses (the
 provider is seen through :class:`SeriesView`, a store's reading side).
 
 Usage::
@@ -60,7 +60,7 @@ def forecast_payload(frame: pd.DataFrame, model: str, as_of: pd.Timestamp,
 
 class SeriesView:
     """The reading side of a price store over a series provider, for
-    :class:`~energy_nb.forecasting.ForecastService`: ``load`` and ``data_version``.
+    :class:`~energy_nb.service.forecasting.ForecastService`: ``load`` and ``data_version``.
 
     The data version is the series' stamp (last date, length, last price), so a new price (or a
     corrected one) is a new version and the service refits; the provider is called once per
@@ -108,7 +108,7 @@ class _NoRecords:
 class ModelForecaster:
     """Compute forecasts with a named model through the forecast service and its cache.
 
-    Fitting is the :class:`~energy_nb.forecasting.ForecastService`'s: one fitted model per
+    Fitting is the :class:`~energy_nb.service.forecasting.ForecastService`'s: one fitted model per
     (commodity, model, origin, data version), one fit at a time per key. A fit forecasts the
     largest horizon (``max_horizon``) once; every topic of that commodity is a prefix of that path
     (the models' step-``k`` forecast does not depend on the horizon asked), so a new price costs
@@ -126,7 +126,7 @@ class ModelForecaster:
     def __init__(self, series: SeriesProvider, model: str = "arima",
                  levels: tuple[int, ...] = (80, 95), params: dict[str, Any] | None = None,
                  history_days: int | None = 1500, max_horizon: int = 30) -> None:
-        from energy_nb.forecasting import ForecastService
+        from energy_nb.service.forecasting import ForecastService
         from energy_nb.service import requests as rules
 
         self.model = rules.model_name(model)

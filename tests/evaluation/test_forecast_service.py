@@ -11,12 +11,12 @@ from sqlalchemy import select, text, update
 
 from energy_nb.data.schema import forecasts
 from energy_nb.data.store import PriceStore
-from energy_nb.forecasting import (
+from energy_nb.service.forecasting import (
     ForecastRequestError,
     ForecastService,
     compare_with_actuals,
 )
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 
 from .conftest import import_prices, synthetic_prices
 

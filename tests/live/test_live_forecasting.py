@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from energy_nb.forecasting import ForecastService
+from energy_nb.service.forecasting import ForecastService
 from energy_nb.live.forecasting import ModelForecaster, forecast_payload
 
 

@@ -13,7 +13,7 @@ registry.
 Usage::
 
     from energy_nb.data.store import PriceStore
-    from energy_nb.forecasting import ForecastService
+    from energy_nb.service.forecasting import ForecastService
     service = ForecastService(PriceStore.from_settings())
     run = service.forecast("WTI", model="drift", horizon=7, levels=(80, 95))
     run.forecast.to_frame()
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from energy_nb.data.repositories import ForecastRepository
-from energy_nb.registry import ModelRegistry, _dumps, _jsonable, library_versions
 from energy_nb.service import requests as rules
+from energy_nb.service.registry import ModelRegistry, _dumps, _jsonable, library_versions
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
