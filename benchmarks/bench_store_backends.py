@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from energy_nb.data.store import PriceStore
     from energy_nb.data.validation import read_price_csv
     from energy_nb.evaluation import walk_forward
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
     from energy_nb.ui.history import HistoryPage
     from tests.pg import PgCluster, PgUnavailable
 

@@ -2,6 +2,7 @@
 
 - The core (data, models, evaluation, backtest and the top-level catalogue/config modules) imports
   no face, no application layer and no figure code.
+- No application module sits loose at the package's top level (only ``TOP_LEVEL``).
 - The reports never import ``energy_nb.ui``: figures and theme come from ``energy_nb.viz``.
 - No face (cli, ui, live, reports, appserver) imports another face, except the few seams listed
   in ``SEAMS`` with their reason; a new cross-face import fails here until it is argued for.
@@ -17,7 +18,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "energy_nb"
 FACES = ("cli", "ui", "live", "reports", "appserver")
 CORE = ("data", "models", "evaluation", "backtest", "commodities", "calendars", "config")
-ABOVE_CORE = (*FACES, "service", "viz", "forecasting", "registry", "app")
+ABOVE_CORE = (*FACES, "service", "viz", "app")
+#: The only modules at the package's top level: the catalogue, calendars, settings, the launcher.
+#: Application code (forecast service, registry, diagnostics, analytics) lives in ``service/``.
+TOP_LEVEL = ("__init__", "app", "calendars", "commodities", "config")
 
 #: (importing module prefix, imported module prefix) -> why this cross-face import is allowed.
 SEAMS: dict[tuple[str, str], str] = {
@@ -64,6 +68,11 @@ MODULES = {module_name(path): imports_of(path) for path in sorted(PACKAGE.rglob(
 def test_the_scan_sees_the_package() -> None:
     assert "energy_nb.reports.content" in MODULES and "energy_nb.viz.charts" in MODULES
     assert "energy_nb.viz.charts" in MODULES["energy_nb.reports.content"]
+
+
+def test_no_loose_modules_at_the_top_level() -> None:
+    loose = sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem not in TOP_LEVEL)
+    assert loose == [], f"move these into their layer (service/, data/, ...): {loose}"
 
 
 def test_reports_never_import_ui() -> None:

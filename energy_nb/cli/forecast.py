@@ -6,7 +6,8 @@ Usage::
     energy-nb forecast --commodity NG --horizon 10 --start 2025-03-03 --csv ng.csv
     energy-nb forecast --commodity BRENT --horizon 5 --json
 
-The JSON is the served forecast (:meth:`energy_nb.forecasting.ForecastRun.to_dict`): request,
+The JSON is the served forecast
+(:meth:`energy_nb.service.forecasting.ForecastRun.to_dict`): request,
 ``model_used`` (the model ``auto`` chose), ``forecast`` (dates, mean, lower/upper per level,
 info), ``steps`` (per step: its trading day on the commodity's exchange calendar, the mean, and
 after a past start date the actual with the day it was observed), ``calendar`` (market and notes
@@ -60,7 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Compute, store and print (or write) one forecast."""
-    from energy_nb.forecasting import ForecastFitError, ForecastRequestError, ForecastService
+    from energy_nb.service.forecasting import (
+        ForecastFitError,
+        ForecastRequestError,
+        ForecastService,
+    )
 
     if args.csv is not None and not args.csv.parent.is_dir():
         raise CliError(f"cannot write {args.csv}: folder {args.csv.parent} does not exist")

@@ -2,8 +2,10 @@
 
 The server core only knows the callable; this module builds the default one from a price-series
 provider (the store, or a replay cursor) on the application's one forecast service,
-:class:`~energy_nb.forecasting.ForecastService`, whose cache of fitted models it uses (the
-provider is seen through :class:`SeriesView`, a store's reading side).
+:class:`~energy_nb.service.forecasting.ForecastService`, whose cache of fitted models it uses (the
+provider is seen through :class:`SeriesView`, a store's reading side). When the live server reads
+the same store as the HTTP API beside it, both take one service (``service=``): one cache, and a
+fit made for the socket serves an API request for the same training window.
 
 Usage::
 
@@ -11,6 +13,7 @@ Usage::
     forecaster("WTI", 7)
     # {"model": "random_walk", "as_of": "2025-06-02", "levels": [80, 95],
     #  "points": [{"date": "2025-06-03", "mean": 61.2, "lower_80": ..., ...}, ...]}
+    shared = ModelForecaster(None, model="arima", service=ForecastService(store))  # + HTTP API
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def forecast_payload(frame: pd.DataFrame, model: str, as_of: pd.Timestamp,
 
 class SeriesView:
     """The reading side of a price store over a series provider, for
-    :class:`~energy_nb.forecasting.ForecastService`: ``load`` and ``data_version``.
+    :class:`~energy_nb.service.forecasting.ForecastService`: ``load`` and ``data_version``.
 
     The data version is the series' stamp (last date, length, last price), so a new price (or a
     corrected one) is a new version and the service refits; the provider is called once per
@@ -108,41 +111,63 @@ class _NoRecords:
 class ModelForecaster:
     """Compute forecasts with a named model through the forecast service and its cache.
 
-    Fitting is the :class:`~energy_nb.forecasting.ForecastService`'s: one fitted model per
-    (commodity, model, origin, data version), one fit at a time per key. A fit forecasts the
-    largest horizon (``max_horizon``) once; every topic of that commodity is a prefix of that path
-    (the models' step-``k`` forecast does not depend on the horizon asked), so a new price costs
-    one fit and one prediction per commodity, not one per subscribed horizon.
+    Fitting is the :class:`~energy_nb.service.forecasting.ForecastService`'s: one fitted model per
+    (commodity, model, origin, training window ``history_days``, data version), one fit at a time
+    per key. A fit forecasts the largest horizon (``max_horizon``) once; every topic of that
+    commodity is a prefix of that path (the models' step-``k`` forecast does not depend on the
+    horizon asked), so a new price costs one fit and one prediction per commodity, not one per
+    subscribed horizon.
 
     Args:
         series: returns the price series of a commodity up to the latest known price.
         model: a name from ``energy_nb.models.MODEL_NAMES``.
         levels: interval levels.
         params: model parameters.
-        history_days: fit on at most this many trailing observations (keeps refits fast).
+        history_days: fit on at most this many trailing observations (keeps refits fast; the
+            service's ``max_history``, part of its cache key).
         max_horizon: the horizon predicted once per fitted model.
+        service: the application's :class:`~energy_nb.service.forecasting.ForecastService` to
+            fit through, shared with the HTTP API (``series`` is then ``None``: the prices are
+            the service's store, and the model parameters its ``model_params``). Default: a
+            private service over ``series`` whose fits are not recorded.
+
+    Raises:
+        ValueError: ``series`` and ``service`` both or neither given, or ``params`` with
+            ``service``.
     """
 
-    def __init__(self, series: SeriesProvider, model: str = "arima",
+    def __init__(self, series: SeriesProvider | None, model: str = "arima",
                  levels: tuple[int, ...] = (80, 95), params: dict[str, Any] | None = None,
-                 history_days: int | None = 1500, max_horizon: int = 30) -> None:
-        from energy_nb.forecasting import ForecastService
+                 history_days: int | None = 1500, max_horizon: int = 30,
+                 service: Any = None) -> None:
         from energy_nb.service import requests as rules
+        from energy_nb.service.forecasting import ForecastService, check_max_history
 
+        self._paths: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._guard = threading.Lock()
         self.model = rules.model_name(model)
         self.levels = rules.check_levels(levels)
         self.max_horizon = rules.check_horizon(max_horizon, "max_horizon")
+        self.history_days = check_max_history(history_days)
+        if (series is None) == (service is None):
+            raise ValueError("give the forecaster a series provider or a shared service, "
+                             "not both or neither")
+        if service is not None:
+            if params:
+                raise ValueError("a shared service fits with its own model_params; "
+                                 "do not pass params")
+            self.params = dict(service.model_params.get(self.model, {}))
+            self.service = service
+            return
         self.params = dict(params or {})
-        self.view = SeriesView(series, history_days)
+        self.view = SeriesView(series)
         self.service = ForecastService(self.view, cache_size=8,  # type: ignore[arg-type]
                                        model_params={self.model: self.params},
                                        registry=_NoRecords())  # type: ignore[arg-type]
-        self._paths: dict[str, tuple[Any, dict[str, Any]]] = {}
-        self._guard = threading.Lock()
 
     @property
     def fits(self) -> int:
-        """Models fitted so far."""
+        """Models fitted so far by the service (a shared one counts the HTTP API's fits too)."""
         return self.service.cache_stats().fits
 
     def __call__(self, commodity: str, horizon: int) -> dict[str, Any]:
@@ -151,7 +176,8 @@ class ModelForecaster:
 
         if check_horizon(horizon) > self.max_horizon:  # the rule every face shares, then ours
             raise ValueError(f"horizon must be in 1..{self.max_horizon}, got {horizon}")
-        fitted, _ = self.service.fitted_model(commodity, self.model)
+        fitted, _ = self.service.fitted_model(commodity, self.model,
+                                              max_history=self.history_days)
         with self._guard:
             known = self._paths.get(commodity)
         if known is None or known[0] is not fitted:  # a new fit: predict its path once

@@ -238,7 +238,8 @@ class ForecastSection(Section):
 
     Attributes:
         commodity: code.
-        run: the :class:`~energy_nb.forecasting.ForecastRun` (forecast, origin, actuals after it).
+        run: the :class:`~energy_nb.service.forecasting.ForecastRun` (forecast, origin, actuals
+            after it).
         table: the forecast table (date, mean, bounds per level).
         figure: recent history, forecast mean and interval bands (and later actuals, if any).
     """
@@ -327,7 +328,7 @@ class ReportBuilder:
     def __init__(self, params: ReportParameters, store: Any = None,
                  now: datetime | None = None) -> None:
         from energy_nb.data.store import PriceStore
-        from energy_nb.forecasting import ForecastService
+        from energy_nb.service.forecasting import ForecastService
 
         if store is None:
             store = (PriceStore(params.db, create=False) if params.db  # a report only reads
@@ -433,7 +434,7 @@ class ReportBuilder:
         Raises:
             ReportContentError: the model failed.
         """
-        from energy_nb.forecasting import ForecastFitError, ForecastRequestError
+        from energy_nb.service.forecasting import ForecastFitError, ForecastRequestError
 
         code = self._check_code(code)
         p = self.params

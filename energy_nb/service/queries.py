@@ -60,13 +60,17 @@ def history(store: Any, request: HistoryRequest) -> tuple[dict[str, Any], pd.Dat
 
 def forecast(service: Any, request: ForecastRequest,
              record: bool = True) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One forecast through the shared :class:`~energy_nb.forecasting.ForecastService`.
+    """One forecast through the shared :class:`~energy_nb.service.forecasting.ForecastService`.
 
     Returns:
         ``ForecastRun.to_dict()`` (what ``energy-nb forecast --json`` prints) and the table
         (step, date, mean, bounds per level, and ``actual`` after a past start).
     """
-    from energy_nb.forecasting import ForecastFitError, ForecastRequestError, compare_with_actuals
+    from energy_nb.service.forecasting import (
+        ForecastFitError,
+        ForecastRequestError,
+        compare_with_actuals,
+    )
 
     try:
         run = service.forecast(request.commodity, request.model, origin=request.start,
@@ -106,7 +110,7 @@ def model_runs(store: Any, commodity: str | None = None, name: str | None = None
                kind: str | None = None, limit: int | None = None,
                ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Recorded model runs, newest first (``energy-nb models list --json``)."""
-    from energy_nb.registry import ModelRegistry, RegistryError
+    from energy_nb.service.registry import ModelRegistry, RegistryError
 
     try:
         runs = ModelRegistry(store).list(commodity=commodity, name=name, kind=kind, limit=limit)
@@ -127,7 +131,7 @@ def model_run(store: Any, run_id: int, kind: str | None = None,
         kind: when given, a run of another kind is :class:`NotFound` (evaluations are
             ``walk_forward`` runs).
     """
-    from energy_nb.registry import ModelRegistry, RegistryError
+    from energy_nb.service.registry import ModelRegistry, RegistryError
 
     try:
         run = ModelRegistry(store).get(run_id)

@@ -2,11 +2,12 @@
 
 The rules (commodity, horizon, interval levels, model name, dates) and their error messages are
 defined once, below; the CLI's argument types, the dashboards' widget limits, the socket
-protocol, the report parameters, the HTTP API and :class:`~energy_nb.forecasting.ForecastService`
-all call them and only translate :class:`RequestError` into their own error type (argparse's
-message, a protocol ``error``, a :class:`~energy_nb.reports.parameters.ReportParameterError`, a
-422 answer). Strategy parameters are ruled by the strategies' ``ParamSpec``
-(:mod:`energy_nb.backtest.strategies`), which the CLI's flags and the Backtest page are built from.
+protocol, the report parameters, the HTTP API and
+:class:`~energy_nb.service.forecasting.ForecastService` all call them and only translate
+:class:`RequestError` into their own error type (argparse's message, a protocol ``error``, a
+:class:`~energy_nb.reports.parameters.ReportParameterError`, a 422 answer). Strategy parameters
+are ruled by the strategies' ``ParamSpec`` (:mod:`energy_nb.backtest.strategies`), which the
+CLI's flags and the Backtest page are built from.
 
 Usage::
 

@@ -36,7 +36,7 @@ from energy_nb.service.diagnostics import (
     forecast_frame_from_payload,
     track_record,
 )
-from energy_nb.forecasting import (
+from energy_nb.service.forecasting import (
     ForecastFitError,
     ForecastRequestError,
     ForecastRun,

@@ -49,7 +49,7 @@ from energy_nb.service.diagnostics import (
     runs_table,
     step_metrics_long,
 )
-from energy_nb.registry import ModelRegistry, ModelRun
+from energy_nb.service.registry import ModelRegistry, ModelRun
 from energy_nb.viz.charts import (
     StaticChart,
     acf_figure,

@@ -10,7 +10,7 @@ import pytest
 from energy_nb.backtest.run import list_backtests
 from energy_nb.cli import main
 from energy_nb.data.store import PriceStore
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 
 from .test_data_cli import run
 

@@ -26,7 +26,7 @@ from energy_nb.data.store import (
     StoreMissingError,
     StoreVersionError,
 )
-from energy_nb.registry import ModelRegistry, RegistryError
+from energy_nb.service.registry import ModelRegistry, RegistryError
 
 from .test_store import content, make_series
 

@@ -11,12 +11,12 @@ from sqlalchemy import select, text, update
 
 from energy_nb.data.schema import forecasts
 from energy_nb.data.store import PriceStore
-from energy_nb.forecasting import (
+from energy_nb.service.forecasting import (
     ForecastRequestError,
     ForecastService,
     compare_with_actuals,
 )
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 
 from .conftest import import_prices, synthetic_prices
 
@@ -204,3 +204,38 @@ def test_stored_forecast_skips_records_it_cannot_vouch_for(store: PriceStore) ->
     _edit_inputs(store, again.record_id,
                  lambda inputs: inputs["versions"].__setitem__("energy_nb", "0.0.1"))
     assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None
+
+
+def test_the_training_window_is_part_of_the_cache_key(store: PriceStore) -> None:
+    service = ForecastService(store)
+    full = service.forecast("WTI", "drift", horizon=5, record=False)
+    trimmed = service.forecast("WTI", "drift", horizon=5, record=False, max_history=40)
+    assert not trimmed.cached and service.cache_stats().fits == 2  # never the full fit
+    assert trimmed.max_history == 40 and full.max_history is None
+    # drift's slope is the window's average change: a trimmed window forecasts other numbers
+    assert not np.allclose(trimmed.forecast.mean, full.forecast.mean)
+    from energy_nb.models import make_model
+
+    alone = make_model("drift").fit(store.load("WTI").iloc[-40:]).predict(horizon=5)
+    np.testing.assert_allclose(trimmed.forecast.mean, alone.mean)  # fitted on the last 40
+    again = service.forecast("WTI", "drift", horizon=9, record=False, max_history=40)
+    assert again.cached and service.cache_stats().fits == 2
+    fitted, cached = service.fitted_model("WTI", "drift", max_history=40)
+    assert cached and fitted is service.fitted_model("WTI", "drift", max_history=40)[0]
+    assert service.fitted_model("WTI", "drift")[0] is not fitted
+
+
+@pytest.mark.parametrize("window", [0, 1, -5, 2.5, "40", True])
+def test_a_bad_training_window_is_named(store: PriceStore, window: object) -> None:
+    with pytest.raises(ForecastRequestError, match="max_history"):
+        ForecastService(store).forecast("WTI", "drift", horizon=5, max_history=window)
+
+
+def test_a_forecast_on_a_trimmed_window_is_not_served_for_the_full_history(
+        store: PriceStore) -> None:
+    service = ForecastService(store)
+    run = service.forecast("WTI", "drift", horizon=5, max_history=40)
+    assert service.recorded(run.record_id)["inputs"]["max_history"] == 40
+    assert service.stored_forecast("WTI", "drift", horizon=5) is None
+    full = service.forecast("WTI", "drift", horizon=5)
+    assert service.stored_forecast("WTI", "drift", horizon=5).record_id == full.record_id

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from energy_nb.data.store import PriceStore
 from energy_nb.evaluation import walk_forward
-from energy_nb.registry import ModelRegistry, RegistryError, library_versions
+from energy_nb.service.registry import ModelRegistry, RegistryError, library_versions
 
 
 def test_record_get_and_list_filters(store: PriceStore) -> None:

@@ -20,7 +20,7 @@ import pytest
 from energy_nb.calendars import market_for, trading_days_after
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.forecasting import ForecastService
+from energy_nb.service.forecasting import ForecastService
 from energy_nb.reports.content import ReportBuilder
 from energy_nb.ui.forecast import ForecastPage
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from energy_nb.forecasting import ForecastService
+from energy_nb.service.forecasting import ForecastService
 from energy_nb.live.forecasting import ModelForecaster, forecast_payload
 
 
@@ -31,10 +31,12 @@ def test_live_forecasts_use_the_forecast_service_cache(book: Any) -> None:
 def test_live_history_window_and_no_registry_writes(book: Any) -> None:
     live = ModelForecaster(book, model="drift", history_days=40)
     live("NG", 2)
-    fitted, cached = live.service.fitted_model("NG", "drift")
-    assert cached  # the same data version: the fit of the first call
+    fitted, cached = live.service.fitted_model("NG", "drift", max_history=40)
+    assert cached  # the same data version and window: the fit of the first call
     assert len(fitted.fit_series_) == 40  # the trailing history window only
     assert fitted.fit_series_.index[-1] == book("NG").index[-1]
+    whole, cached = live.service.fitted_model("NG", "drift")  # another window: another fit
+    assert not cached and len(whole.fit_series_) == len(book("NG")) and live.fits == 2
     assert live.service.registry.record("drift", "NG") is None  # nothing is recorded
 
 
@@ -71,3 +73,17 @@ def test_a_store_provider_reloads_only_when_the_prices_change(
     write(store, [days[-1] + pd.offsets.BDay(1)], 71.0)
     assert live("WTI", 3)["points"][0]["mean"] == 71.0
     assert loads == ["WTI", "WTI"] and live.fits == 2
+
+
+def test_a_forecaster_takes_a_provider_or_a_shared_service(book: Any, tmp_path: Any) -> None:
+    from energy_nb.data.store import PriceStore
+    from energy_nb.service.forecasting import ForecastService
+
+    shared = ForecastService(PriceStore(tmp_path / "s.sqlite"), model_params={"drift": {}})
+    with pytest.raises(ValueError, match="not both or neither"):
+        ModelForecaster(book, model="drift", service=shared)
+    with pytest.raises(ValueError, match="not both or neither"):
+        ModelForecaster(None, model="drift")
+    with pytest.raises(ValueError, match="model_params"):
+        ModelForecaster(None, model="arima", params={"max_p": 1}, service=shared)
+    assert ModelForecaster(None, model="drift", service=shared).service is shared

@@ -16,7 +16,7 @@ from energy_nb.service.diagnostics import (
     residual_diagnostics,
 )
 from energy_nb.models import make_model
-from energy_nb.registry import ModelRun
+from energy_nb.service.registry import ModelRun
 
 
 def test_error_summary_hand_computed():

@@ -19,7 +19,7 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.forecasting import ForecastService
+from energy_nb.service.forecasting import ForecastService
 from energy_nb.models import make_model
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.forecasting import ForecastService
+from energy_nb.service.forecasting import ForecastService
 from energy_nb.viz.charts import band_trace_name
 from energy_nb.ui.forecast import ForecastPage, build_forecast_page
 
@@ -274,7 +274,7 @@ def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_p
     import shutil
 
     from energy_nb.service.diagnostics import quick_evaluation
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
 
     path = tmp_path / "energy_nb.sqlite"
     shutil.copy(real_store.path, path)

@@ -17,7 +17,7 @@ from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
 from energy_nb.service.diagnostics import quick_evaluation
 from energy_nb.models.intervals import DEFAULT_WINDOW
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 from energy_nb.ui.models import ModelsPage, build_models_page
 
 FILES = {"WTI": "wti-daily.csv", "NG": "henryhub-daily.csv"}

@@ -100,7 +100,7 @@ async def test_unchanged_store_keeps_the_preheated_page(tmp_path: Path) -> None:
 
 def test_content_token_ignores_fits_but_not_evaluations_prices_or_backtests(tmp_path: Path) -> None:
     from energy_nb.backtest.run import run_backtest
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
 
     store = PriceStore(tmp_path / "energy_nb.sqlite")
     prices = _prices(120)

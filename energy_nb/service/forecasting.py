@@ -1,9 +1,13 @@
-"""The forecast service: fitted models cached per (commodity, model, origin, data version).
+"""The forecast service: fitted models cached per (commodity, model, origin, training window,
+data version).
 
-Dashboards, the CLI and the live server ask it for forecasts. Fitting is the expensive part, so a
-fitted model is kept in an LRU cache keyed by ``(commodity, model, origin, data_version)``; a new
-horizon or new interval levels only call ``predict`` on the cached model. When the stored prices
-change, the data version changes and the next request refits.
+Dashboards, the CLI, the HTTP API and the live server ask it for forecasts (``energy-nb serve``
+gives the socket and the HTTP API one service, so one cache). Fitting is the expensive part, so a
+fitted model is kept in an LRU cache keyed by ``(commodity, model, origin, max_history,
+data_version)``; a new horizon or new interval levels only call ``predict`` on the cached model.
+``max_history`` is the training window (at most that many observations up to the origin; ``None``:
+the full history), so a fit on a trimmed window is never served for a full-history request. When
+the stored prices change, the data version changes and the next request refits.
 
 Every forecast served with ``record=True`` is stored in the ``forecasts`` table together with its
 inputs (model parameters, origin, horizon, levels, data version, training window), so
@@ -13,7 +17,7 @@ registry.
 Usage::
 
     from energy_nb.data.store import PriceStore
-    from energy_nb.forecasting import ForecastService
+    from energy_nb.service.forecasting import ForecastService
     service = ForecastService(PriceStore.from_settings())
     run = service.forecast("WTI", model="drift", horizon=7, levels=(80, 95))
     run.forecast.to_frame()
@@ -34,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from energy_nb.data.repositories import ForecastRepository
-from energy_nb.registry import ModelRegistry, _dumps, _jsonable, library_versions
 from energy_nb.service import requests as rules
+from energy_nb.service.registry import ModelRegistry, _dumps, _jsonable, library_versions
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
@@ -91,6 +95,7 @@ class ForecastRun:
         data_end: the last stored price's date.
         stored_at: when the forecast was stored, if it was read from the ``forecasts`` table
             (:meth:`ForecastService.stored_forecast`) instead of computed; ``None`` otherwise.
+        max_history: the training window (observations up to the origin; ``None``: all).
     """
 
     forecast: Forecast
@@ -107,6 +112,7 @@ class ForecastRun:
     actuals: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     data_end: pd.Timestamp | None = None
     stored_at: str | None = None
+    max_history: int | None = None
 
     @property
     def model_used(self) -> str:
@@ -174,6 +180,10 @@ class ForecastRun:
         }
 
 
+#: ``(commodity, model, origin, max_history, data_version)``: what a fitted model was fitted on.
+CacheKey = tuple[str, str, pd.Timestamp, int | None, str]
+
+
 @dataclass
 class _Fitted:
     model: Any
@@ -212,7 +222,7 @@ class ForecastService:
         self.cache_size = cache_size
         self.model_params = {k: dict(v) for k, v in (model_params or {}).items()}
         self.registry = registry or ModelRegistry(store)
-        self._cache: OrderedDict[tuple[str, str, pd.Timestamp, str], _Fitted] = OrderedDict()
+        self._cache: OrderedDict[CacheKey, _Fitted] = OrderedDict()
         self._series: dict[str, tuple[str, pd.Series]] = {}
         self._lock = threading.RLock()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -280,27 +290,35 @@ class ForecastService:
 
     # -- the cache -----------------------------------------------------------------------------
 
-    def fitted_model(self, commodity: str, model: str, origin: Any = None) -> tuple[Any, bool]:
+    def fitted_model(self, commodity: str, model: str, origin: Any = None,
+                     max_history: int | None = None) -> tuple[Any, bool]:
         """The model fitted on prices up to ``origin``, from the cache when possible.
 
         Args:
             commodity: code.
             model: model name.
             origin: see :meth:`resolve_origin`.
+            max_history: fit on at most this many observations up to ``origin`` (``None``: all).
 
         Returns:
             ``(fitted model, cached)``.
+
+        Usage::
+
+            fitted, cached = service.fitted_model("WTI", "drift", max_history=1500)
         """
-        fitted, cached, *_ = self._fitted(commodity, model, origin)
+        fitted, cached, *_ = self._fitted(commodity, model, origin, max_history)
         return fitted.model, cached
 
-    def _fitted(self, commodity: str, model: str, origin: Any) -> tuple[
+    def _fitted(self, commodity: str, model: str, origin: Any,
+                max_history: int | None = None) -> tuple[
             _Fitted, bool, str, pd.Timestamp, str, pd.Series]:
         code = _commodity(commodity)
         name = _model_name(model)
+        window = check_max_history(max_history)
         series, version = self.series(code)
         origin_ts = self.resolve_origin(code, origin)
-        key = (code, name, origin_ts, version)
+        key: CacheKey = (code, name, origin_ts, window, version)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -316,7 +334,8 @@ class ForecastService:
                     self._hits += 1
                     return hit, True, code, origin_ts, version, series
                 self._misses += 1
-            fitted = self._fit(code, name, series.loc[:origin_ts], version)
+            train = series.loc[:origin_ts]
+            fitted = self._fit(code, name, train.iloc[-window:] if window else train, version)
             with self._lock:
                 self._fits += 1
                 self._cache[key] = fitted
@@ -369,6 +388,7 @@ class ForecastService:
         levels: Sequence[int] = (80, 95),
         *,
         record: bool = True,
+        max_history: int | None = None,
     ) -> ForecastRun:
         """Forecast ``horizon`` trading days after ``origin``.
 
@@ -379,6 +399,8 @@ class ForecastService:
             horizon: 1..30 trading days.
             levels: interval levels, ints in (0, 100).
             record: store the forecast with its inputs in the ``forecasts`` table.
+            max_history: the training window: at most this many observations up to the origin
+                (default ``None``: the full history). Part of the cache key.
 
         Returns:
             A :class:`ForecastRun` (with the actual prices after a past origin).
@@ -388,7 +410,8 @@ class ForecastService:
         """
         horizon = check_horizon(horizon)
         levels = check_levels(levels)
-        fitted, cached, code, origin_ts, version, series = self._fitted(commodity, model, origin)
+        fitted, cached, code, origin_ts, version, series = self._fitted(
+            commodity, model, origin, max_history)
         try:
             fc = fitted.model.predict(horizon=horizon, levels=levels)
         except Exception as exc:
@@ -407,6 +430,7 @@ class ForecastService:
             model_run_id=fitted.run_id,
             actuals=_after(series, origin_ts, horizon),
             data_end=pd.Timestamp(series.dropna().index[-1]),
+            max_history=check_max_history(max_history),
         )
         if record:
             run = _replace(run, record_id=self._record(run, fitted))
@@ -454,6 +478,7 @@ class ForecastService:
             "data_version": run.data_version,
             "train_start": fitted.train_start.strftime("%Y-%m-%d"),
             "train_end": run.origin.strftime("%Y-%m-%d"),
+            "max_history": run.max_history,
             "model_run_id": fitted.run_id,
             # the parameters asked for (``model_params``), which stored_forecast() matches
             "requested_params": self.model_params.get(run.model, {}),
@@ -531,6 +556,8 @@ class ForecastService:
         for record_id, created_at, inputs_json, result_json in rows:
             try:
                 inputs = json.loads(inputs_json or "{}")
+                if inputs.get("max_history") is not None:  # fitted on a trimmed window
+                    continue
                 if not all(_jsonable_equal(inputs.get(k), v) for k, v in wanted.items()):
                     continue
                 forecast = Forecast.from_dict(json.loads(result_json))
@@ -591,6 +618,29 @@ def check_horizon(horizon: Any) -> int:
         return rules.check_horizon(horizon)
     except rules.RequestError as exc:
         raise ForecastRequestError(exc.message) from None
+
+
+def check_max_history(max_history: Any) -> int | None:
+    """Validate a training window: ``None`` (the full history) or a whole number of observations
+    of at least 2.
+
+    Args:
+        max_history: the value.
+
+    Returns:
+        It as ``int``, or ``None``.
+
+    Raises:
+        ForecastRequestError: naming the bad value.
+    """
+    if max_history is None:
+        return None
+    if isinstance(max_history, bool) or not isinstance(max_history, (int, np.integer)) \
+            or max_history < 2:
+        raise ForecastRequestError(
+            f"max_history must be a whole number of observations >= 2 or None, "
+            f"got {max_history!r}")
+    return int(max_history)
 
 
 def check_levels(levels: Any) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ holds a ``"kind"``: ``"fit"`` for a model fitted to make a forecast (with ``fit_
 
 Usage::
 
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
     registry = ModelRegistry(store)
     run_id = registry.record("drift", "WTI", params={}, train_start="2020-01-02",
                              train_end="2025-06-30", data_version="WTI@3",
