@@ -1,6 +1,6 @@
 """The Models dashboard: every recorded model run, their out-of-sample metrics, one run's details.
 
-The page reads the model registry (:mod:`energy_nb.registry`) and displays what
+The page reads the model registry (:mod:`energy_nb.service.registry`) and displays what
 :mod:`energy_nb.service.diagnostics` computes from it:
 
 * the runs (fits made for forecasts and walk-forward evaluations) with their metadata, filtered by
