@@ -1,6 +1,7 @@
 """The Forecast dashboard: forecast one commodity 1–30 trading days ahead with calibrated bands.
 
-The page is a widget shell around :class:`energy_nb.service.forecasting.ForecastService`: the service
+The page is a widget shell around
+:class:`energy_nb.service.forecasting.ForecastService`: the service
 fits each (commodity, model, origin, data version) once and keeps the fitted model, so changing
 the horizon, the interval levels or the history window only re-predicts (milliseconds). A past
 start date shows the prices observed after it beside the forecast, with the errors. Invalid
@@ -609,7 +610,8 @@ def forecast_table(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
         actuals: prices after the origin (position ``i`` is step ``i + 1``); may be empty.
 
     Returns:
-        :func:`energy_nb.service.forecasting.forecast_steps` with ISO date strings: ``step, date`` (the
+        :func:`energy_nb.service.forecasting.forecast_steps` with ISO date strings:
+        ``step, date`` (the
         step's exchange trading day), ``mean, lower_<L>, upper_<L>`` and, if any actual is known,
         ``actual, error`` and ``actual_date`` (the day that step's price was observed; ``""``
         where not yet observed).
