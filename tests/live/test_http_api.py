@@ -327,6 +327,70 @@ def test_responses_match_the_openapi_document(client: httpx.Client) -> None:
           client.get("/api/v1/forecast", params={"commodity": "wti", "horizon": "0"}).json())
 
 
+# --- the same API on a PostgreSQL store -----------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_the_api_on_a_postgresql_store_answers_as_on_sqlite(client: httpx.Client, pg_url: str,
+                                                            eia_dir: Path) -> None:
+    """The API reads and writes through the store's repositories on either backend: a
+    PostgreSQL store filled from the same files answers prices, a forecast and a backtest (POST,
+    then GET) as the module's SQLite store does, and the runs are recorded in PostgreSQL."""
+    from energy_nb.commodities import CODES, COMMODITIES
+    from energy_nb.data.repositories import BacktestRepository, ForecastRepository
+    from energy_nb.data.validation import read_price_csv
+
+    store = PriceStore(pg_url)
+    assert store.backend == "postgresql"
+    for code in CODES:
+        store.import_series(read_price_csv(eia_dir / COMMODITIES[code].snapshot_file,
+                                           commodity=code))
+    srv = ThreadedServer(store, ApiSettings(rate=1000, burst=1000))
+    try:
+        with httpx.Client(base_url=srv.base, timeout=120) as on_pg:
+            for path, params, accept in [
+                    ("/api/v1/commodities", {}, "application/json"),
+                    ("/api/v1/prices/wti", {"start": "2020-04-16", "end": "2020-04-22"},
+                     "application/json"),
+                    ("/api/v1/prices/NG", {"start": "2024-01-01", "freq": "m"},
+                     "application/json"),
+                    ("/api/v1/prices/NG", {"start": "2018-01-04", "end": "2018-01-08"},
+                     "text/csv")]:
+                served = on_pg.get(path, params=params, headers={"Accept": accept})
+                assert served.status_code == 200, served.text
+                assert served.text == client.get(path, params=params,
+                                                 headers={"Accept": accept}).text, path
+            prices = on_pg.get("/api/v1/prices/wti", params={"start": "2020-04-20",
+                                                             "end": "2020-04-20"}).json()
+            assert prices["prices"] == [{"date": "2020-04-20", "price": -36.98}]
+
+            args = {"commodity": "NG", "horizon": "5", "model": "drift", "levels": "80,95",
+                    "start": "2024-06-03"}
+            forecast = on_pg.get("/api/v1/forecast", params=args).json()
+            on_sqlite = client.get("/api/v1/forecast", params=args).json()
+            assert ForecastRepository(store).get(forecast["record_id"]) is not None
+            for key in RUN_FIELDS:
+                forecast.pop(key), on_sqlite.pop(key)
+            assert forecast == on_sqlite and len(forecast["actuals"]) == 5
+
+            body = {"commodity": "brent", "strategy": "sma-cross",
+                    "params": {"fast": 5, "slow": 20}, "start": "2024-01-02",
+                    "end": "2024-06-28"}
+            created = on_pg.post("/api/v1/backtests", json=body)
+            assert created.status_code == 201, created.text
+            run = created.json()
+            assert BacktestRepository(store).get(run["id"]) is not None
+            stored = on_pg.get(created.headers["location"]).json()
+            assert stored["stats"] == run["stats"] and stored["equity"] == run["equity"]
+            on_sqlite = client.post("/api/v1/backtests", json=body).json()
+            for key in ("id", "created_at"):
+                run.pop(key), on_sqlite.pop(key)
+            assert run == on_sqlite
+            assert error_of(on_pg.get("/api/v1/backtests/99999"), 404)["code"] == "not_found"
+    finally:
+        srv.stop()
+
+
 # --- access rules ---------------------------------------------------------------------------
 
 
