@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 
 from energy_nb.backtest.run import list_backtests
 from energy_nb.data.store import PriceStore
@@ -292,6 +293,15 @@ def test_two_instances_behind_nginx_share_runs_imports_and_live_updates(
         assert not list(tmp_path.glob("home-*/**/*.sqlite"))
         for name in ("a", "b"):
             assert (tmp_path / f"home-{name}" / "logs" / "live-server.log").exists()
+        # and the store's password is never printed: not in a log, not in a page
+        password = make_url(app_env["ENERGY_NB_DATABASE_URL"]).password
+        assert password and len(password) >= 6
+        logs = [*tmp_path.glob("app-*.log"), *tmp_path.glob("home-*/logs/*")]
+        assert len(logs) >= 4, logs
+        for log in logs:
+            assert password not in log.read_text(errors="replace"), log
+        for page in (*history.values(), *forecast.values()):
+            assert password not in page.content()
     except Exception:
         for instance in (a, b):
             print(f"--- instance {instance.name} log:\n{instance.log()}")
