@@ -157,6 +157,31 @@ def test_two_processes_upgrading_at_once_migrate_once(tmp_path: Path) -> None:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
 
 
+def open_store_together(ready, url: str) -> None:
+    """Open (so create or migrate) the store once every process is ready to (a child's target)."""
+    ready.wait(60)
+    PriceStore(url)
+
+
+@pytest.mark.postgresql
+def test_processes_opening_an_empty_postgresql_store_at_once_migrate_once(pg_url: str) -> None:
+    """As instances of a team's deployment starting together: one creates the schema under the
+    write lock, the others wait, re-read the version and find nothing left to do."""
+    ctx = mp.get_context("spawn")
+    ready = ctx.Barrier(3)
+    procs = [ctx.Process(target=open_store_together, args=(ready, pg_url)) for _ in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    store = PriceStore(pg_url, create=False)
+    assert store.schema_version == SCHEMA_VERSION
+    with store.read() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [
+            (migrations.head(),)]
+
+
 def test_urls_are_parsed_and_printed_without_password(tmp_path: Path) -> None:
     url = parse_url("postgresql://me:top-secret@db.example:5433/energy")
     assert masked(url) == "postgresql://me:***@db.example:5433/energy"

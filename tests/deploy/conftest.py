@@ -118,9 +118,10 @@ def nginx_factory(tmp_path: Path) -> Iterator[Callable[[Sequence[Instance]], Ngi
 # ------------------------------------------------------------------------------------------
 # the app instances of a team deployment (the compose file runs the same command and env)
 
-#: Environment variables every instance of a deployment shares: where the store is, and the
-#: live servers' fan-out. (The store is named by ENERGY_NB_HOME until the store URL lands.)
-SHARED_ENV = ("ENERGY_NB_HOME", "ENERGY_NB_BROADCAST_URL")
+#: Environment variables every instance of a deployment shares: the store's URL (PostgreSQL)
+#: and the live servers' fan-out (Redis). Nothing else: each instance has its own
+#: ENERGY_NB_HOME (its logs), never shared.
+SHARED_ENV = ("ENERGY_NB_DATABASE_URL", "ENERGY_NB_BROADCAST_URL")
 
 
 def app_arguments(port: int = 0, live_port: int = 0, ip: str = "127.0.0.1") -> list[str]:

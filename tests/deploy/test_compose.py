@@ -57,9 +57,19 @@ def test_the_topology_is_nginx_two_app_instances_redis_and_postgres(compose):
     assert "--appendonly" in services["redis"]["command"]
 
 
+def home_volume(compose: dict, service: str) -> str:
+    """The named volume mounted at the service's ENERGY_NB_HOME (fails if there is none)."""
+    spec = compose["services"][service]
+    home = spec["environment"]["ENERGY_NB_HOME"]
+    mounts = [v.split(":")[0] for v in spec.get("volumes", []) if v.split(":")[1] == home]
+    assert len(mounts) == 1, f"{service}: no volume at its ENERGY_NB_HOME {home}"
+    assert mounts[0] in compose["volumes"], f"{service}: volume {mounts[0]} is not declared"
+    return mounts[0]
+
+
 def test_app_instances_run_the_tests_command_and_share_store_and_fan_out(compose):
     test_args = parse_app(app_arguments())
-    shared_values = []
+    shared_values, homes = [], []
     for name, spec in app_services(compose).items():
         argv = spec["command"][1:]
         args = parse_app(argv)  # every flag is one `energy-nb app` knows
@@ -73,10 +83,15 @@ def test_app_instances_run_the_tests_command_and_share_store_and_fan_out(compose
         assert env["ENERGY_NB_BROADCAST_URL"].startswith("redis://redis:")
         assert env["ENERGY_NB_DATABASE_URL"].startswith("postgresql://")
         assert "@postgres:" in env["ENERGY_NB_DATABASE_URL"]
-        shared_values.append({var: env[var] for var in (*SHARED_ENV, "ENERGY_NB_DATABASE_URL")})
-        assert "home:/var/lib/energy_nb" in spec["volumes"]
+        shared_values.append({var: env[var] for var in SHARED_ENV})
+        homes.append(home_volume(compose, name))
         assert args.notebooks == Path("/app/notebooks")
     assert all(v == shared_values[0] for v in shared_values), shared_values
+    # the one-shot store-init opens (so creates or migrates) the very store the instances use
+    init_env = compose["services"]["store-init"]["environment"]
+    assert init_env["ENERGY_NB_DATABASE_URL"] == shared_values[0]["ENERGY_NB_DATABASE_URL"]
+    # nothing else is shared: each instance keeps its home on a volume of its own
+    assert len(set(homes)) == len(homes), homes
     # one instance polls for new prices (each poll imports and broadcasts): never two
     feeds = [parse_app(s["command"][1:]).feed for s in app_services(compose).values()]
     assert feeds.count("poll") == 1 and set(feeds) <= {"poll", "none"}, feeds

@@ -1,6 +1,8 @@
-"""A team's deployment end to end, on loopback: Redis, two ``energy-nb app`` instances (each with
-its live server) sharing one store and ``ENERGY_NB_BROADCAST_URL``, and Debian nginx in front
-with the packaged sticky configuration; Chromium visits through nginx only.
+"""A team's deployment end to end, on loopback: PostgreSQL (a throwaway cluster, tests/pg.py) and
+Redis, two ``energy-nb app`` instances (each with its live server) sharing nothing but the store
+URL (``ENERGY_NB_DATABASE_URL``) and ``ENERGY_NB_BROADCAST_URL`` (each has its own
+``ENERGY_NB_HOME``), and Debian nginx in front with the packaged sticky configuration; Chromium
+visits through nginx only.
 
 * a backtest run on a page served by instance A shows among the last runs on a page from B;
 * an ``energy-nb data import`` run once shows on both instances' History pages after a reload;
@@ -26,7 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 
+from energy_nb.backtest.run import list_backtests
+from energy_nb.data.store import PriceStore
 from energy_nb.deploy.nginx import COOKIE, INSTANCE_HEADER, UPSTREAM_HEADER
 from tests.browser.conftest import (
     SNAPSHOT_FILES,
@@ -38,7 +43,7 @@ from tests.browser.conftest import (
 from tests.deploy.conftest import AppInstance
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis,
-              pytest.mark.timeout(900)]
+              pytest.mark.postgresql, pytest.mark.timeout(900)]
 
 #: The shared store holds WTI up to CUT; the test then imports the full file (2 more days).
 CUT = "2026-08-14"
@@ -53,39 +58,50 @@ def cli(args: list[str], env: dict[str, str], timeout: float = 180) -> str:
     return done.stdout
 
 
+def home_of(env: dict[str, str], tmp_path: Path, name: str) -> dict[str, str]:
+    """``env`` with a home of its own for one process of the deployment (its logs; no store)."""
+    home = tmp_path / f"home-{name}"
+    home.mkdir(exist_ok=True)
+    return {**env, "ENERGY_NB_HOME": str(home)}
+
+
 @pytest.fixture
-def store_env(tmp_path: Path, eia_dir: Path) -> dict[str, str]:
-    """The environment naming the shared store, filled through the command line (WTI cut at
-    CUT). Every process of the deployment gets it: the store is one argument."""
-    env = {"ENERGY_NB_HOME": str(tmp_path / "store")}
+def store_env(tmp_path: Path, eia_dir: Path, pg_url: str) -> dict[str, str]:
+    """The environment naming the shared store, a PostgreSQL database (``pg_url``: a throwaway
+    cluster; CI fails, never skips, without one), filled through the command line (WTI cut at
+    CUT). Every process of the deployment gets it: the store is one URL."""
+    env = {"ENERGY_NB_DATABASE_URL": pg_url}
     cut = tmp_path / "wti-to-cut.csv"
     lines = (eia_dir / SNAPSHOT_FILES["WTI"]).read_text().splitlines()
     cut.write_text("\n".join(line for line in lines
                              if not line[:1].isdigit() or line[:10] <= CUT) + "\n")
-    full_env = {**os.environ, **env}
-    cli(["data", "import", str(cut), "--commodity", "WTI"], full_env)
+    cli_env = home_of({**os.environ, **env}, tmp_path, "cli")
+    cli(["data", "import", str(cut), "--commodity", "WTI"], cli_env)
     for code in ("BRENT", "NG"):
         cli(["data", "import", str(eia_dir / SNAPSHOT_FILES[code]), "--commodity", code],
-            full_env)
+            cli_env)
     return env
 
 
 @pytest.fixture
-def app_env(store_env, redis_server) -> dict[str, str]:
-    """The environment of every process of the deployment: the store and the fan-out (a real
-    redis-server, the live tests' fixture: CI fails, never skips, without one)."""
-    return {**os.environ, **store_env, "ENERGY_NB_BROADCAST_URL": redis_server.url,
-            "ENERGY_NB_API_KEY": ""}
+def app_env(store_env, redis_server, tmp_path) -> dict[str, str]:
+    """The environment shared by every process of the deployment: the store URL and the
+    fan-out (a real redis-server, the live tests' fixture: CI fails, never skips, without one),
+    with the command line's own home (each instance gets another, see ``instances``)."""
+    env = {**os.environ, **store_env, "ENERGY_NB_BROADCAST_URL": redis_server.url,
+           "ENERGY_NB_API_KEY": ""}
+    return home_of(env, tmp_path, "cli")
 
 
 @pytest.fixture
 def instances(app_env, tmp_path) -> Iterator[dict[str, AppInstance]]:
-    """Instances ``a`` and ``b``, started at the same time (both append to the store's
-    live-server log, from which each reads its own live server's URL)."""
+    """Instances ``a`` and ``b``, started at the same time, each with its own ENERGY_NB_HOME:
+    they share nothing but the store URL and the broadcast URL."""
     started: dict[str, AppInstance] = {}
     try:
         for name in ("a", "b"):
-            started[name] = AppInstance(name, app_env, tmp_path / f"app-{name}.log")
+            started[name] = AppInstance(name, home_of(app_env, tmp_path, name),
+                                        tmp_path / f"app-{name}.log")
             started[name].launch()
         for instance in started.values():
             instance.wait_ready()
@@ -199,7 +215,7 @@ def publish_one_update(env: dict[str, str], commodity: str, topic_key: str) -> s
 
 
 def test_two_instances_behind_nginx_share_runs_imports_and_live_updates(
-        instances, nginx_factory, browser, app_env, eia_dir):
+        instances, nginx_factory, browser, app_env, eia_dir, tmp_path):
     a, b = instances["a"], instances["b"]
     proxy = nginx_factory([a.instance(), b.instance()])
     # the live server's HTTP API, through nginx, on the cookie's instance
@@ -265,6 +281,27 @@ def test_two_instances_behind_nginx_share_runs_imports_and_live_updates(
             for page in visitor.pages:
                 if not page.is_closed():
                     assert not page.console_errors, page.console_errors
+
+        # the shared store is the PostgreSQL database alone: it holds the run and the import,
+        # and no process made a SQLite store in its own home (each instance logged there)
+        store = PriceStore(app_env["ENERGY_NB_DATABASE_URL"], create=False)
+        assert store.backend == "postgresql"
+        assert [run["id"] for run in list_backtests(store)] == [int(run_id)]
+        assert str(store.last_date("WTI").date()) == NEW_LAST
+        homes = sorted(path.name for path in tmp_path.glob("home-*"))
+        assert homes == ["home-a", "home-b", "home-cli"], homes
+        assert not list(tmp_path.glob("home-*/**/*.sqlite"))
+        for name in ("a", "b"):
+            assert (tmp_path / f"home-{name}" / "logs" / "live-server.log").exists()
+        # and the store's password is never printed: not in a log, not in a page
+        password = make_url(app_env["ENERGY_NB_DATABASE_URL"]).password
+        assert password and len(password) >= 6
+        logs = [*tmp_path.glob("app-*.log"), *tmp_path.glob("home-*/logs/*")]
+        assert len(logs) >= 4, logs
+        for log in logs:
+            assert password not in log.read_text(errors="replace"), log
+        for page in (*history.values(), *forecast.values()):
+            assert password not in page.content()
     except Exception:
         for instance in (a, b):
             print(f"--- instance {instance.name} log:\n{instance.log()}")

@@ -1,5 +1,9 @@
 """The HTTP API on the live server's port, against a real server on loopback with a real store
-(the offline EIA data) and the real ``energy-nb`` CLI for the --json comparisons."""
+(the offline EIA data) and the real ``energy-nb`` CLI for the --json comparisons.
+
+The module's store is parametrized over both backends: a SQLite file, and a PostgreSQL database
+of the throwaway test cluster (tests/pg.py; CI fails, never skips, without one). The API reads
+and writes through the same repositories on either."""
 
 from __future__ import annotations
 
@@ -27,11 +31,10 @@ SCRIPT = Path(sys.executable).parent / "energy-nb"
 RUN_FIELDS = ("record_id", "model_run_id", "cached", "fit_seconds")
 
 
-def cli(home: Path, *args: str) -> Any:
-    """Run ``energy-nb ... --json`` and return the decoded output."""
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
-    res = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
-                         timeout=300)
+def cli(store_env: dict[str, str], *args: str) -> Any:
+    """Run ``energy-nb ... --json`` on the store ``store_env`` names; return the decoded output."""
+    res = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True,
+                         env={**os.environ, **store_env}, timeout=300)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -60,21 +63,38 @@ class ThreadedServer:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, eia_dir: Path) -> Path:
-    """A store with the real EIA prices, one walk-forward evaluation and one fit."""
-    home = tmp_path_factory.mktemp("api-home")
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
-    subprocess.run([str(SCRIPT), "data", "init", "--offline-dir", str(eia_dir)], check=True,
-                   capture_output=True, env=env, timeout=300)
-    cli(home, "evaluate", "--commodity", "NG", "--start", "2024-09-02", "--end", "2024-12-31",
-        "--horizon", "5", "--step", "10", "--models", "random_walk", "--no-progress", "--json")
-    return home
+@pytest.fixture(scope="module", params=["sqlite",
+                                        pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def store_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              eia_dir: Path) -> Iterator[dict[str, str]]:
+    """The environment naming the module's store, on each backend (the SQLite file in
+    ``ENERGY_NB_HOME``, or ``ENERGY_NB_DATABASE_URL``), filled by the CLI with the real EIA
+    prices and one walk-forward evaluation."""
+    env = {"ENERGY_NB_HOME": str(tmp_path_factory.mktemp("api-home"))}
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
+    if cluster is not None:
+        env["ENERGY_NB_DATABASE_URL"] = cluster.new_database()
+    try:
+        cli(env, "data", "init", "--offline-dir", str(eia_dir), "--json")
+        cli(env, "evaluate", "--commodity", "NG", "--start", "2024-09-02", "--end", "2024-12-31",
+            "--horizon", "5", "--step", "10", "--models", "random_walk", "--no-progress",
+            "--json")
+        yield env
+    finally:
+        if cluster is not None:
+            from energy_nb.data.database import dispose_engines
+
+            dispose_engines()
+            cluster.drop_database(env["ENERGY_NB_DATABASE_URL"])
 
 
 @pytest.fixture(scope="module")
-def store(home: Path) -> PriceStore:
-    return PriceStore(home / "energy_nb.sqlite")
+def store(store_env: dict[str, str]) -> PriceStore:
+    from energy_nb.config import Settings
+
+    store = PriceStore(Settings.from_env(store_env).database_url, create=False)
+    assert store.backend == ("postgresql" if "ENERGY_NB_DATABASE_URL" in store_env else "sqlite")
+    return store
 
 
 @pytest.fixture(scope="module")
@@ -168,12 +188,12 @@ def test_unknown_ids_and_routes_are_404(client: httpx.Client) -> None:
     assert error_of(client.delete("/api/v1/commodities"), 405)["code"] == "method_not_allowed"
 
 
-def test_forecast_answers_like_the_cli(client: httpx.Client, home: Path) -> None:
+def test_forecast_answers_like_the_cli(client: httpx.Client, store_env: dict[str, str]) -> None:
     args = {"commodity": "NG", "horizon": "5", "model": "drift", "levels": "80,95",
             "start": "2024-06-03"}
     served = client.get("/api/v1/forecast", params=args).json()
-    printed = cli(home, "forecast", "--commodity", "ng", "--horizon", "5", "--model", "drift",
-                  "--levels", "80,95", "--start", "2024-06-03", "--json")
+    printed = cli(store_env, "forecast", "--commodity", "ng", "--horizon", "5", "--model",
+                  "drift", "--levels", "80,95", "--start", "2024-06-03", "--json")
     for key in RUN_FIELDS:
         served.pop(key), printed.pop(key)
     assert served == printed
@@ -184,13 +204,14 @@ def test_forecast_answers_like_the_cli(client: httpx.Client, home: Path) -> None
     assert len(csv.splitlines()) == 6
 
 
-def test_models_and_evaluations_answer_like_the_cli(client: httpx.Client, home: Path) -> None:
+def test_models_and_evaluations_answer_like_the_cli(client: httpx.Client,
+                                                   store_env: dict[str, str]) -> None:
     listed = client.get("/api/v1/models", params={"commodity": "ng"}).json()
-    printed = cli(home, "models", "list", "--commodity", "NG", "--json")
+    printed = cli(store_env, "models", "list", "--commodity", "NG", "--json")
     assert listed["runs"] == printed["runs"]
     assert "random_walk" in listed["models"]
     evaluation = next(r for r in listed["runs"] if r["kind"] == "walk_forward")
-    shown = cli(home, "models", "show", str(evaluation["id"]), "--json")
+    shown = cli(store_env, "models", "show", str(evaluation["id"]), "--json")
     assert client.get(f"/api/v1/evaluations/{evaluation['id']}").json() == shown
     assert client.get(f"/api/v1/models/{evaluation['id']}").json() == shown
     steps = client.get(f"/api/v1/evaluations/{evaluation['id']}",
@@ -202,7 +223,7 @@ def test_models_and_evaluations_answer_like_the_cli(client: httpx.Client, home: 
             == "not_found"
 
 
-def test_backtest_post_then_get(client: httpx.Client, home: Path) -> None:
+def test_backtest_post_then_get(client: httpx.Client, store_env: dict[str, str]) -> None:
     body = {"commodity": "brent", "strategy": "sma-cross", "params": {"fast": 5, "slow": 20},
             "start": "2024-01-02", "end": "2024-06-28", "commission": 0.001}
     created = client.post("/api/v1/backtests", json=body)
@@ -216,7 +237,7 @@ def test_backtest_post_then_get(client: httpx.Client, home: Path) -> None:
     equity = client.get(created.headers["location"], headers={"Accept": "text/csv"}).text
     assert equity.splitlines()[0].startswith("date,Price,Position")
     assert len(equity.splitlines()) == 1 + len(run["equity"])
-    printed = cli(home, "backtest", "--commodity", "BRENT", "--strategy", "sma-cross",
+    printed = cli(store_env, "backtest", "--commodity", "BRENT", "--strategy", "sma-cross",
                   "--fast", "5", "--slow", "20", "--start", "2024-01-02", "--end", "2024-06-28",
                   "--commission", "0.001", "--json")
     assert printed["id"] != run["id"]
@@ -327,6 +348,74 @@ def test_responses_match_the_openapi_document(client: httpx.Client) -> None:
           client.get("/api/v1/forecast", params={"commodity": "wti", "horizon": "0"}).json())
 
 
+# --- the same answers on both backends -----------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_the_api_answers_the_same_on_postgresql_and_sqlite(tmp_path: Path, pg_url: str,
+                                                           eia_dir: Path) -> None:
+    """Two servers, on a SQLite store and on a PostgreSQL store filled from the same files,
+    answer prices, a forecast and a backtest (POST, then GET) alike, and record them in their
+    own store."""
+    from energy_nb.commodities import CODES, COMMODITIES
+    from energy_nb.data.repositories import BacktestRepository, ForecastRepository
+    from energy_nb.data.validation import read_price_csv
+
+    stores = {"sqlite": PriceStore(tmp_path / "store.sqlite"), "postgresql": PriceStore(pg_url)}
+    servers: dict[str, ThreadedServer] = {}
+    try:
+        for name, store in stores.items():
+            assert store.backend == name
+            for code in CODES:
+                store.import_series(read_price_csv(eia_dir / COMMODITIES[code].snapshot_file,
+                                                   commodity=code))
+            servers[name] = ThreadedServer(store, ApiSettings(rate=1000, burst=1000))
+        clients = {name: httpx.Client(base_url=srv.base, timeout=120)
+                   for name, srv in servers.items()}
+
+        def both(method: str, path: str, **kwargs: Any) -> dict[str, httpx.Response]:
+            answers = {name: c.request(method, path, **kwargs) for name, c in clients.items()}
+            for answer in answers.values():
+                assert answer.status_code in (200, 201), answer.text
+            return answers
+
+        for path, params, accept in [
+                ("/api/v1/commodities", {}, "application/json"),
+                ("/api/v1/prices/wti", {"start": "2020-04-16", "end": "2020-04-22"},
+                 "application/json"),
+                ("/api/v1/prices/NG", {"start": "2024-01-01", "freq": "m"}, "application/json"),
+                ("/api/v1/prices/NG", {"start": "2018-01-04", "end": "2018-01-08"}, "text/csv")]:
+            answers = both("GET", path, params=params, headers={"Accept": accept})
+            assert answers["postgresql"].text == answers["sqlite"].text, path
+
+        args = {"commodity": "NG", "horizon": "5", "model": "drift", "levels": "80,95",
+                "start": "2024-06-03"}
+        forecasts = {name: a.json() for name, a in both("GET", "/api/v1/forecast",
+                                                        params=args).items()}
+        body = {"commodity": "brent", "strategy": "sma-cross", "params": {"fast": 5, "slow": 20},
+                "start": "2024-01-02", "end": "2024-06-28"}
+        runs = {name: a.json() for name, a in both("POST", "/api/v1/backtests",
+                                                   json=body).items()}
+        for name, store in stores.items():
+            assert ForecastRepository(store).get(forecasts[name]["record_id"]) is not None
+            assert BacktestRepository(store).get(runs[name]["id"]) is not None
+            stored = clients[name].get(f"/api/v1/backtests/{runs[name]['id']}").json()
+            assert stored["stats"] == runs[name]["stats"]
+            assert stored["equity"] == runs[name]["equity"]
+            for key in RUN_FIELDS:
+                forecasts[name].pop(key)
+            for key in ("id", "created_at"):
+                runs[name].pop(key)
+        assert forecasts["postgresql"] == forecasts["sqlite"]
+        assert len(forecasts["postgresql"]["actuals"]) == 5
+        assert runs["postgresql"] == runs["sqlite"]
+        for c in clients.values():
+            c.close()
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+
 # --- access rules ---------------------------------------------------------------------------
 
 
@@ -420,8 +509,8 @@ async def test_work_queue_refuses_beyond_workers_plus_queue() -> None:
 # --- energy-nb serve ------------------------------------------------------------------------
 
 
-def test_serve_command_serves_the_api_and_its_flags(home: Path) -> None:
-    env = {**os.environ, "ENERGY_NB_HOME": str(home), "ENERGY_NB_API_KEY": "k3y"}
+def test_serve_command_serves_the_api_and_its_flags(store_env: dict[str, str]) -> None:
+    env = {**os.environ, **store_env, "ENERGY_NB_API_KEY": "k3y"}
     bad = subprocess.run([str(SCRIPT), "serve", "--port", "0", "--api-workers", "0"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "--api-workers must be in 1..64" in bad.stderr
