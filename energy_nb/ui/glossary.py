@@ -53,6 +53,33 @@ PARAM_LABELS: dict[str, str] = {
     "level": "Interval level (%)",
 }
 
+#: Forecast model constructor parameter -> plain label (the Backtest page's "Model settings";
+#: the tooltip is the model's own docstring line, see :mod:`energy_nb.ui.model_settings`).
+MODEL_PARAM_LABELS: dict[str, str] = {
+    "calibration_window": "Interval calibration (origins)",
+    "vol_halflife": "Volatility half-life (trading days)",
+    "window": "Estimation window (trading days)",
+    "shrink": "Drift shrinkage (0–1)",
+    "max_p": "Largest AR order",
+    "max_q": "Largest MA order",
+    "allow_mean": "Allow a mean return",
+    "trend": "Trend",
+    "damped": "Damped trend",
+    "theta": "Theta coefficient",
+    "estimator": "Estimator",
+    "alpha": "Regularisation strength",
+    "max_steps": "Directly modelled steps",
+    "max_abs_z": "Largest predicted move (z)",
+    "members": "Member models",
+    "combine": "Combine by",
+    "candidates": "Candidate models",
+    "include_ensemble": "Also try their average",
+    "validation_window": "Validation origins (trading days)",
+    "validation_steps": "Validated steps",
+    "margin": "Required gain over no change",
+    "smooth": "Score smoothing (steps)",
+}
+
 
 def param_label(name: str) -> str:
     """The plain label of a strategy parameter (``refit_every`` -> ``Refit every (trading days)``).
@@ -63,7 +90,21 @@ def param_label(name: str) -> str:
     Returns:
         Its label; unknown names are spelled out (underscores to spaces, first letter capital).
     """
-    return PARAM_LABELS.get(name) or name.replace("_", " ").capitalize()
+    return (PARAM_LABELS.get(name) or MODEL_PARAM_LABELS.get(name)
+            or name.replace("_", " ").capitalize())
+
+
+def model_param_label(name: str) -> str:
+    """The plain label of a forecast model's constructor parameter (``max_p`` -> ``Largest AR
+    order``); names that are not model parameters fall back to :func:`param_label`.
+
+    Args:
+        name: the parameter's name.
+
+    Returns:
+        Its label.
+    """
+    return MODEL_PARAM_LABELS.get(name) or param_label(name)
 
 
 def plain_value(value: object) -> str:
