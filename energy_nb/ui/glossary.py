@@ -32,6 +32,19 @@ GLOSSARY: dict[str, str] = {
            "the square root of the number of trades (above 2 is good, above 3 very good).",
     "Max drawdown": "The largest fall from a peak of equity (or price) to a later low, in percent.",
     "Trading days": "Days the exchange is open: weekends and exchange holidays are not counted.",
+    # the Forecast table's columns (after the metrics above, which win a shared word)
+    "Step": "Trading days after the start (origin) of the forecast: step 1 is the next "
+            "trading day.",
+    "Forecast": "The model's central (point) forecast of the price on that trading day.",
+    "Interval": "The range the price should fall in with that probability: an 80 % interval "
+                "should hold about 8 prices out of 10 (see Coverage); its width is the "
+                "uncertainty.",
+    "Actual": "The price later observed for that step (known only for a start in the past).",
+    "Error": "Actual price minus the forecast: positive when the price came out higher.",
+    "RMSE": "Root mean squared error: like MAE, but large errors count more.",
+    "MAPE": "Mean absolute percentage error: the average error as a percent of the price.",
+    "Bias": "The average error (actual minus forecast): near 0 when the forecast is not "
+            "systematically too high or too low.",
 }
 
 #: Strategy parameter -> plain label (the help text stays as the tooltip).
@@ -146,16 +159,18 @@ def definition(key: str) -> str | None:
     return None
 
 
-def term(label: str) -> str:
+def term(label: str, key: str | None = None) -> str:
     """``label`` as HTML with its definition as a tooltip (plain text when it has none).
 
     Args:
         label: the text to show (e.g. a table header ``"rMAE"``).
+        key: the glossary entry to use when the label does not name it (``"covered"`` ->
+            ``"Coverage"``); default: found from the label.
 
     Returns:
         HTML text.
     """
-    text = definition(label)
+    text = definition(key or label)
     if text is None:
         return html.escape(label)
     return (f'<abbr class="enb-term" title="{html.escape(text)}" '

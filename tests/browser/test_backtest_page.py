@@ -144,6 +144,16 @@ def test_parameters_show_plain_labels_and_model_settings_are_controls(backtest):
     table = backtest.locator(".enb-bt-compare").inner_text()
     for raw in ("entry_z", "exit_z", "fast=", "refit_every", "model_params"):
         assert raw not in table and raw not in line, raw
+    # the last-runs table sorts on a header click (run ids ascending, newest first again)
+    compare = backtest.locator("table.enb-bt-compare-table[data-enb-ready]")
+    run_head = compare.locator("th").first
+    run_ids = lambda: [int(r.get_attribute("data-run"))
+                       for r in compare.locator("tr.enb-bt-run").all()]
+    run_head.click()
+    assert run_head.get_attribute("aria-sort") == "ascending"
+    assert run_ids() == sorted(run_ids())
+    run_head.click()
+    assert run_ids() == sorted(run_ids(), reverse=True)
 
     # the forecast strategy: "Model settings" folds out the chosen model's own controls
     backtest.locator(".enb-bt-strategy select").select_option(
