@@ -756,7 +756,7 @@ class BacktestPage:
             + windows_table_html(optimised.windows)) if optimised is not None else ""
         title = f"{result.strategy} on {result.commodity}"
         self.params_line.value = (
-            f'<div style="color:#555"><b>{html.escape(title)}</b> · '
+            f'<div style="color:#555"><b>Parameters</b>: '
             f"{html.escape(params_summary(result.params, result.strategy))}</div>")
         # no fixed width: the charts take their box's width and follow the window
         self.equity_slot.set(equity_curve_figure(result.equity, title=title))
