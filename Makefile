@@ -1,7 +1,8 @@
 # energy_nb — two commands do all set-up on a fresh machine:
 #   make run    install into .venv, import the price data when the store is empty, record the
 #               Models page's baseline evaluation once, start the app
-#   make test   install what the tests need (incl. Debian chromium and redis-server), run every test
+#   make test   install what the tests need (incl. Debian chromium, redis-server, postgresql), run
+#               every test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -50,12 +51,15 @@ data: install
 run: data
 	$(ENB) app --port $(PORT) --feed $(if $(wildcard $(OFFLINE_DATA)/wti-daily.csv),replay,poll)
 
-# Debian packages the browser, Redis and PDF-report tests need; installed only when missing.
+# Debian packages the browser, Redis, PostgreSQL and PDF-report tests need; installed only when
+# missing (the PostgreSQL tests start their own throwaway cluster, tests/pg.py).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \

@@ -1,9 +1,9 @@
 """Forecast page responsiveness: changing horizon / levels on a fitted model vs refitting.
 
-The Forecast dashboard keeps fitted models in :class:`energy_nb.forecasting.ForecastService`'s
-cache, so a new horizon or new interval levels only re-predict and redraw. This script drives the
-real page object (widgets, figure, table, CSV, forecast record in SQLite) on a store of the real
-EIA snapshot and times, per model:
+The Forecast dashboard keeps fitted models in
+:class:`energy_nb.service.forecasting.ForecastService`'s cache, so a new horizon or new interval
+levels only re-predict and redraw. This script drives the real page object (widgets, figure,
+table, CSV, forecast record in SQLite) on a store of the real EIA snapshot and times, per model:
 
 * the first render (fit + draw);
 * a horizon change and a levels change (median of several), end to end in the page;

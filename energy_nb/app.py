@@ -489,7 +489,7 @@ def start_live_server(
         )
     deadline = time.monotonic() + timeout
     while True:
-        url = _announced_url(log_path, offset)
+        url = _announced_url(log_path, offset, process.pid)
         if url is not None:
             return process, url
         if process.poll() is not None or time.monotonic() > deadline:
@@ -500,8 +500,14 @@ def start_live_server(
         time.sleep(0.1)
 
 
-def _announced_url(log_path: Path, offset: int) -> str | None:
-    """The ``url`` of the first JSON line written to ``log_path`` after ``offset``."""
+def _announced_url(log_path: Path, offset: int, pid: int | None = None) -> str | None:
+    """The ``url`` of the first JSON line written to ``log_path`` after ``offset`` by the
+    server with process id ``pid`` on this host (any server when ``pid`` is ``None``).
+
+    Instances sharing ``ENERGY_NB_HOME`` (one store) append to one log, and containers sharing
+    it may reuse process ids: the line names its process and host.
+    """
+    host = socket.gethostname()
     try:
         with open(log_path, "rb") as fh:
             fh.seek(offset)
@@ -511,8 +517,12 @@ def _announced_url(log_path: Path, offset: int) -> str | None:
     for line in text.splitlines():
         if line.startswith("{"):
             try:
-                return str(json.loads(line)["url"])
-            except (ValueError, KeyError, TypeError):
+                info = json.loads(line)
+                if pid is not None and (info.get("pid") != pid
+                                        or info.get("host", host) != host):
+                    continue
+                return str(info["url"])
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue
     return None
 

@@ -29,6 +29,8 @@ class Settings:
         api_key: key the live server demands (``ENERGY_NB_API_KEY``), if any.
         ws_url: live server URL dashboards connect to (``ENERGY_NB_WS_URL``).
         broadcast_url: fan-out URL, ``memory://`` or ``redis://...`` (``ENERGY_NB_BROADCAST_URL``).
+        database_url_env: the store URL given in ``ENERGY_NB_DATABASE_URL``, if any (see
+            :attr:`database_url`).
     """
 
     home: Path
@@ -38,11 +40,20 @@ class Settings:
     api_key: str | None = None
     ws_url: str = "ws://127.0.0.1:8000/api/v1/ws/forecast"
     broadcast_url: str = "memory://"
+    database_url_env: str | None = None
 
     @property
     def db_path(self) -> Path:
         """Path of the SQLite store file."""
         return self.home / "energy_nb.sqlite"
+
+    @property
+    def database_url(self) -> str:
+        """The store URL: ``ENERGY_NB_DATABASE_URL``, else ``sqlite:///<home>/energy_nb.sqlite``.
+
+        Print it with :func:`energy_nb.data.database.masked` (it may hold a password).
+        """
+        return self.database_url_env or f"sqlite:///{self.db_path}"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -65,4 +76,5 @@ class Settings:
             api_key=env.get("ENERGY_NB_API_KEY") or None,
             ws_url=env.get("ENERGY_NB_WS_URL") or defaults.ws_url,
             broadcast_url=env.get("ENERGY_NB_BROADCAST_URL") or defaults.broadcast_url,
+            database_url_env=env.get("ENERGY_NB_DATABASE_URL") or None,
         )

@@ -6,11 +6,11 @@ one plotly chart. Two copies of plotly.js make the difference:
 
 * every ``FigureWidget`` carries plotly's 5 MB widget bundle in its state, which the browser
   parses and compiles once per chart. The app serves that bundle at :data:`BUNDLE_ROUTE` and tells
-  the kernels so (:data:`~energy_nb.ui.widget_bundle.BUNDLE_ENV`); the charts then import it by URL:
-  one compile per page, cacheable (4.0 s);
+  the kernels so (:data:`~energy_nb.viz.widget_bundle.BUNDLE_ENV`); the charts then import it
+  by URL: one compile per page, cacheable (4.0 s);
 * Voilà loads every installed JupyterLab extension, and ``jupyterlab-plotly`` (plotly's mime
   renderer, another 4.8 MB plotly.js) loads eagerly on every page, though only pages that show
-  static figures (:class:`~energy_nb.ui.charts.StaticChart`) use it. :func:`page_config_hook`
+  static figures (:class:`~energy_nb.viz.charts.StaticChart`) use it. :func:`page_config_hook`
   leaves it out of the other pages (3.2-3.6 s).
 
 Usage (the app server does this; see :mod:`energy_nb.appserver.server`)::
@@ -28,7 +28,7 @@ from typing import Any
 
 from tornado.web import StaticFileHandler
 
-from energy_nb.ui.widget_bundle import BUNDLE_ENV
+from energy_nb.viz.widget_bundle import BUNDLE_ENV
 
 __all__ = ["BUNDLE_ENV", "BUNDLE_ROUTE", "MIME_RENDERER", "BundleHandler", "bundle_handler_args",
            "bundle_url", "page_config_hook", "STATIC_CHART_PAGES"]

@@ -20,7 +20,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from energy_nb.appserver.kernels import CURRENT_VISIT
-from energy_nb.ui.widget_bundle import BUNDLE_ENV
+from energy_nb.viz.widget_bundle import BUNDLE_ENV
 
 _PAGE_SCRIPT = (Path(__file__).resolve().parent / "page_release.js").read_text(encoding="utf-8")
 

@@ -20,6 +20,8 @@ Usage (``energy_nb.app`` builds this command line)::
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,19 @@ from energy_nb.appserver.warm import with_warm_pool
 LANDING_NOTEBOOK = "index.ipynb"
 
 
+def login_cookie_secret(key: str) -> bytes:
+    """The secret signing login cookies when the dashboards require ``ENERGY_NB_API_KEY``:
+    derived from the key, so that every instance sharing the key accepts the others' cookies.
+
+    Args:
+        key: the API key.
+
+    Returns:
+        32 bytes (HMAC-SHA256 of a fixed label under the key; the key itself is not revealed).
+    """
+    return hmac.new(key.encode(), b"energy_nb dashboards login cookie", hashlib.sha256).digest()
+
+
 class EnergyVoila(Voila):
     """Voilà serving the energy_nb dashboards (see the module docstring)."""
 
@@ -82,6 +97,11 @@ class EnergyVoila(Voila):
                                   "is empty; refusing to serve")
                 self.exit(1)
             self.token = key
+            if not any("cookie_secret" in self.config[section]
+                       for section in ("Voila", "EnergyVoila")):
+                # instances holding the key sign login cookies alike: behind a proxy, a visitor
+                # moved to another instance (failover) or back after a restart stays logged in
+                self.cookie_secret = login_cookie_secret(key)
         # Kernels (preheated, warm or started for a request) inherit this: their FigureWidgets
         # import plotly's bundle from BUNDLE_ROUTE instead of carrying it (assets.py).
         os.environ[BUNDLE_ENV] = bundle_url(self.base_url)

@@ -17,6 +17,12 @@ visitors being served nor holds memory while they are; a kernel handed to a visi
 normal priority back when the OS allows it (as root; otherwise it stays at the lower priority,
 which only orders it behind other visitors).
 
+The pool is for the *next* crowd, and every open page already holds a kernel: while visitors are
+open, the pool refills only to ``warm_pool_size`` minus the visitors open (at least
+``warm_reserve``), and back to full as they leave. A crowd of 16 thus holds 16 kernels and a
+couple of warm ones, not 16 plus a full pool (about 120 MiB per warm kernel; issue 12's target is
+250 MiB per open visitor, pools included).
+
 Usage (inside the app server; see :mod:`energy_nb.appserver.server`)::
 
     km_class = with_warm_pool(voila_kernel_manager_factory(...))   # Voilà's pools underneath
@@ -30,10 +36,13 @@ import os
 import time
 from typing import Any
 
+from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Float, Int, Unicode
 
-from energy_nb.ui.preload import PRELOAD_CODE
+#: The code a warm kernel executes (:func:`energy_nb.ui.preload.preload`): text run in the kernel,
+#: so the app server itself imports no page code.
+PRELOAD_CODE = "from energy_nb.ui.preload import preload as _enb_preload\n_enb_preload()\n"
 
 #: Environment variables Voilà sets in the kernels it preheats (voila.utils.ENV_VARIABLE).
 _PREHEAT = "VOILA_PREHEAT"
@@ -58,8 +67,14 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
              "is still loading (pages_loading(), when the manager has it): a crowd is served "
              "first, then the pool refills.")
 
+    warm_reserve = Int(
+        2, config=True,
+        help="Warm kernels refilled even while many visitors are open: the pool refills to "
+             "warm_pool_size minus the visitors open, but not below this.")
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._warm_stopped = False
         self._warm_ready: list[str] = []
         self._warm_starting = 0
         self._warm_filler: asyncio.Task | None = None
@@ -73,8 +88,22 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
         self._warm_ready = [k for k in self._warm_ready if k in self]
         return len(self._warm_ready)
 
+    def warm_target(self) -> int:
+        """Warm kernels to hold now: ``warm_pool_size`` less the visitors open (their pages
+        hold kernels already), at least ``warm_reserve`` (never more than the pool size).
+
+        Returns:
+            How many warm kernels (ready or starting) the pool refills to.
+        """
+        ledger = getattr(self, "ledger", None)  # VisitorKernelManager's, when it is mixed in
+        open_visits = ledger.open_visits if ledger is not None else 0
+        floor = min(self.warm_reserve, self.warm_pool_size)
+        return max(floor, self.warm_pool_size - open_visits)
+
     def start_warming(self) -> None:
         """Fill the warm pool in the background (one kernel at a time)."""
+        if self._warm_stopped:
+            return
         if self.warm_pool_size > 0 and (self._warm_filler is None or self._warm_filler.done()):
             try:
                 loop = asyncio.get_running_loop()
@@ -90,9 +119,11 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
 
     async def _fill_warm(self) -> None:
         failures = 0
-        while self.warm_kernels() + self._warm_starting < self.warm_pool_size:
+        while self.warm_kernels() + self._warm_starting < self.warm_target():
             while not self.warm_refill_due(time.monotonic()):
                 await asyncio.sleep(0.5)
+            if self.warm_kernels() + self._warm_starting >= self.warm_target():
+                break  # visitors arrived meanwhile: the pool is for the next crowd
             self._warm_starting += 1
             try:
                 kernel_id = await asyncio.wait_for(self._start_warm(), self.warm_timeout)
@@ -169,6 +200,9 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
             self.warm_used += 1
             self._warm_taken_at = time.monotonic()
             self._renice(kernel_id, 0)
+            # it waited idle, maybe for hours: it is a visitor's busy kernel now, which the
+            # idle culler must not take before the page's cells start running in it
+            self.get_kernel(kernel_id).last_activity = utcnow()
             self.start_warming()
             self.log.info("energy_nb: warm kernel %s renders %s", kernel_id, notebook_name)
             content = await self._initialize(notebook_name, kernel_id)  # type: ignore[attr-defined]
@@ -181,13 +215,19 @@ class WarmPoolKernelManager(AsyncMappingKernelManager):
             notebook_name, extra_kernel_env_variables or {}, **kwargs)
 
     async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> Any:
-        """A warm kernel shut down (by anyone) leaves the warm pool."""
+        """A warm kernel shut down (by anyone) leaves the warm pool; a visitor's kernel shut
+        down (the visitor left) lets the pool refill towards its full size."""
         if kernel_id in self._warm_ready:
             self._warm_ready.remove(kernel_id)
-        return await super().shutdown_kernel(kernel_id, *args, **kwargs)  # type: ignore[misc]
+        try:
+            return await super().shutdown_kernel(  # type: ignore[misc]
+                kernel_id, *args, **kwargs)
+        finally:
+            self.start_warming()
 
     async def shutdown_all(self, *args: Any, **kwargs: Any) -> None:
         """Stop refilling, then shut everything down."""
+        self._warm_stopped = True
         if self._warm_filler is not None:
             self._warm_filler.cancel()
         self._warm_ready = []

@@ -32,6 +32,7 @@ from energy_nb.backtest.strategies import (
     make_strategy,
 )
 from energy_nb.commodities import UnknownCommodityError
+from energy_nb.data.repositories import BacktestRepository
 
 __all__ = [
     "DEFAULT_COMMISSION",
@@ -376,14 +377,10 @@ def save_backtest(store: Any, result: BacktestResult) -> int:
     params = {"strategy": payload["params"], "config": payload["config"],
               "start": payload["start"], "end": payload["end"], "info": payload["info"]}
     dump = lambda obj: json.dumps(obj, allow_nan=False, separators=(",", ":"))
-    with store.transaction() as conn:
-        cursor = conn.execute(
-            "INSERT INTO backtests (commodity, strategy, params_json, created_at, stats_json, "
-            "trades_json, equity_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (result.commodity, result.strategy, dump(params), result.created_at,
-             dump(payload["stats"]), dump(payload["trades"]), dump(payload["equity"])),
-        )
-        run_id = int(cursor.lastrowid)
+    run_id = BacktestRepository(store).insert(
+        commodity=result.commodity, strategy=result.strategy, params_json=dump(params),
+        created_at=result.created_at, stats_json=dump(payload["stats"]),
+        trades_json=dump(payload["trades"]), equity_json=dump(payload["equity"]))
     result.run_id = run_id
     return run_id
 
@@ -421,15 +418,7 @@ def list_backtests(store: Any, commodity: str | None = None,
     Returns:
         Dicts like :meth:`BacktestResult.to_dict` (``include_series=False``) with ``id``.
     """
-    sql = ("SELECT id, commodity, strategy, params_json, created_at, stats_json FROM backtests")
-    args: list[Any] = []
-    if commodity:
-        sql += " WHERE commodity = ?"
-        args.append(commodity)
-    sql += " ORDER BY id DESC LIMIT ?"
-    args.append(int(limit))
-    with store.read() as conn:
-        rows = conn.execute(sql, args).fetchall()
+    rows = BacktestRepository(store).list(commodity=commodity, limit=limit)
     return [_row_to_dict(row, with_series=False) for row in rows]
 
 
@@ -447,10 +436,7 @@ def load_backtest(store: Any, run_id: int) -> dict[str, Any]:
     Raises:
         BacktestError: no such run.
     """
-    with store.read() as conn:
-        row = conn.execute(
-            "SELECT id, commodity, strategy, params_json, created_at, stats_json, trades_json, "
-            "equity_json FROM backtests WHERE id = ?", (int(run_id),)).fetchone()
+    row = BacktestRepository(store).get(int(run_id))
     if row is None:
         raise BacktestError(f"no stored backtest with id {run_id}")
     return _row_to_dict(row, with_series=True)

@@ -55,6 +55,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "make_strategy",
+    "strategy_key",
 ]
 
 #: ``progress(done, total)`` called by walk-forward strategies after each rebalance date.
@@ -115,7 +116,7 @@ class ParamSpec:
             if not isinstance(value, str):
                 raise StrategyError(f"{where} must be a string, got {value!r}")
             if self.choices is not None:
-                key = value.strip().lower().replace("-", "_")
+                key = value.strip().lower().replace("-", "_")  # the choices' spelling
                 if key not in self.choices:
                     raise StrategyError(
                         f"{where} must be one of {', '.join(self.choices)}, got {value!r}"
@@ -375,9 +376,9 @@ class ForecastStrategy(Strategy):
     _levels: tuple[int, ...] = ()
 
     def _check(self) -> None:
-        from energy_nb.models import ModelError, make_model
+        from energy_nb.models import ModelError, make_model, model_key
 
-        name = self.params["model"].strip().lower().replace("-", "_")
+        name = model_key(self.params["model"])
         if name not in _model_names():
             raise StrategyError(
                 f"{self.name}: unknown model {self.params['model']!r}; "
@@ -522,6 +523,30 @@ STRATEGIES: dict[str, type[Strategy]] = {
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
 
+def strategy_key(name: Any) -> str:
+    """The registered name a strategy name stands for (case-insensitive, ``_`` or ``-``).
+
+    Args:
+        name: e.g. ``"SMA_Cross"``.
+
+    Returns:
+        e.g. ``"sma-cross"``.
+
+    Raises:
+        StrategyError: not a string, or no such strategy (the message lists the known names).
+
+    Usage::
+
+        strategy_key(" Mean_Reversion ")   # "mean-reversion"
+    """
+    if not isinstance(name, str):
+        raise StrategyError(f"strategy name must be a string, got {name!r}")
+    key = name.strip().lower().replace("_", "-")
+    if key not in STRATEGIES:
+        raise StrategyError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
+    return key
+
+
 def make_strategy(name: str, **params: Any) -> Strategy:
     """Create a strategy by name with validated parameters.
 
@@ -539,9 +564,4 @@ def make_strategy(name: str, **params: Any) -> Strategy:
 
         make_strategy("mean-reversion", window=20, entry_z=2, exit_z=0.5).params["window"]  # 20
     """
-    if not isinstance(name, str):
-        raise StrategyError(f"strategy name must be a string, got {name!r}")
-    key = name.strip().lower().replace("_", "-")
-    if key not in STRATEGIES:
-        raise StrategyError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
-    return STRATEGIES[key](**params)
+    return STRATEGIES[strategy_key(name)](**params)

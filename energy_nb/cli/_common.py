@@ -41,7 +41,10 @@ def add_db_flag(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: the subcommand parser.
     """
-    parser.add_argument("--db", help="store file (default: $ENERGY_NB_HOME/energy_nb.sqlite)")
+    parser.add_argument("--db", metavar="FILE_OR_URL",
+                        help="store: a SQLite file or a database URL such as "
+                             "postgresql://user:password@host:5432/db (default: "
+                             "$ENERGY_NB_DATABASE_URL, else $ENERGY_NB_HOME/energy_nb.sqlite)")
 
 
 def open_store(args: argparse.Namespace | None = None, *, create: bool = False):  # -> PriceStore
@@ -65,7 +68,7 @@ def open_store(args: argparse.Namespace | None = None, *, create: bool = False):
 
     db = getattr(args, "db", None) if args is not None else None
     try:
-        return (PriceStore(Path(db), create=create) if db
+        return (PriceStore(db, create=create) if db
                 else PriceStore.from_settings(create=create))
     except StoreError as exc:
         raise CliError(store_error_text(exc, db)) from exc

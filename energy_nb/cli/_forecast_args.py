@@ -1,7 +1,9 @@
 """Argument types and output helpers shared by ``evaluate``, ``forecast`` and ``models``.
 
-Each type function raises :class:`argparse.ArgumentTypeError` with a message naming the bad value,
-so argparse prints ``energy-nb <cmd>: error: argument --x: <message>`` and exits with 2.
+The rules and their messages are those of :mod:`energy_nb.service.requests`; each type function
+turns a :class:`~energy_nb.service.requests.RequestError` into an
+:class:`argparse.ArgumentTypeError` with the same message, so argparse prints
+``energy-nb <cmd>: error: argument --x: <message>`` and exits with 2.
 
 Usage::
 
@@ -15,22 +17,28 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from energy_nb.cli._common import CliError, to_jsonable
-from energy_nb.commodities import CODES, UnknownCommodityError, get_commodity
+from energy_nb.commodities import CODES
+from energy_nb.service import requests as rules
 
-MAX_HORIZON = 30
+T = TypeVar("T")
+
+
+def _by_rule(rule: Callable[[str], T], value: str) -> T:
+    try:
+        return rule(value)
+    except rules.RequestError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def commodity_arg(value: str) -> str:
     """One commodity code (case-insensitive)."""
-    try:
-        return get_commodity(value).code
-    except UnknownCommodityError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _by_rule(rules.commodity_code, value)
 
 
 def commodities_arg(value: str) -> list[str]:
@@ -50,13 +58,13 @@ def _model_names() -> tuple[str, ...]:
 
 
 def model_arg(value: str) -> str:
-    """One model name (case-insensitive)."""
-    name = value.strip().lower().replace("-", "_")
-    if name not in _model_names():
-        raise argparse.ArgumentTypeError(
-            f"unknown model {value!r}; expected one of {', '.join(_model_names())}"
-        )
-    return name
+    """One model name (case-insensitive, ``-`` or ``_``)."""
+    return _by_rule(rules.model_name, value)
+
+
+def strategy_arg(value: str) -> str:
+    """One strategy name (case-insensitive, ``-`` or ``_``)."""
+    return _by_rule(rules.strategy_name, value)
 
 
 def models_arg(value: str) -> list[str]:
@@ -70,16 +78,8 @@ def models_arg(value: str) -> list[str]:
 
 
 def horizon_arg(value: str) -> int:
-    """A horizon of 1..30 trading days."""
-    try:
-        horizon = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"horizon must be an integer number of trading days, got {value!r}") from None
-    if not 1 <= horizon <= MAX_HORIZON:
-        raise argparse.ArgumentTypeError(f"horizon must be between 1 and {MAX_HORIZON}, "
-                                         f"got {horizon}")
-    return horizon
+    """A horizon of ``MIN_HORIZON..MAX_HORIZON`` (1..30) trading days."""
+    return _by_rule(rules.parse_horizon, value)
 
 
 def positive_int_arg(value: str) -> int:
@@ -104,34 +104,15 @@ def _int_at_least(value: str, least: int, what: str) -> int:
 
 def levels_arg(value: str) -> tuple[int, ...]:
     """Comma-separated interval levels, integers strictly between 0 and 100."""
-    levels = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            level = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"interval levels must be integers between 0 and 100, got {part!r}") from None
-        if not 0 < level < 100:
-            raise argparse.ArgumentTypeError(
-                f"interval levels must be between 0 and 100 (exclusive), got {level}")
-        levels.append(level)
-    if not levels:
-        raise argparse.ArgumentTypeError("no interval level given")
-    return tuple(sorted(set(levels)))
+    return _by_rule(rules.parse_levels, value)
 
 
 def date_arg(value: str) -> pd.Timestamp:
     """A calendar date, ``YYYY-MM-DD``."""
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT or not isinstance(ts, pd.Timestamp):
+    ts = _by_rule(lambda text: rules.date(text, None), value)
+    if ts is None:
         raise argparse.ArgumentTypeError(f"not a valid date: {value!r} (use YYYY-MM-DD)")
-    return ts.normalize()
+    return ts
 
 
 def add_json_output(parser: argparse.ArgumentParser) -> None:

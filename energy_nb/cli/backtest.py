@@ -24,7 +24,7 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from energy_nb.backtest.run import DEFAULT_COMMISSION
 from energy_nb.cli._common import CliError, add_db_flag, open_store
@@ -33,27 +33,11 @@ from energy_nb.cli._forecast_args import (
     commodity_arg,
     date_arg,
     output_json,
+    strategy_arg,
 )
 
-#: CLI option -> strategy parameter (only options the user gives are passed on).
-STRATEGY_OPTIONS: dict[str, str] = {
-    "fast": "fast",
-    "slow": "slow",
-    "window": "window",
-    "entry_z": "entry_z",
-    "exit_z": "exit_z",
-    "model": "model",
-    "horizon": "horizon",
-    "threshold": "threshold",
-    "refit_every": "refit_every",
-    "rebalance_every": "rebalance_every",
-    "min_history": "min_history",
-    "train_window": "train_window",
-    "level": "level",
-    "short": "short",
-    "model_params": "model_params",
-}
-
+if TYPE_CHECKING:  # pragma: no cover
+    from energy_nb.backtest.strategies import ParamSpec
 
 def _float(value: str) -> float:
     try:
@@ -91,7 +75,7 @@ def _set_arg(value: str) -> tuple[str, Any]:
     return key.strip(), _json_or_text(raw.strip())
 
 
-def _model_param(value: str) -> tuple[str, Any]:
+def _key_value(value: str) -> tuple[str, Any]:
     key, sep, raw = value.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
@@ -113,38 +97,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "day t is executed at day t+1's price. Each run is stored in the store.",
     )
     p.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
-    p.add_argument("--strategy", default="buy-and-hold", type=str.lower,
+    p.add_argument("--strategy", default="buy-and-hold", type=strategy_arg,
                    choices=STRATEGY_NAMES, help="strategy (default: buy-and-hold)")
     _add_money_args(p)
     p.add_argument("--start", type=date_arg, help="first day simulated (earlier data = history)")
     p.add_argument("--end", type=date_arg, help="last day simulated")
-    strat = p.add_argument_group("strategy parameters (defaults: the strategy's own)")
-    strat.add_argument("--fast", type=_int, help="sma-cross: fast window")
-    strat.add_argument("--slow", type=_int, help="sma-cross: slow window")
-    strat.add_argument("--window", type=_int, help="mean-reversion: z-score window")
-    strat.add_argument("--entry-z", type=_float, help="mean-reversion: entry |z|")
-    strat.add_argument("--exit-z", type=_float, help="mean-reversion: exit |z|")
-    strat.add_argument("--model", help="forecast strategies: model name")
-    strat.add_argument("--horizon", type=_int, help="forecast strategies: horizon (days)")
-    strat.add_argument("--threshold", type=_float,
-                       help="forecast: minimum forecast return to trade (0.01 = 1 %%)")
-    strat.add_argument("--refit-every", type=_int, help="forecast strategies: refit every N days")
-    strat.add_argument("--rebalance-every", type=_int,
-                       help="forecast strategies: forecast every N days")
-    strat.add_argument("--min-history", type=_int,
-                       help="forecast strategies: prices before the first forecast")
-    strat.add_argument("--train-window", type=_int,
-                       help="forecast strategies: fit on the last N prices only")
-    strat.add_argument("--level", type=_int, help="forecast-band: interval level (%%)")
-    strat.add_argument("--model-param", type=_model_param, action="append", dest="model_param",
-                       metavar="KEY=VALUE", help="forecast strategies: model parameter "
-                       "(repeatable; VALUE is JSON, e.g. window=250)")
-    short = strat.add_mutually_exclusive_group()
-    short.add_argument("--short", dest="short", action="store_true", default=None,
-                       help="go short on sell signals "
-                            "(default for every strategy but buy-and-hold)")
-    short.add_argument("--no-short", dest="short", action="store_false",
-                       help="flat instead of short")
+    add_strategy_flags(p)
     add_db_flag(p)
     p.add_argument("--no-save", action="store_true", help="do not store the run")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -162,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "them on the next window; only the out-of-sample result is reported.",
     )
     o.add_argument("--commodity", type=commodity_arg, required=True, help="WTI, BRENT or NG")
-    o.add_argument("--strategy", required=True, type=str.lower, choices=STRATEGY_NAMES)
+    o.add_argument("--strategy", required=True, type=strategy_arg, choices=STRATEGY_NAMES)
     o.add_argument("--grid", type=_grid_arg, action="append", required=True,
                    metavar="PARAM=V1,V2", help="values to try for a parameter (repeatable)")
     o.add_argument("--set", type=_set_arg, action="append", dest="fixed", metavar="PARAM=VALUE",
@@ -196,6 +154,91 @@ def _add_money_args(parser: argparse.ArgumentParser) -> None:
     money.add_argument("--slippage-bps", type=_float, default=0.0, help="slippage (basis points)")
 
 
+def strategy_param_specs() -> dict[str, list[tuple[str, ParamSpec]]]:
+    """Every strategy parameter by name, with the strategies that take it.
+
+    Returns:
+        ``{param name: [(strategy name, its ParamSpec), ...]}``, in the strategies' order.
+    """
+    from energy_nb.backtest.strategies import STRATEGIES
+
+    out: dict[str, list[tuple[str, ParamSpec]]] = {}
+    for name, cls in STRATEGIES.items():
+        for spec in cls.param_specs:
+            out.setdefault(spec.name, []).append((name, spec))
+    return out
+
+
+def strategy_flag(spec: ParamSpec) -> str:
+    """The flag of a strategy parameter: ``refit_every`` -> ``--refit-every``."""
+    return "--" + spec.name.replace("_", "-")
+
+
+def _limits(spec: ParamSpec) -> str:
+    parts = []
+    if spec.choices:
+        parts.append("one of " + ", ".join(spec.choices))
+    if spec.low is not None or spec.high is not None:
+        low = "" if spec.low is None else f"{spec.low:g}"
+        high = "" if spec.high is None else f"{spec.high:g}"
+        parts.append(f"{low}..{high}")
+    if spec.kind != "dict":
+        parts.append(f"default {json.dumps(spec.default)}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _spec_type(label: str, specs: list[ParamSpec]) -> Any:
+    """An argparse type: the text as the parameter's kind, checked by its ParamSpec when every
+    strategy taking it has the same rule (otherwise the chosen strategy checks it)."""
+    spec = specs[0]
+    same_rule = all((s.kind, s.low, s.high, s.choices) == (spec.kind, spec.low, spec.high,
+                                                           spec.choices) for s in specs)
+
+    def parse(text: str) -> Any:
+        from energy_nb.backtest.strategies import StrategyError
+
+        value: Any = {"int": _int, "float": _float}.get(spec.kind, str)(text)
+        if same_rule:
+            try:
+                value = spec.check(label, value)
+            except StrategyError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    parse.__name__ = spec.kind
+    return parse
+
+
+def add_strategy_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per strategy parameter, generated from the strategies' ParamSpecs.
+
+    Numbers and strings take ``--name VALUE`` (type and limits from the ParamSpec), booleans
+    ``--name`` / ``--no-name``, mappings ``--name KEY=VALUE`` (repeatable; a plural name also
+    answers to its singular: ``--model-param``). Every flag defaults to None: only the flags given
+    reach the strategy, whose own defaults fill the rest. A new ParamSpec needs no CLI edit.
+
+    Args:
+        parser: the ``backtest`` parser.
+    """
+    group = parser.add_argument_group("strategy parameters (defaults: the strategy's own)")
+    for name, taken in strategy_param_specs().items():
+        spec = taken[0][1]
+        strategies = ", ".join(strategy for strategy, _ in taken)
+        help_text = f"{strategies}: {spec.help}{_limits(spec)}".replace("%", "%%")
+        flag = strategy_flag(spec)
+        if spec.kind == "bool":
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                               default=None, help=help_text)
+        elif spec.kind == "dict":
+            flags = [flag] + ([flag[:-1]] if flag.endswith("s") else [])
+            group.add_argument(*flags, dest=name, type=_key_value, action="append",
+                               metavar="KEY=VALUE", default=None,
+                               help=f"{help_text}; repeatable, VALUE is JSON (e.g. window=250)")
+        else:
+            group.add_argument(flag, dest=name, type=_spec_type(strategies, [s for _, s in taken]),
+                               choices=spec.choices, metavar=spec.name.upper(), help=help_text)
+
+
 def strategy_params(args: argparse.Namespace) -> dict[str, Any]:
     """The strategy parameters given on the command line, checked against the strategy.
 
@@ -203,28 +246,27 @@ def strategy_params(args: argparse.Namespace) -> dict[str, Any]:
         args: parsed arguments.
 
     Returns:
-        ``{param: value}`` for the options given.
+        ``{param: value}`` for the flags given.
 
     Raises:
-        CliError: an option does not apply to the chosen strategy.
+        CliError: a flag does not apply to the chosen strategy.
     """
     from energy_nb.backtest.strategies import STRATEGIES
 
-    if args.model_param:
-        args.model_params = dict(args.model_param)
-    else:
-        args.model_params = None
-    cls = STRATEGIES[args.strategy]
-    valid = {spec.name for spec in cls.param_specs}
+    valid = {spec.name for spec in STRATEGIES[args.strategy].param_specs}
     params: dict[str, Any] = {}
-    for option, name in STRATEGY_OPTIONS.items():
-        value = getattr(args, option, None)
+    for name, taken in strategy_param_specs().items():
+        value = getattr(args, name, None)
         if value is None:
             continue
+        spec = taken[0][1]
+        flag = strategy_flag(spec)
+        if spec.kind == "dict":
+            value = dict(value)
+            flag = flag[:-1] if flag.endswith("s") else flag
         if name not in valid:
-            flag = "--model-param" if option == "model_params" else (
-                "--no-short" if option == "short" and value is False else
-                "--" + option.replace("_", "-"))
+            if spec.kind == "bool" and value is False:
+                flag = "--no-" + flag[2:]
             raise CliError(
                 f"{flag} does not apply to strategy {args.strategy} "
                 f"(its parameters: {', '.join(sorted(valid)) or 'none'})"

@@ -7,6 +7,7 @@ Usage::
     energy-nb data status --json
     energy-nb data check --json
     energy-nb data export WTI --start 2020-01-01 --freq weekly wti.csv
+    energy-nb data copy --to postgresql://energy_nb:PASSWORD@db:5432/energy_nb
 
 Only ``init``, ``import`` and ``update`` create a store; the other actions refuse a missing one.
 """
@@ -99,6 +100,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("--freq", default="daily", help=f"one of {', '.join(FREQUENCIES)}")
     _common(exp)
     exp.set_defaults(func=cmd_export)
+
+    copy = sub.add_parser(
+        "copy", help="copy the whole store to (or from) another: SQLite <-> PostgreSQL",
+        description="Copy every table, row for row, in one transaction on the target; print "
+                    "per table the rows and a checksum on each side. A non-empty target is "
+                    "refused unless --force.")
+    copy.add_argument("--to", dest="to_url", metavar="URL",
+                      help="target store: a SQLite file or a database URL (default: the "
+                           "configured store, when --from is given)")
+    copy.add_argument("--from", dest="from_url", metavar="URL",
+                      help="source store (default: the configured store, or --db)")
+    copy.add_argument("--force", action="store_true",
+                      help="replace what a non-empty target holds")
+    _common(copy)
+    copy.set_defaults(func=cmd_copy)
 
     init = sub.add_parser("init", help="fill an empty store: offline folder if present, else FRED")
     init.add_argument("--offline-dir", type=Path,
@@ -203,14 +219,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             problems = [{"kind": "version", "detail": str(damage)}]
         else:
             raise
-        emit(args, {"store": str(args.db or Settings.from_env().db_path), "commodities": [],
+        emit(args, {"store": _where(args), "commodities": [],
                     "health": {"ok": False, "problems": problems}},
              "\n".join(["health: DAMAGED" if isinstance(damage, StoreDamagedError)
                         else "health: unusable"]
                        + [f"  {p['kind']}: {p['detail']}" for p in problems]))
         raise
     status = store.status()
-    lines = [f"store: {store.path}", "health: ok (quick check; `energy-nb data check` runs the "
+    lines = [f"store: {store.location}", "health: ok (quick check; `energy-nb data check` runs the "
                                      "full one)"]
     for s in status:
         if not s["rows"]:
@@ -223,18 +239,36 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(f"{s['commodity']:6} {s['first']} .. {s['last']}  {s['rows']:6d} rows  "
                      f"{s['unit']:10} sources: {', '.join(s['sources'])}  flags: {flags}")
         lines.extend(f"         {f['kind']} {f['date']}: {f['detail']}" for f in s["flags"])
-    emit(args, {"store": str(store.path), "commodities": status,
+    emit(args, {"store": store.location, "commodities": status,
                 "health": {"ok": True, "check": "quick_check", "problems": []}},
          "\n".join(lines))
     return 0
 
 
+def _where(args: argparse.Namespace) -> str:
+    """The store a command is pointed at, for people (password masked)."""
+    from energy_nb.data.database import DatabaseUrlError, masked, parse_url
+
+    location = args.db or Settings.from_env().database_url
+    try:
+        return masked(parse_url(location))
+    except DatabaseUrlError:
+        return masked(str(location))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Run the full health check; exit 1 when the store is damaged."""
+    from energy_nb.data.database import DatabaseUrlError, is_sqlite, parse_url
     from energy_nb.data.store import StoreError
     from energy_nb.data.store_check import check_store
 
-    path = Path(args.db) if args.db else Settings.from_env().db_path
+    try:
+        url = parse_url(args.db or Settings.from_env().database_url)
+    except DatabaseUrlError as exc:
+        raise CliError(str(exc)) from None
+    if not is_sqlite(url):
+        return _check_server(args)
+    path = Path(str(url.database))
     try:
         result = check_store(path, full=True)
     except StoreError as exc:
@@ -250,6 +284,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not result.ok:
         print(f"energy-nb: error: {result.error()}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _check_server(args: argparse.Namespace) -> int:
+    """``data check`` on PostgreSQL: the schema version, tables and columns, rows per table."""
+    from energy_nb.data.copy import row_counts
+
+    store = open_store(args)  # opening checks the version, tables and columns
+    counts = row_counts(store)
+    lines = [f"store: {store.location}", f"schema version: {store.schema_version}",
+             "ok: schema version, tables and columns (PostgreSQL checks its own pages)"]
+    lines.extend(f"  {table:15} {n:8d} rows" for table, n in counts.items())
+    emit(args, {"store": store.location, "ok": True, "check": "schema",
+                "schema_version": store.schema_version, "problems": [], "rows": counts},
+         "\n".join(lines))
     return 0
 
 
@@ -278,12 +327,39 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    """Copy a whole store between two locations; print rows and checksums per table."""
+    from energy_nb.data.copy import copy_store
+    from energy_nb.data.store import PriceStore, StoreError
+
+    if not args.to_url and not args.from_url:
+        raise CliError("give the target with --to URL (or the source with --from URL)")
+    configured = args.db or Settings.from_env().database_url
+    try:
+        source = PriceStore(args.from_url or configured, create=False)
+    except StoreError as exc:
+        raise CliError(f"source: {store_error_text(exc)}") from None
+    try:
+        target = PriceStore(args.to_url or configured, create=True)
+        report = copy_store(source, target, force=args.force)
+    except StoreError as exc:
+        raise CliError(store_error_text(exc)) from None
+    lines = [f"copied {source.location} -> {target.location}",
+             f"{'table':16} {'source rows':>11} {'target rows':>11}  {'source checksum':16}  "
+             "target checksum"]
+    lines += [f"{t.table:16} {t.source_rows:11d} {t.target_rows:11d}  {t.source_checksum}  "
+              f"{t.target_checksum}" for t in report]
+    emit(args, {"source": source.location, "target": target.location,
+                "tables": [t.to_dict() for t in report]}, "\n".join(lines))
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Fill an empty store from the offline folder when given and present, else from FRED."""
     store = open_store(args, create=True)
     if not store.is_empty():
-        emit(args, {"action": "none", "store": str(store.path)},
-             f"store {store.path} already holds data; nothing to do")
+        emit(args, {"action": "none", "store": store.location},
+             f"store {store.location} already holds data; nothing to do")
         return 0
     folder = args.offline_dir
     if folder is not None and all((folder / COMMODITIES[c].snapshot_file).exists() for c in CODES):

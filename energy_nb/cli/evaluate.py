@@ -41,9 +41,10 @@ from energy_nb.cli._forecast_args import (
     output_json,
     positive_int_arg,
 )
+from energy_nb.service.requests import MAX_HORIZON, MIN_HORIZON
 
 if TYPE_CHECKING:
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
 
 #: Steps shown in the text table (those within the horizon).
 SHOWN_STEPS = (1, 5, 10, 20, 30)
@@ -64,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="first forecast origin (first trading day on or after this date)")
     parser.add_argument("--end", type=date_arg,
                         help="last date whose price is used as an actual (default: last stored)")
-    parser.add_argument("--horizon", type=horizon_arg, default=30, help="steps 1..H (1-30)")
+    parser.add_argument("--horizon", type=horizon_arg, default=30,
+                        help=f"steps 1..H ({MIN_HORIZON}-{MAX_HORIZON})")
     parser.add_argument("--step", type=positive_int_arg, default=5,
                         help="trading days between origins (default 5)")
     parser.add_argument("--models", type=models_arg, default="all",
@@ -91,7 +93,7 @@ def _current_evaluation_recorded(registry: ModelRegistry, code: str) -> bool:
     Runs of an older version do not count: a new version may forecast differently (e.g. another
     interval method), so ``make run`` evaluates again after an upgrade.
     """
-    from energy_nb.registry import library_versions
+    from energy_nb.service.registry import library_versions
 
     current = library_versions()["energy_nb"]
     return any(run.versions.get("energy_nb") == current
@@ -101,7 +103,7 @@ def _current_evaluation_recorded(registry: ModelRegistry, code: str) -> bool:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the evaluation for each commodity and report it."""
     from energy_nb.evaluation import EvaluationError, walk_forward
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
 
     models = args.models if isinstance(args.models, list) else models_arg(args.models)
     if args.end is not None and args.end <= args.start:

@@ -6,7 +6,8 @@ Usage::
     energy-nb forecast --commodity NG --horizon 10 --start 2025-03-03 --csv ng.csv
     energy-nb forecast --commodity BRENT --horizon 5 --json
 
-The JSON is the served forecast (:meth:`energy_nb.forecasting.ForecastRun.to_dict`): request,
+The JSON is the served forecast
+(:meth:`energy_nb.service.forecasting.ForecastRun.to_dict`): request,
 ``model_used`` (the model ``auto`` chose), ``forecast`` (dates, mean, lower/upper per level,
 info), ``steps`` (per step: its trading day on the commodity's exchange calendar, the mean, and
 after a past start date the actual with the day it was observed), ``calendar`` (market and notes
@@ -32,17 +33,19 @@ from energy_nb.cli._forecast_args import (
     output_json,
     write_atomic,
 )
+from energy_nb.service.requests import MAX_HORIZON, MIN_HORIZON
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``forecast`` command."""
     parser = subparsers.add_parser(
-        "forecast", help="forecast 1-30 trading days ahead with prediction intervals",
+        "forecast", help=f"forecast {MIN_HORIZON}-{MAX_HORIZON} trading days ahead with prediction "
+             "intervals",
         description="Fit a model on the stored prices up to the start date and forecast the "
                     "following trading days. The forecast is stored with its inputs.")
     parser.add_argument("--commodity", required=True, type=commodity_arg, help="WTI, BRENT or NG")
     parser.add_argument("--horizon", type=horizon_arg, default=7,
-                        help="trading days ahead, 1-30 (default 7)")
+                        help=f"trading days ahead, {MIN_HORIZON}-{MAX_HORIZON} (default 7)")
     parser.add_argument("--model", type=model_arg, default="auto", help="model name (default auto)")
     parser.add_argument("--start", type=date_arg,
                         help="forecast origin (default: the latest stored price)")
@@ -58,7 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Compute, store and print (or write) one forecast."""
-    from energy_nb.forecasting import ForecastFitError, ForecastRequestError, ForecastService
+    from energy_nb.service.forecasting import (
+        ForecastFitError,
+        ForecastRequestError,
+        ForecastService,
+    )
 
     if args.csv is not None and not args.csv.parent.is_dir():
         raise CliError(f"cannot write {args.csv}: folder {args.csv.parent} does not exist")

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the runs matching the filters."""
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
 
     runs = ModelRegistry(open_store(args)).list(commodity=args.commodity, name=args.name,
                                                 kind=args.kind, limit=args.limit)
@@ -69,7 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one run in full."""
-    from energy_nb.registry import ModelRegistry, RegistryError
+    from energy_nb.service.registry import ModelRegistry, RegistryError
 
     try:
         run = ModelRegistry(open_store(args)).get(args.run_id)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit, open_store
+from energy_nb.service.requests import MAX_HORIZON, MIN_HORIZON
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(and PDF with headless Chromium when installed).")
     parser.add_argument("--commodity", action="append", metavar="CODE",
                         help="WTI, BRENT or NG; repeat or comma-separate (default: all)")
-    parser.add_argument("--horizon", help="forecast horizon in trading days, 1-30 (default 10)")
+    parser.add_argument("--horizon", help=f"forecast horizon in trading days, "
+                        f"{MIN_HORIZON}-{MAX_HORIZON} (default 10)")
     parser.add_argument("--model", help="forecasting model (default auto)")
     parser.add_argument("--as-of", dest="as_of", metavar="DATE",
                         help="report date YYYY-MM-DD: only prices up to it are used "

@@ -19,7 +19,9 @@ import asyncio
 import json
 import logging
 import math
+import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seconds between polls (default 3600)")
     p.add_argument("--model", default="arima",
                    help="forecast model (default arima; 'auto' is better but slower per update)")
+    p.add_argument("--history-days", type=int, default=1500, metavar="N",
+                   help="the socket's forecasts fit on the last N prices (default 1500: quick "
+                        "refits; 0 = the whole history, as the HTTP API fits, so the two share "
+                        "fitted models)")
     p.add_argument("--broadcast-url", metavar="URL",
                    help="memory:// or redis://HOST:PORT/DB (default $ENERGY_NB_BROADCAST_URL)")
     p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
@@ -100,6 +106,9 @@ def _check(args: argparse.Namespace) -> None:
 
     if args.model.lower() not in MODEL_NAMES:
         raise CliError(f"unknown model {args.model!r}; expected one of {', '.join(MODEL_NAMES)}")
+    if args.history_days != 0 and not 2 <= args.history_days <= 1_000_000:
+        raise CliError(f"--history-days must be 0 (whole history) or in 2..1000000, "
+                       f"got {args.history_days}")
     if not (math.isfinite(args.api_rate) and args.api_rate > 0):
         raise CliError(f"--api-rate must be a positive number, got {args.api_rate!r}")
     if not 1 <= args.api_workers <= 64:
@@ -113,6 +122,11 @@ def _check(args: argparse.Namespace) -> None:
 def build(args: argparse.Namespace) -> tuple[Any, Any]:
     """Create the server and its feed (not started) from parsed arguments.
 
+    When the socket's forecasts read the store the HTTP API reads (``--feed none`` or ``poll``),
+    both fit through one :class:`~energy_nb.service.forecasting.ForecastService`: one cache of
+    fitted models, keyed by training window too (the socket fits on the last 1500 prices, the API
+    on the whole history). A replay feeds the socket another series, so it keeps its own.
+
     Returns:
         ``(LiveServer, feed or None)``.
     """
@@ -122,6 +136,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     from energy_nb.live.feeds import FeedError, PollFeed, ReplayFeed
     from energy_nb.live.forecasting import ModelForecaster, store_series_provider
     from energy_nb.live.server import LiveConfig, LiveServer
+    from energy_nb.service.forecasting import ForecastService
 
     _check(args)
     settings = Settings.from_env()
@@ -152,6 +167,13 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
                         allowed_origins=args.allow_origin,
                         max_connections=args.max_connections,
                         max_per_address=args.max_per_address)
+    service = ForecastService(store)
+    window = args.history_days or None
+    if args.feed == "replay":
+        forecaster = ModelForecaster(provider, model=args.model.lower(), history_days=window)
+    else:  # the socket reads the API's store: one service, one cache
+        forecaster = ModelForecaster(None, model=args.model.lower(), history_days=window,
+                                     service=service)
     http_app = None
     if not args.no_http_api:
         from energy_nb.live.http_api import ApiSettings, build_api
@@ -159,16 +181,17 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
         http_app = build_api(store, ApiSettings(
             api_key=settings.api_key, origins=config.origins(), rate=args.api_rate,
             burst=max(1, int(2 * args.api_rate)), workers=args.api_workers,
-            queue=args.api_queue))
-    server = LiveServer(ModelForecaster(provider, model=args.model.lower()), config, broker,
-                        http_app=http_app)
+            queue=args.api_queue), forecast_service=service)
+    server = LiveServer(forecaster, config, broker, http_app=http_app)
     return server, feed
 
 
 async def _run(server: Any, feed: Any, as_json: bool) -> None:
     await server.start()
     info = {"url": server.url, "port": server.port, "broker": type(server.broker).__name__,
-            "feed": type(feed).__name__ if feed else None}
+            "feed": type(feed).__name__ if feed else None,
+            # who printed it: instances sharing ENERGY_NB_HOME share one log (energy_nb.app)
+            "pid": os.getpid(), "host": socket.gethostname()}
     print(json.dumps(info) if as_json else f"serving {server.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,9 +1,10 @@
-"""Data layer: reading sources, validating them, and the SQLite price store.
+"""Data layer: reading sources, validating them, and the store (SQLite or PostgreSQL) with the
+repositories that hold all of energy_nb's SQL.
 
 Usage::
 
     from energy_nb.data import PriceStore, read_price_csv
-    store = PriceStore.from_settings()
+    store = PriceStore.from_settings()      # ENERGY_NB_DATABASE_URL, else the SQLite file
     store.import_series(read_price_csv("wti-daily.csv", commodity="WTI"))
 """
 

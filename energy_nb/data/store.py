@@ -1,8 +1,12 @@
-"""PriceStore: the embedded SQLite store (one file, WAL mode, versioned schema).
+"""PriceStore: the store behind a URL, on SQLite (the embedded default) or PostgreSQL.
 
-Dashboards, the CLI and the live server read and write the same file concurrently: WAL lets
-readers go on during an import, and each import is one ``BEGIN IMMEDIATE`` transaction, so a
-reader sees all of an import or none of it.
+Dashboards, the CLI and the live server read and write the same store concurrently. On SQLite
+(one file, WAL mode) readers go on during an import, and each import is one ``BEGIN IMMEDIATE``
+transaction; on PostgreSQL each import is one transaction holding the store's write lock (see
+:mod:`energy_nb.data.database`), so on both a reader sees all of an import or none of it. The
+schema is migrated with Alembic (:mod:`energy_nb.data.migrations`); the tables are in
+:mod:`energy_nb.data.schema`, and the SQL of runs, forecasts and backtests in
+:mod:`energy_nb.data.repositories`.
 
 Import semantics: importing the same data twice changes nothing; new dates are appended; a
 different value for a stored date is a conflict, reported and left alone unless
@@ -28,79 +32,40 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import (
+    URL,
+    Connection,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from energy_nb.commodities import CODES, get_commodity
 from energy_nb.config import Settings
+from energy_nb.data.database import (
+    DatabaseUrlError,
+    connect_sqlite,
+    current_revision,
+    engine_for,
+    fetch_rows,
+    is_sqlite,
+    masked,
+    parse_url,
+    pg_error_text,
+    table_names,
+)
+from energy_nb.data.schema import backtests, imports, model_runs, prices, series_versions
 from energy_nb.data.validation import Flag, PriceSeries, find_flags
 
-#: Schema migrations, applied in order; ``PRAGMA user_version`` holds how many ran.
-MIGRATIONS: tuple[str, ...] = (
-    # 1: prices with their provenance, an import log, and room for the forecasting features.
-    """
-    CREATE TABLE prices (
-        commodity   TEXT NOT NULL,
-        date        TEXT NOT NULL,
-        price       REAL,
-        source      TEXT NOT NULL,
-        ingested_at TEXT NOT NULL,
-        PRIMARY KEY (commodity, date)
-    ) WITHOUT ROWID;
-    CREATE TABLE series_versions (
-        commodity  TEXT PRIMARY KEY,
-        version    INTEGER NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE imports (
-        id             INTEGER PRIMARY KEY,
-        commodity      TEXT NOT NULL,
-        source         TEXT NOT NULL,
-        imported_at    TEXT NOT NULL,
-        rows_read      INTEGER NOT NULL,
-        rows_added     INTEGER NOT NULL,
-        rows_replaced  INTEGER NOT NULL,
-        rows_unchanged INTEGER NOT NULL,
-        conflicts      INTEGER NOT NULL
-    );
-    CREATE TABLE model_runs (
-        id            INTEGER PRIMARY KEY,
-        name          TEXT NOT NULL,
-        commodity     TEXT NOT NULL,
-        params_json   TEXT NOT NULL,
-        train_start   TEXT,
-        train_end     TEXT,
-        data_version  TEXT,
-        created_at    TEXT NOT NULL,
-        versions_json TEXT,
-        metrics_json  TEXT
-    );
-    CREATE INDEX model_runs_commodity ON model_runs (commodity, name);
-    CREATE TABLE forecasts (
-        id           INTEGER PRIMARY KEY,
-        commodity    TEXT NOT NULL,
-        model        TEXT NOT NULL,
-        origin       TEXT NOT NULL,
-        horizon      INTEGER NOT NULL,
-        levels_json  TEXT NOT NULL,
-        data_version TEXT,
-        created_at   TEXT NOT NULL,
-        inputs_json  TEXT,
-        result_json  TEXT NOT NULL
-    );
-    CREATE INDEX forecasts_topic ON forecasts (commodity, model, origin);
-    CREATE TABLE backtests (
-        id          INTEGER PRIMARY KEY,
-        commodity   TEXT NOT NULL,
-        strategy    TEXT NOT NULL,
-        params_json TEXT NOT NULL,
-        created_at  TEXT NOT NULL,
-        stats_json  TEXT NOT NULL,
-        trades_json TEXT,
-        equity_json TEXT
-    );
-    """,
-)
-
-SCHEMA_VERSION = len(MIGRATIONS)
+#: The schema version this energy_nb writes: the number of the newest Alembic revision in
+#: :mod:`energy_nb.data.migrations` (``0001`` -> 1; a test keeps the two equal). The first release
+#: counted it in ``PRAGMA user_version``, which SQLite stores still mirror.
+SCHEMA_VERSION = 1
 
 
 class StoreError(RuntimeError):
@@ -108,19 +73,23 @@ class StoreError(RuntimeError):
 
 
 class StoreMissingError(StoreError):
-    """A command that only reads was pointed at a store file that does not exist.
+    """A command that only reads was pointed at a store that does not exist.
 
     Attributes:
-        path: the missing file.
+        path: the missing file, or the (masked) URL of a database without an energy_nb store.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | str):
         self.path = path
-        folder = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
+        if isinstance(path, Path):
+            folder = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
+            where = f"there is no store at {path}{folder}"
+        else:
+            where = f"there is no energy_nb store in the database {path}"
         super().__init__(
-            f"there is no store at {path}{folder}. Create one with `energy-nb data init` "
+            f"{where}. Create one with `energy-nb data init` "
             "(downloads the prices, or --offline-dir FOLDER) or `energy-nb data import FILE`, "
-            "or give the right file with --db")
+            "or give the right store with --db")
 
 
 class StoreDamagedError(StoreError):
@@ -132,7 +101,7 @@ class StoreDamagedError(StoreError):
         problems: every problem found (:class:`energy_nb.data.store_check.StoreProblem`).
     """
 
-    def __init__(self, path: Path, what: str, problems: Sequence[Any] = ()):
+    def __init__(self, path: Path | str, what: str, problems: Sequence[Any] = ()):
         self.path, self.what, self.problems = path, what, list(problems)
         super().__init__(f"the store at {path} is damaged ({what})")
 
@@ -198,21 +167,25 @@ class ImportReport:
 
 
 class PriceStore:
-    """The SQLite store of prices (and, later, model runs, forecasts and backtests).
+    """The store of prices, model runs, forecasts and backtests, on SQLite or PostgreSQL.
 
     Args:
-        path: the database file.
+        path: the SQLite database file, or a database URL (``sqlite:///file`` or
+            ``postgresql://user:password@host:port/db``; see :mod:`energy_nb.data.database`).
         timeout: seconds to wait for a lock held by another process.
-        create: create the file (and its folder) when missing, and set up an empty file; with
-            ``False`` (commands that only read) a missing or empty file is an error and nothing
+        create: create the store when missing (for SQLite the file and its folder; for
+            PostgreSQL the tables in the existing database) and set up an empty one; with
+            ``False`` (commands that only read) a missing or empty store is an error and nothing
             is created.
-        verify: run the quick health check (SQLite ``quick_check``, tables and columns, price
-            rows) on opening; a damaged file raises :class:`StoreDamagedError`.
+        verify: run the quick health check on opening (SQLite: ``quick_check``, tables and
+            columns, price rows; PostgreSQL: tables and columns); a damaged store raises
+            :class:`StoreDamagedError`.
 
     Raises:
-        StoreMissingError: ``create`` is false and there is no file at ``path``.
-        StoreDamagedError: the file is damaged (see :mod:`energy_nb.data.store_check`).
-        StoreVersionError: the file was written by a newer energy_nb.
+        StoreMissingError: ``create`` is false and there is no store there.
+        StoreDamagedError: the store is damaged (see :mod:`energy_nb.data.store_check`).
+        StoreVersionError: the store was written by a newer energy_nb.
+        StoreError: a bad URL, or a server that cannot be reached (password masked).
 
     Usage::
 
@@ -220,10 +193,31 @@ class PriceStore:
         wti = store.load("WTI", start="2020-01-01")
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0, create: bool = True,
+    def __init__(self, path: str | Path | URL, *, timeout: float = 30.0, create: bool = True,
                  verify: bool = True) -> None:
-        self.path = Path(path)
+        try:
+            self.url = parse_url(path)
+        except DatabaseUrlError as exc:
+            raise StoreError(str(exc)) from exc
         self.timeout = timeout
+        #: ``"sqlite"`` or ``"postgresql"``
+        self.backend = "sqlite" if is_sqlite(self.url) else "postgresql"
+        #: the SQLite file (``None`` on PostgreSQL)
+        self.path: Path | None = Path(str(self.url.database)) if self.backend == "sqlite" else None
+        #: where the store is, for people: the file, or the URL with its password masked
+        self.location = masked(self.url)
+        if self.path is not None:
+            self._prepare_file(create)
+        self.engine = engine_for(self.url, timeout)
+        if self.path is not None:
+            self._migrate_sqlite(create)
+        else:
+            self._migrate_server(create)
+        if verify:
+            self.verify()
+
+    def _prepare_file(self, create: bool) -> None:
+        assert self.path is not None
         if self.path.is_dir():
             raise StoreError(f"the store at {self.path} is a folder, not a file; give a file name")
         if not self.path.exists():
@@ -234,16 +228,14 @@ class PriceStore:
             except OSError as exc:
                 raise StoreError(
                     f"cannot create the store folder {self.path.parent}: {exc}") from exc
+            connect_sqlite(self.path, self.timeout, create=True).close()
         elif not create and self.path.stat().st_size == 0:
             raise StoreDamagedError(self.path, "the file is empty (0 bytes); `energy-nb data "
                                                "init` starts a new store in it")
-        self._migrate(create)
-        if verify:
-            self.verify()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, create: bool = True) -> PriceStore:
-        """Open the store at the configured location (``ENERGY_NB_HOME``).
+        """Open the configured store (``ENERGY_NB_DATABASE_URL``, else in ``ENERGY_NB_HOME``).
 
         Args:
             settings: settings to use instead of the environment's.
@@ -253,10 +245,10 @@ class PriceStore:
             The store.
         """
         settings = settings or Settings.from_env()
-        return cls(settings.db_path, create=create)
+        return cls(settings.database_url, create=create)
 
     def verify(self, *, full: bool = False) -> None:
-        """Check the file's health and raise if it is damaged.
+        """Check the store's health and raise if it is damaged.
 
         Args:
             full: SQLite's full ``integrity_check`` and the JSON columns too (slower).
@@ -264,26 +256,54 @@ class PriceStore:
         Raises:
             StoreDamagedError: what is wrong (every problem in its ``problems``).
         """
+        if self.path is None:
+            self._verify_server()
+            return
         from energy_nb.data.store_check import check_store
 
         result = check_store(self.path, full=full, timeout=self.timeout)
         if not result.ok:
             raise result.error()
 
+    def _verify_server(self) -> None:
+        from energy_nb.data.schema import metadata
+
+        with self.read() as conn:
+            rows = conn.execute(text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()")).all()
+        found: dict[str, set[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, set()).add(column)
+        problems = []
+        for table in metadata.sorted_tables:
+            missing = [c.name for c in table.columns if c.name not in found.get(table.name, ())]
+            if table.name not in found:
+                problems.append(f"table {table.name} is missing")
+            elif missing:
+                problems.append(f"table {table.name} lacks column(s) {', '.join(missing)}")
+        if problems:
+            more = f"; and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+            raise StoreDamagedError(self.location, problems[0] + more)
+
     # -- connections -------------------------------------------------------------------------
 
-    def _connect(self, *, create: bool = False) -> sqlite3.Connection:
-        return connect_existing(self.path, self.timeout, create=create)
-
-    def _damage(self, exc: sqlite3.DatabaseError) -> StoreError | None:
-        """The store error an SQLite error met while using the file stands for, if any."""
-        return damage_error(self.path, exc)
+    def _damage(self, exc: BaseException) -> StoreError | None:
+        """The store error a driver error met while using the store stands for, if any."""
+        if isinstance(exc, DBAPIError):
+            if self.path is None:
+                return _server_error(self.location, self.url, exc)
+            exc = exc.orig  # type: ignore[assignment]
+        if self.path is not None and isinstance(exc, sqlite3.DatabaseError):
+            return damage_error(self.path, exc)
+        return None
 
     def _opening_damage(self, exc: sqlite3.DatabaseError) -> StoreError:
         """The error for a file SQLite cannot even open: what the health check finds in it."""
         from energy_nb.data.store_check import check_store
 
-        error = self._damage(exc) or StoreDamagedError(
+        assert self.path is not None
+        error = damage_error(self.path, exc) or StoreDamagedError(
             self.path, f"not a usable SQLite database: {exc}")
         try:
             result = check_store(self.path, full=False, timeout=self.timeout)
@@ -292,93 +312,115 @@ class PriceStore:
         return error if result.ok else result.error()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error.
-
-        Yields:
-            The connection to execute statements on.
-        """
-        conn = self._connect()
+    def _connection(self, *, write: bool) -> Iterator[Connection]:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(energy_nb_write=True)
+                elif self.path is None:
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
+        except (DBAPIError, sqlite3.DatabaseError) as exc:
             error = self._damage(exc)
             if error is None:
                 raise
             raise error from exc
-        finally:
-            conn.close()
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction, committed on success and rolled back on error.
+
+        One writer at a time: SQLite ``BEGIN IMMEDIATE``; PostgreSQL an advisory lock.
+
+        Yields:
+            The SQLAlchemy connection to execute statements on.
+        """
+        with self._connection(write=True) as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
         """A read transaction: every query inside sees one consistent snapshot.
 
         Yields:
-            The connection to query.
+            The SQLAlchemy connection to query.
         """
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            error = self._damage(exc)
-            if error is None:
-                raise
-            raise error from exc
-        finally:
-            conn.close()
+        with self._connection(write=False) as conn:
+            yield conn
 
-    def _migrate(self, create: bool = True) -> None:
-        conn = self._connect(create=create)
+    def _migrate_sqlite(self, create: bool) -> None:
+        assert self.path is not None
+        conn = connect_sqlite(self.path, self.timeout)
         try:
             try:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 tables = [r[0] for r in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table'")]
+                revision = None
+                if "alembic_version" in tables:
+                    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                    revision = row[0] if row else None
             except sqlite3.DatabaseError as exc:
                 raise self._opening_damage(exc) from exc
-            if mode.lower() != "wal":  # pragma: no cover - e.g. a read-only or network file system
-                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-            if version > SCHEMA_VERSION:
-                raise StoreVersionError(
-                    f"the store at {self.path} has schema version {version}, newer than this "
-                    f"energy_nb understands ({SCHEMA_VERSION}); upgrade energy_nb")
-            if version == 0 and (tables or not create):
-                named = ", ".join(sorted(tables)) or "none"
-                raise StoreDamagedError(
-                    self.path, f"not an energy_nb store: schema version 0, tables: {named}")
-            for number in range(version, SCHEMA_VERSION):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    # Re-read inside the lock: another process may have migrated meanwhile.
-                    if conn.execute("PRAGMA user_version").fetchone()[0] > number:
-                        conn.execute("COMMIT")
-                        continue
-                    for statement in _statements(MIGRATIONS[number]):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {number + 1}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
         finally:
             conn.close()
+        if mode.lower() != "wal":  # pragma: no cover - e.g. a read-only or network file system
+            raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+        number = max(version, _revision_number(revision))
+        if number > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the store at {self.path} has schema version {number}, newer than this "
+                f"energy_nb understands ({SCHEMA_VERSION}); upgrade energy_nb")
+        if version == 0 and revision is None and (tables or not create):
+            named = ", ".join(sorted(tables)) or "none"
+            raise StoreDamagedError(
+                self.path, f"not an energy_nb store: schema version 0, tables: {named}")
+        if version == SCHEMA_VERSION and _revision_number(revision) == SCHEMA_VERSION:
+            return
+        self._upgrade()
+
+    def _migrate_server(self, create: bool) -> None:
+        try:
+            with self.engine.connect() as conn:
+                revision = current_revision(conn)
+                tables = table_names(conn)
+        except DBAPIError as exc:
+            raise _server_error(self.location, self.url, exc) from exc
+        number = _revision_number(revision)
+        if number > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the store at {self.location} has schema version {number}, newer than this "
+                f"energy_nb understands ({SCHEMA_VERSION}); upgrade energy_nb")
+        if number == SCHEMA_VERSION:
+            return
+        if revision is None and tables:
+            raise StoreDamagedError(self.location, "not an energy_nb store: no schema version, "
+                                    f"tables: {', '.join(sorted(tables))}")
+        if revision is None and not create:
+            raise StoreMissingError(self.location)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Run the Alembic migrations in one write transaction (another process may race us)."""
+        from energy_nb.data import migrations
+
+        with self.transaction() as conn:
+            revision = current_revision(conn)  # re-read inside the lock
+            if revision is None and self.path is not None:
+                legacy = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+                if legacy:  # made by the first release: its tables are revision 0001's
+                    migrations.stamp(conn, f"{legacy:04d}")
+            migrations.upgrade(conn)
+            if self.path is not None:
+                conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
     def schema_version(self) -> int:
-        """The schema version of the open file."""
+        """The schema version of the open store (its Alembic revision's number)."""
         with self.read() as conn:
-            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+            return _revision_number(current_revision(conn))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -417,40 +459,42 @@ class PriceStore:
         with self.transaction() as conn:
             for series in batch:
                 code = get_commodity(series.commodity).code
-                stored = dict(conn.execute(
-                    "SELECT date, price FROM prices WHERE commodity = ?", (code,)).fetchall())
+                stored = dict(fetch_rows(conn, select(prices.c.date, prices.c.price)
+                                         .where(prices.c.commodity == code)))
                 report = ImportReport(code, series.source, rows_read=len(series))
                 new_rows, changed_rows, conflicts = [], [], []
                 for d, p, line in zip(series.dates, series.prices, series.lines):
                     key = d.isoformat()
                     if key not in stored:
-                        new_rows.append((code, key, p, series.source, now))
+                        new_rows.append({"commodity": code, "date": key, "price": p,
+                                         "source": series.source, "ingested_at": now})
                     elif _same(stored[key], p):
                         report.unchanged += 1
                     else:
                         conflicts.append((d, stored[key], p, line))
-                        changed_rows.append((p, series.source, now, code, key))
+                        changed_rows.append({"new_price": p, "new_source": series.source,
+                                             "now": now, "code": code, "key": key})
                 if conflicts and not replace:
                     raise ImportConflictError(series.source, conflicts)
-                conn.executemany(
-                    "INSERT INTO prices (commodity, date, price, source, ingested_at) "
-                    "VALUES (?, ?, ?, ?, ?)", new_rows)
-                conn.executemany(
-                    "UPDATE prices SET price = ?, source = ?, ingested_at = ? "
-                    "WHERE commodity = ? AND date = ?", changed_rows)
+                if new_rows:
+                    conn.execute(insert(prices), new_rows)
+                if changed_rows:
+                    conn.execute(
+                        update(prices)
+                        .where(prices.c.commodity == bindparam("code"),
+                               prices.c.date == bindparam("key"))
+                        .values(price=bindparam("new_price"), source=bindparam("new_source"),
+                                ingested_at=bindparam("now")),
+                        changed_rows)
                 report.added, report.replaced = len(new_rows), len(changed_rows)
                 report.flags = series.flags
                 if new_rows or changed_rows:
-                    conn.execute(
-                        "INSERT INTO series_versions (commodity, version, updated_at) "
-                        "VALUES (?, 1, ?) "
-                        "ON CONFLICT (commodity) DO UPDATE SET version = version + 1, "
-                        "updated_at = excluded.updated_at", (code, now))
-                conn.execute(
-                    "INSERT INTO imports (commodity, source, imported_at, rows_read, rows_added, "
-                    "rows_replaced, rows_unchanged, conflicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (code, series.source, now, report.rows_read, report.added, report.replaced,
-                     report.unchanged, len(conflicts)))
+                    _bump_version(conn, code, now)
+                conn.execute(insert(imports).values(
+                    commodity=code, source=series.source, imported_at=now,
+                    rows_read=report.rows_read, rows_added=report.added,
+                    rows_replaced=report.replaced, rows_unchanged=report.unchanged,
+                    conflicts=len(conflicts)))
                 reports.append(report)
         return reports
 
@@ -469,21 +513,19 @@ class PriceStore:
             NaN where the source had a blank price. Empty when nothing is stored.
         """
         code = get_commodity(commodity).code
-        sql, params = "SELECT date, price FROM prices WHERE commodity = ?", [code]
+        query = select(prices.c.date, prices.c.price).where(prices.c.commodity == code)
         if start is not None:
-            sql += " AND date >= ?"
-            params.append(pd.Timestamp(start).strftime("%Y-%m-%d"))
+            query = query.where(prices.c.date >= pd.Timestamp(start).strftime("%Y-%m-%d"))
         if end is not None:
-            sql += " AND date <= ?"
-            params.append(pd.Timestamp(end).strftime("%Y-%m-%d"))
+            query = query.where(prices.c.date <= pd.Timestamp(end).strftime("%Y-%m-%d"))
         with self.read() as conn:
-            rows = conn.execute(sql + " ORDER BY date", params).fetchall()
+            rows = fetch_rows(conn, query.order_by(prices.c.date))
         try:
             index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows], format="%Y-%m-%d"),
                                      name="date")
             values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
         except (TypeError, ValueError, OverflowError) as exc:  # a row no import wrote
-            raise StoreDamagedError(self.path, f"stored {code} prices: {exc}") from exc
+            raise StoreDamagedError(self.location, f"stored {code} prices: {exc}") from exc
         return pd.Series(values, index=index, name=code, dtype=float)
 
     def load_frame(self, commodities: Sequence[str], start: Any = None,
@@ -516,9 +558,9 @@ class PriceStore:
         """
         code = get_commodity(commodity).code
         with self.read() as conn:
-            row = conn.execute("SELECT version FROM series_versions WHERE commodity = ?",
-                               (code,)).fetchone()
-        return f"{code}@{row[0] if row else 0}"
+            version = conn.execute(select(series_versions.c.version)
+                                   .where(series_versions.c.commodity == code)).scalar()
+        return f"{code}@{version or 0}"
 
     def content_token(self) -> tuple:
         """A value that changes whenever what the dashboards show from this store changes.
@@ -534,27 +576,31 @@ class PriceStore:
 
             >>> before = store.content_token(); ...; changed = store.content_token() != before
         """
+        from energy_nb.data.repositories import metrics_kind
+
         with self.read() as conn:
-            versions = tuple(conn.execute(
-                "SELECT commodity, version FROM series_versions ORDER BY commodity").fetchall())
+            versions = tuple(tuple(r) for r in conn.execute(
+                select(series_versions.c.commodity, series_versions.c.version)
+                .order_by(series_versions.c.commodity)).all())
             evaluations = tuple(conn.execute(
-                "SELECT COUNT(*), MAX(id) FROM model_runs "
-                "WHERE json_extract(metrics_json, '$.kind') = 'walk_forward'").fetchone())
-            backtests = tuple(conn.execute("SELECT COUNT(*), MAX(id) FROM backtests").fetchone())
-        return versions, evaluations, backtests
+                select(func.count(), func.max(model_runs.c.id))
+                .where(metrics_kind(conn) == "walk_forward")).one())
+            stored = tuple(conn.execute(select(func.count(), func.max(backtests.c.id))).one())
+        return versions, evaluations, stored
 
     def last_date(self, commodity: str) -> pd.Timestamp | None:
         """The last stored date of a commodity, or ``None``."""
         code = get_commodity(commodity).code
         with self.read() as conn:
-            row = conn.execute("SELECT MAX(date) FROM prices WHERE commodity = ?",
-                               (code,)).fetchone()
-        return pd.Timestamp(row[0]) if row and row[0] else None
+            last = conn.execute(select(func.max(prices.c.date))
+                                .where(prices.c.commodity == code)).scalar()
+        return pd.Timestamp(last) if last else None
 
     def is_empty(self) -> bool:
         """Whether no price at all is stored."""
         with self.read() as conn:
-            return conn.execute("SELECT 1 FROM prices LIMIT 1").fetchone() is None
+            return conn.execute(select(literal_column("1")).select_from(prices)
+                                .limit(1)).first() is None
 
     def status(self) -> list[dict[str, Any]]:
         """Per commodity: first and last date, rows, sources, and flagged values.
@@ -565,18 +611,19 @@ class PriceStore:
         out: list[dict[str, Any]] = []
         with self.read() as conn:
             for code in CODES:
-                rows = conn.execute(
-                    "SELECT date, price FROM prices WHERE commodity = ? ORDER BY date", (code,)
-                ).fetchall()
-                sources = [r[0] for r in conn.execute(
-                    "SELECT source FROM prices WHERE commodity = ? GROUP BY source ORDER BY source",
-                    (code,))]
-                version = conn.execute("SELECT version, updated_at FROM series_versions "
-                                       "WHERE commodity = ?", (code,)).fetchone()
+                rows = fetch_rows(conn, select(prices.c.date, prices.c.price)
+                                  .where(prices.c.commodity == code).order_by(prices.c.date))
+                sources = list(conn.execute(
+                    select(prices.c.source).where(prices.c.commodity == code)
+                    .group_by(prices.c.source).order_by(prices.c.source)).scalars())
+                version = conn.execute(
+                    select(series_versions.c.version, series_versions.c.updated_at)
+                    .where(series_versions.c.commodity == code)).first()
                 try:
                     dates = [date.fromisoformat(r[0]) for r in rows]
                 except (TypeError, ValueError) as exc:  # a row no import wrote
-                    raise StoreDamagedError(self.path, f"stored {code} dates: {exc}") from exc
+                    raise StoreDamagedError(self.location,
+                                            f"stored {code} dates: {exc}") from exc
                 flags = find_flags(dates, [r[1] for r in rows])
                 out.append({
                     "commodity": code,
@@ -592,29 +639,44 @@ class PriceStore:
         return out
 
 
-def connect_existing(path: Path, timeout: float, *, create: bool = False) -> sqlite3.Connection:
-    """Open an autocommit connection to a store file; it is created only when ``create``.
+def _bump_version(conn: Connection, code: str, now: str) -> None:
+    """Count one more change of ``code``'s prices (an upsert on either backend)."""
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect
+    statement = dialect(series_versions).values(commodity=code, version=1, updated_at=now)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=[series_versions.c.commodity],
+        set_={"version": series_versions.c.version + 1,
+              "updated_at": statement.excluded.updated_at}))
 
-    Args:
-        path: the store file.
-        timeout: seconds to wait for a lock held by another process.
-        create: create the file when it does not exist.
 
-    Returns:
-        The connection.
+def _server_error(location: str, url: URL, exc: DBAPIError) -> StoreError | None:
+    """The store error for a PostgreSQL driver error (its text with the password masked)."""
+    detail = pg_error_text(exc, url)
+    if isinstance(exc, OperationalError) and "lock timeout" not in detail:
+        return StoreError(f"cannot use the store at {location}: {detail}")
+    if "lock timeout" in detail:
+        return StoreError(f"the store at {location} is busy ({detail}): another process "
+                          "held it longer than the timeout")
+    if isinstance(exc, ProgrammingError) and "does not exist" in detail:
+        return StoreDamagedError(location, detail)
+    return None
 
-    Raises:
-        StoreError: the file cannot be opened (missing, unreadable, damaged).
-    """
-    uri = f"{Path(path).resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
+
+def _revision_number(revision: str | None) -> int:
+    """The schema version an Alembic revision stands for (``"0001"`` -> 1, none -> 0)."""
+    if revision is None:
+        return 0
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as exc:
-        error = damage_error(path, exc) if isinstance(exc, sqlite3.DatabaseError) else None
-        raise (error or StoreError(f"cannot open the store at {path}: {exc}")) from exc
-    return conn
+        return int(revision)
+    except ValueError:  # not one of ours: a newer (or foreign) migration history
+        return SCHEMA_VERSION + 1
+
+
+#: the name the first release gave :func:`energy_nb.data.database.connect_sqlite`
+connect_existing = connect_sqlite
 
 
 def damage_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError | None:
@@ -644,10 +706,6 @@ def damage_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError | None:
                         "SQLITE_PERM")):
         return StoreError(f"cannot use the store at {path}: {text}")
     return None
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 def _same(a: float | None, b: float | None) -> bool:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from energy_nb.data.store import (
-    MIGRATIONS,
     SCHEMA_VERSION,
     StoreDamagedError,
     StoreError,
@@ -106,21 +105,29 @@ class StoreCheck:
 
 @lru_cache(maxsize=None)
 def expected_schema(version: int = SCHEMA_VERSION) -> dict[str, tuple[str, ...]]:
-    """The tables and columns a store of a schema version has (built from :data:`MIGRATIONS`).
+    """The tables and columns a store of a schema version has (its Alembic migrations run on an
+    in-memory SQLite database).
 
     Args:
         version: the schema version, 1..SCHEMA_VERSION.
 
     Returns:
-        ``{table: (column, ...)}``.
+        ``{table: (column, ...)}`` (without Alembic's own ``alembic_version``).
     """
-    conn = sqlite3.connect(":memory:")
+    from sqlalchemy import create_engine
+
+    from energy_nb.data import migrations
+
+    engine = create_engine("sqlite://")
     try:
-        for script in MIGRATIONS[:version]:
-            conn.executescript(script)
-        return _tables(conn)
+        with engine.connect() as conn, conn.begin():
+            migrations.upgrade(conn, f"{version:04d}")
+            raw = conn.connection.dbapi_connection
+            tables = _tables(raw)  # type: ignore[arg-type]
     finally:
-        conn.close()
+        engine.dispose()
+    tables.pop("alembic_version", None)
+    return tables
 
 
 def check_store(path: str | Path, *, full: bool = True, timeout: float = 30.0) -> StoreCheck:
@@ -193,6 +200,9 @@ def inspect_connection(conn: sqlite3.Connection, *, full: bool,
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         tables = _tables(conn)
+        if "alembic_version" in tables:  # the Alembic revision, when newer than the mirror
+            row = conn.execute("SELECT max(version_num) FROM alembic_version").fetchone()
+            version = max(version, _revision_number(row[0] if row else None))
     except sqlite3.DatabaseError as exc:
         if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_CORRUPT"):
             return [StoreProblem("integrity", f"SQLite: {exc}")]
@@ -234,6 +244,12 @@ def inspect_connection(conn: sqlite3.Connection, *, full: bool,
                     if count:
                         result.rows[table] = int(count[0][0])
     return problems
+
+
+def _revision_number(revision: str | None) -> int:
+    from energy_nb.data.store import _revision_number as number
+
+    return number(revision)
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:

@@ -523,13 +523,12 @@ def _check_series(series: pd.Series) -> pd.Series:
 
 
 def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
-    out = []
-    for level in levels:
-        if (isinstance(level, bool) or not isinstance(level, (int, np.integer))
-                or not 0 < level < 100):
-            raise EvaluationError(f"interval levels must be ints in (0, 100), got {level!r}")
-        out.append(int(level))
-    return tuple(sorted(set(out)))
+    from energy_nb.models import InvalidParameterError, validate_levels
+
+    try:
+        return validate_levels(levels)  # the models' own rule
+    except InvalidParameterError as exc:
+        raise EvaluationError(f"levels: {exc}") from None
 
 
 def _positive_int(value: int, name: str) -> int:

@@ -195,14 +195,15 @@ def build_api(store: Any, settings: ApiSettings | None = None, forecast_service:
     Args:
         store: the :class:`~energy_nb.data.store.PriceStore`.
         settings: access rules and limits.
-        forecast_service: the shared :class:`~energy_nb.forecasting.ForecastService` (default:
-            a new one on ``store``).
+        forecast_service: the shared
+            :class:`~energy_nb.service.forecasting.ForecastService` (default: a new one on
+            ``store``).
         clock: monotonic seconds for the rate limit.
 
     Returns:
         The Starlette application.
     """
-    from energy_nb.forecasting import ForecastService
+    from energy_nb.service.forecasting import ForecastService
 
     cfg = settings or ApiSettings()
     service = forecast_service or ForecastService(store)

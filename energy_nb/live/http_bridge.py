@@ -13,8 +13,10 @@ each TCP connection looks at its request line first:
 
 Every connection counts against the live server's limits (``max_connections``, per address,
 the open-files budget) from ``accept`` until it closes, HTTP ones included; until its request
-line arrives it is a half-open socket the admission rules may drop. HTTP connections are also
-limited by uvicorn (``limit_concurrency``: 503 beyond it; idle keep-alive closed after 5 s).
+line arrives it is a half-open socket the admission rules may drop. At most ``limit_concurrency``
+HTTP requests run at once; beyond that a request gets 503 with ``Retry-After`` in the API's error
+shape (``{"error": {"code": "busy", "message": ...}}``, :class:`InFlightLimit`), never uvicorn's
+plain-text page. Idle keep-alive connections are closed after 5 s.
 
 Usage::
 
@@ -25,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Collection
 from typing import Any
@@ -42,20 +45,65 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_LINE = 8192
 
 
+class InFlightLimit:
+    """ASGI middleware: at most ``limit`` HTTP requests in the app at once; beyond that 503 with
+    ``Retry-After`` and a JSON body in the HTTP API's one error shape.
+
+    Args:
+        app: the ASGI application.
+        limit: requests running at once.
+        retry_after: seconds suggested to the client.
+
+    Usage::
+
+        app = InFlightLimit(starlette_app, limit=256)
+    """
+
+    def __init__(self, app: Any, limit: int, retry_after: int = 1) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        self.app, self.limit, self.retry_after = app, limit, retry_after
+        self.running = 0
+        self.refused = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.running >= self.limit:
+            self.refused += 1
+            body = json.dumps({"error": {
+                "code": "busy",
+                "message": f"{self.running} requests are running (at most {self.limit} at "
+                           f"once); try again in {self.retry_after} s"}}).encode()
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(self.retry_after).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.running += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.running -= 1
+
+
 class HttpBridge:
     """uvicorn's HTTP/1.1 protocol for an ASGI app, created per handed-over connection.
 
     Args:
         app: the ASGI application.
-        limit_concurrency: at most this many HTTP connections and tasks; beyond it uvicorn
-            answers 503.
+        limit_concurrency: at most this many HTTP requests at once (:class:`InFlightLimit`);
+            connections are limited by the live server's admission rules.
         keep_alive: seconds an idle keep-alive connection stays open.
     """
 
     def __init__(self, app: Any, limit_concurrency: int = 256, keep_alive: float = 5.0) -> None:
-        self.config = uvicorn.Config(app, http="h11", ws="none", lifespan="off",
+        self.limit = InFlightLimit(app, limit_concurrency)
+        self.config = uvicorn.Config(self.limit, http="h11", ws="none", lifespan="off",
                                      access_log=False, log_config=None,
-                                     log_level="warning", limit_concurrency=limit_concurrency,
+                                     log_level="warning", limit_concurrency=None,
                                      timeout_keep_alive=int(keep_alive), proxy_headers=False,
                                      server_header=False, date_header=False)
         self.config.load()

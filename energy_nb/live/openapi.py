@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from energy_nb.commodities import CODES
-from energy_nb.service.requests import DEFAULT_LEVELS, FREQUENCIES
+from energy_nb.models import MODEL_NAMES
+from energy_nb.service.requests import (
+    DEFAULT_LEVELS,
+    FREQUENCIES,
+    LEVEL_HIGH,
+    LEVEL_LOW,
+    MAX_HORIZON,
+    MIN_HORIZON,
+)
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ANY_OBJECT = {"type": "object", "additionalProperties": True}
@@ -149,11 +157,14 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
                 "operationId": "getForecast",
                 "parameters": [
                     _query("commodity", "WTI, BRENT or NG", commodity, required=True),
-                    _query("horizon", "trading days ahead, 1-30",
-                           {"type": "integer", "minimum": 1, "maximum": 30, "default": 7}),
-                    _query("model", "model name (default auto; see /api/v1/models)",
+                    _query("horizon", f"trading days ahead, {MIN_HORIZON}-{MAX_HORIZON}",
+                           {"type": "integer", "minimum": MIN_HORIZON, "maximum": MAX_HORIZON,
+                            "default": 7}),
+                    _query("model", "model name, case-insensitive, - or _: "
+                           f"{', '.join(MODEL_NAMES)} (default auto)",
                            {"type": "string", "default": "auto"}),
-                    _query("levels", "interval levels, comma-separated",
+                    _query("levels", "interval levels, comma-separated, each strictly between "
+                           f"{LEVEL_LOW} and {LEVEL_HIGH}",
                            {"type": "string",
                             "default": ",".join(str(v) for v in DEFAULT_LEVELS)}),
                     _query("start", "forecast origin (default: the latest stored price)",

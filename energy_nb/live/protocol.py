@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from energy_nb.commodities import CODES, UnknownCommodityError, normalize
+from energy_nb.commodities import CODES
+from energy_nb.service import requests as rules
 
-#: Inclusive range of forecast horizons (business days) a topic may have.
-HORIZON_MIN, HORIZON_MAX = 1, 30
+#: Inclusive range of forecast horizons (business days) a topic may have: the rule every face
+#: shares (:func:`energy_nb.service.requests.check_horizon`).
+HORIZON_MIN, HORIZON_MAX = rules.MIN_HORIZON, rules.MAX_HORIZON
 #: Largest client message the server processes; larger ones get ``message_too_large``.
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Actions a client may send.
@@ -109,24 +111,18 @@ class Topic:
 def validate_commodity(value: Any) -> str:
     """Return the canonical commodity code or raise ``unknown_commodity``."""
     try:
-        return normalize(value)
-    except UnknownCommodityError as exc:
-        raise ProtocolError("unknown_commodity", str(exc)) from None
+        return rules.commodity_code(value)
+    except rules.RequestError as exc:
+        raise ProtocolError("unknown_commodity", exc.message) from None
 
 
 def validate_horizon(value: Any) -> int:
-    """Return the horizon as int or raise ``invalid_horizon`` (bools and floats are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(
-            "invalid_horizon",
-            f"horizon must be an integer in {HORIZON_MIN}..{HORIZON_MAX}, got {value!r:.40}",
-        )
-    if not HORIZON_MIN <= value <= HORIZON_MAX:
-        raise ProtocolError(
-            "invalid_horizon",
-            f"horizon must be an integer in {HORIZON_MIN}..{HORIZON_MAX}, got {value}",
-        )
-    return value
+    """Return the horizon as int or raise ``invalid_horizon`` (bools, floats and text are
+    rejected; :func:`energy_nb.service.requests.check_horizon` gives the message)."""
+    try:
+        return rules.check_horizon(value)
+    except rules.RequestError as exc:
+        raise ProtocolError("invalid_horizon", exc.message) from None
 
 
 def validate_seq(value: Any) -> str:
@@ -165,10 +161,11 @@ def topic_from_query(commodity: str | None, horizon: str | None) -> Topic | None
         missing = "commodity" if commodity is None else "horizon"
         raise ProtocolError("missing_field",
                             f"query parameter {missing!r} is required with the other")
-    text = horizon.strip()
-    if not (text.isascii() and text.lstrip("-").isdigit() and len(text) < 6):
-        raise ProtocolError("invalid_horizon", f"horizon must be an integer, got {horizon!r:.40}")
-    return Topic.parse(commodity, int(text))
+    try:
+        number = rules.parse_horizon(horizon)
+    except rules.RequestError as exc:
+        raise ProtocolError("invalid_horizon", exc.message) from None
+    return Topic.parse(commodity, number)
 
 
 # --- client actions --------------------------------------------------------------------------

@@ -126,7 +126,7 @@ class LiveConfig:
             complete its handshake (to be told 1013); further ones make the server drop the
             oldest connection still in its handshake, or are refused at once.
             ``max_connections`` is lowered to fit the process's open-files limit
-            (``RLIMIT_NOFILE``) minus the backlog and a reserve, with a warning.
+            (``RLIMIT_NOFILE``) minus two backlogs and a reserve, with a warning.
         max_subscriptions: topics per connection.
         idle_timeout: close (1000) a connection with no subscriptions that sent nothing for this
             long (seconds); ``None`` disables.
@@ -139,6 +139,8 @@ class LiveConfig:
             capped at the kernel's ``somaxconn`` and an eighth of the open-files limit (at
             least 16): asyncio accepts that many at once before any can be refused.
         send_high_water: write-buffer bytes above which a connection counts as a slow consumer.
+        http_concurrency: HTTP API requests running at once (with ``http_app``); beyond it 503
+            with ``Retry-After`` in the API's error shape.
         docs_file: served at ``/api/docs``.
     """
 
@@ -162,6 +164,7 @@ class LiveConfig:
     write_timeout: float | None = 20.0
     backlog: int = 1024
     send_high_water: int = 64 * 1024
+    http_concurrency: int = 256
     docs_file: Path = field(default_factory=lambda: DEFAULT_DOCS_FILE)
 
     def origins(self) -> list[Any] | None:
@@ -296,7 +299,8 @@ class LiveServer:
         if self.http_app is not None:
             from energy_nb.live.http_bridge import HttpBridge, RoutedConnection
 
-            self.http_bridge = HttpBridge(self._with_socket_routes(self.http_app))
+            self.http_bridge = HttpBridge(self._with_socket_routes(self.http_app),
+                                          limit_concurrency=cfg.http_concurrency)
             connection = functools.partial(
                 RoutedConnection, admission=self.admission, bridge=self.http_bridge,
                 socket_paths=frozenset((WS_PATH, HEALTH_PATH, STATS_PATH, DOCS_PATH)))

@@ -45,6 +45,22 @@ _REGISTRY: dict[str, str] = {
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
+def model_key(name: str) -> str:
+    """The registry key a model name stands for: case-insensitive, ``-`` or ``_``.
+
+    Args:
+        name: e.g. ``"Random-Walk"``.
+
+    Returns:
+        e.g. ``"random_walk"`` (not checked against :data:`MODEL_NAMES`).
+
+    Usage::
+
+        model_key(" ARIMA ")   # "arima"
+    """
+    return name.strip().lower().replace("-", "_")
+
+
 def model_class(name: str) -> type[ForecastModel]:
     """The class registered under ``name`` (case-insensitive).
 
@@ -53,7 +69,7 @@ def model_class(name: str) -> type[ForecastModel]:
     """
     if not isinstance(name, str):
         raise InvalidParameterError(f"model name must be a string, got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
+    key = model_key(name)
     if key not in _REGISTRY:
         raise InvalidParameterError(
             f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)}"
@@ -92,6 +108,7 @@ __all__ = [
     "DEFAULT_LEVELS",
     "MAX_HORIZON",
     "MODEL_NAMES",
+    "model_key",
     "Forecast",
     "ForecastModel",
     "InsufficientDataError",

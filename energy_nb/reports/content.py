@@ -3,7 +3,7 @@
 ``notebooks/report.ipynb`` is a thin shell: one cell per section, each calling one method of
 :class:`ReportBuilder` and displaying the result. Every section is a small dataclass holding the
 numbers (DataFrames), static plotly ``go.Figure`` objects built with the same builders as the
-dashboards (:mod:`energy_nb.ui.charts`), and an HTML rendering (``_repr_html_``) that shows in
+dashboards (:mod:`energy_nb.viz.charts`), and an HTML rendering (``_repr_html_``) that shows in
 Jupyter, in papermill's executed notebook and in the HTML/PDF export.
 
 No look-ahead: everything in a report dated ``as_of`` uses prices up to ``as_of`` only. The one
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from energy_nb.analytics import PriceStats, price_stats
+from energy_nb.service.analytics import PriceStats, price_stats
 from energy_nb.commodities import get_commodity
 from energy_nb.reports.parameters import (
     ReportParameterError,
@@ -46,12 +46,12 @@ from energy_nb.reports.parameters import (
     check_against_data,
     validate_parameters,
 )
-from energy_nb.ui.charts import (
+from energy_nb.viz.charts import (
     equity_curve_figure,
     forecast_figure,
     price_history_figure,
 )
-from energy_nb.ui.theme import PAGE_CSS, fmt_num, fmt_pct
+from energy_nb.viz.theme import PAGE_CSS, fmt_num, fmt_pct
 
 #: Business days after which the newest stored price counts as stale in the freshness section.
 STALE_AFTER_BUSINESS_DAYS = 3
@@ -223,7 +223,7 @@ class PricesSection(Section):
     Attributes:
         table: one row per commodity: unit, date, last price, changes over 1 day / 1 month /
             1 year (absolute and percent).
-        stats: per commodity the :class:`~energy_nb.analytics.PriceStats` (up to ``as_of``).
+        stats: per commodity the :class:`~energy_nb.service.analytics.PriceStats` (up to ``as_of``).
         figure: the last ``history_days`` of prices (same builder as the History page).
     """
 
@@ -238,7 +238,8 @@ class ForecastSection(Section):
 
     Attributes:
         commodity: code.
-        run: the :class:`~energy_nb.forecasting.ForecastRun` (forecast, origin, actuals after it).
+        run: the :class:`~energy_nb.service.forecasting.ForecastRun` (forecast, origin, actuals
+            after it).
         table: the forecast table (date, mean, bounds per level).
         figure: recent history, forecast mean and interval bands (and later actuals, if any).
     """
@@ -327,7 +328,7 @@ class ReportBuilder:
     def __init__(self, params: ReportParameters, store: Any = None,
                  now: datetime | None = None) -> None:
         from energy_nb.data.store import PriceStore
-        from energy_nb.forecasting import ForecastService
+        from energy_nb.service.forecasting import ForecastService
 
         if store is None:
             store = (PriceStore(params.db, create=False) if params.db  # a report only reads
@@ -433,7 +434,7 @@ class ReportBuilder:
         Raises:
             ReportContentError: the model failed.
         """
-        from energy_nb.forecasting import ForecastFitError, ForecastRequestError
+        from energy_nb.service.forecasting import ForecastFitError, ForecastRequestError
 
         code = self._check_code(code)
         p = self.params

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from energy_nb.commodities import CODES, UnknownCommodityError, get_commodity
+from energy_nb.commodities import CODES
+from energy_nb.service import requests as rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
 
-#: Horizons a report offers (trading days), the same range as the dashboards.
-MIN_HORIZON, MAX_HORIZON = 1, 30
+#: Horizons a report offers (trading days): the rule every face shares.
+MIN_HORIZON, MAX_HORIZON = rules.MIN_HORIZON, rules.MAX_HORIZON
 #: Output formats ``energy-nb report`` can write.
 FORMATS: tuple[str, ...] = ("html", "ipynb", "pdf")
 #: How plotly.js gets into the HTML: ``inline`` (self-contained, works offline and for PDF) or
@@ -134,39 +135,48 @@ def _commodities(value: Any) -> tuple[str, ...]:
         )
     codes: list[str] = []
     for item in value:
-        try:
-            code = get_commodity(str(item)).code
-        except UnknownCommodityError:
-            raise ReportParameterError(
-                f"unknown commodity {item!r} in commodities; known: {', '.join(CODES)}"
-            ) from None
+        code = _by_rule(rules.commodity_code, str(item), "commodities")
         if code not in codes:
             codes.append(code)
     return tuple(codes)
 
 
+def _by_rule(rule: Any, value: Any, name: str) -> Any:
+    """Apply a rule of :mod:`energy_nb.service.requests` to parameter ``name``; its message is
+    the error's, prefixed by the parameter's name when the message does not start with it."""
+    try:
+        return rule(value, name)
+    except rules.RequestError as exc:
+        message = exc.message if exc.message.startswith(name) else f"{name}: {exc.message}"
+        raise ReportParameterError(message) from None
+
+
+def _whole(value: Any) -> Any:
+    """A whole float (papermill's YAML may give ``5.0``) as int; anything else as it is."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    return value
+
+
 def _levels(value: Any) -> tuple[int, ...]:
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        value = [value] if not isinstance(value, str) else value.replace(",", " ").split()
-    if not isinstance(value, Sequence) or not value:
-        raise ReportParameterError(f"levels must be a non-empty list like [80, 95], got {value!r}")
-    out = sorted({_int("levels", v, 1, 99) for v in value})
-    return tuple(out)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (str, Sequence)):
+        raise ReportParameterError(f"levels must be a list like [80, 95], got {value!r}")
+    if not isinstance(value, str):
+        value = [_whole(v) for v in value]
+    return _by_rule(rules.parse_levels, value, "levels")
 
 
 def _date(name: str, value: Any) -> str | None:
     if value is None or (isinstance(value, str)
                          and value.strip().lower() in ("", "none", "latest")):
         return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ReportParameterError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
-    if ts is pd.NaT or pd.isna(ts):
-        raise ReportParameterError(f"{name} must be a date YYYY-MM-DD, got {value!r}")
+    day = _by_rule(rules.date, value, name)
+    ts = pd.Timestamp(value)
     if ts != ts.normalize():
         raise ReportParameterError(f"{name} must be a date without a time, got {value!r}")
-    return ts.strftime("%Y-%m-%d")
+    return day.strftime("%Y-%m-%d")
 
 
 def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
@@ -193,9 +203,6 @@ def validate_parameters(raw: Mapping[str, Any] | ReportParameters | None = None,
     Raises:
         ReportParameterError: naming the first invalid parameter (or unknown parameter names).
     """
-    from energy_nb.backtest.strategies import STRATEGY_NAMES
-    from energy_nb.models import MODEL_NAMES
-
     given: dict[str, Any] = {}
     if isinstance(raw, ReportParameters):
         given.update(raw.to_dict())
@@ -224,14 +231,25 @@ def validate_parameters(raw: Mapping[str, Any] | ReportParameters | None = None,
     db = values["db"]
     if db is not None and (not isinstance(db, str) or not db.strip()):
         raise ReportParameterError(f"db must be a file path or None, got {db!r}")
+    if db is not None and "://" in db:
+        from energy_nb.data.database import DatabaseUrlError, masked, parse_url
+
+        try:
+            url = parse_url(db)
+        except DatabaseUrlError as exc:
+            raise ReportParameterError(f"db: {exc}") from None
+        if url.password:  # the parameters are written into the report's notebook and run.json
+            raise ReportParameterError(
+                f"db {masked(url)} holds a password, which would be written into the report; "
+                "set ENERGY_NB_DATABASE_URL instead and leave db out")
     return ReportParameters(
         commodities=_commodities(values["commodities"]),
-        horizon=_int("horizon", values["horizon"], MIN_HORIZON, MAX_HORIZON),
-        model=_choice("model", values["model"], MODEL_NAMES),
+        horizon=_by_rule(rules.parse_horizon, _whole(values["horizon"]), "horizon"),
+        model=_by_rule(rules.model_name, values["model"], "model"),
         as_of=_date("as_of", values["as_of"]),
         levels=_levels(values["levels"]),
         title=title.strip(),
-        strategy=_choice("strategy", values["strategy"], STRATEGY_NAMES),
+        strategy=_by_rule(rules.strategy_name, values["strategy"], "strategy"),
         backtest_days=_int("backtest_days", values["backtest_days"], 60, 20_000),
         eval_origins=_int("eval_origins", values["eval_origins"], 1, 60),
         eval_step=_int("eval_step", values["eval_step"], 1, 60),

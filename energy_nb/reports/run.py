@@ -230,7 +230,7 @@ def run_report(
 
     began = time.perf_counter()
     params = validate_parameters(parameters)
-    if params.db is not None:
+    if params.db is not None and "://" not in params.db:  # a file; a database URL stays as is
         params = validate_parameters(params.to_dict(), db=str(Path(params.db).resolve()))
     fmts = check_formats(formats)
     keep = check_keep(keep)

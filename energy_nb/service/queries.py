@@ -42,10 +42,11 @@ def commodities() -> tuple[dict[str, Any], pd.DataFrame]:
 
 def history(store: Any, request: HistoryRequest) -> tuple[dict[str, Any], pd.DataFrame]:
     """Stored prices in a window, daily or resampled to the last price of each week/month."""
+    from energy_nb.data.frequency import resample_prices
+
     series = store.load(request.commodity, start=request.start, end=request.end)
-    rule = FREQUENCIES[request.freq]
-    if rule is not None and not series.empty:
-        series = series.dropna().resample(rule).last().dropna()
+    if request.freq != "D" and not series.empty:
+        series = resample_prices(series.dropna(), FREQUENCIES[request.freq])
     frame = pd.DataFrame({"date": series.index.strftime("%Y-%m-%d"),
                           "price": series.to_numpy(dtype=float)})
     prices = [{"date": d, "price": None if pd.isna(p) else float(p)}
@@ -59,13 +60,17 @@ def history(store: Any, request: HistoryRequest) -> tuple[dict[str, Any], pd.Dat
 
 def forecast(service: Any, request: ForecastRequest,
              record: bool = True) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One forecast through the shared :class:`~energy_nb.forecasting.ForecastService`.
+    """One forecast through the shared :class:`~energy_nb.service.forecasting.ForecastService`.
 
     Returns:
         ``ForecastRun.to_dict()`` (what ``energy-nb forecast --json`` prints) and the table
         (step, date, mean, bounds per level, and ``actual`` after a past start).
     """
-    from energy_nb.forecasting import ForecastFitError, ForecastRequestError, compare_with_actuals
+    from energy_nb.service.forecasting import (
+        ForecastFitError,
+        ForecastRequestError,
+        compare_with_actuals,
+    )
 
     try:
         run = service.forecast(request.commodity, request.model, origin=request.start,
@@ -105,7 +110,7 @@ def model_runs(store: Any, commodity: str | None = None, name: str | None = None
                kind: str | None = None, limit: int | None = None,
                ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Recorded model runs, newest first (``energy-nb models list --json``)."""
-    from energy_nb.registry import ModelRegistry, RegistryError
+    from energy_nb.service.registry import ModelRegistry, RegistryError
 
     try:
         runs = ModelRegistry(store).list(commodity=commodity, name=name, kind=kind, limit=limit)
@@ -126,7 +131,7 @@ def model_run(store: Any, run_id: int, kind: str | None = None,
         kind: when given, a run of another kind is :class:`NotFound` (evaluations are
             ``walk_forward`` runs).
     """
-    from energy_nb.registry import ModelRegistry, RegistryError
+    from energy_nb.service.registry import ModelRegistry, RegistryError
 
     try:
         run = ModelRegistry(store).get(run_id)

@@ -85,7 +85,7 @@ from energy_nb.ui.backtest_tables import (
     trades_table_html,
     windows_table_html,
 )
-from energy_nb.ui.charts import StaticChart, drawdown_figure, equity_curve_figure, to_widget
+from energy_nb.viz.charts import StaticChart, drawdown_figure, equity_curve_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
     DateRange,
@@ -98,7 +98,7 @@ from energy_nb.ui.controls import (
 )
 from energy_nb.ui.glossary import glossary_html, param_label
 from energy_nb.ui.model_settings import ModelSettings
-from energy_nb.ui.theme import page_header
+from energy_nb.ui.nav import page_header
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class ChartSlot:
     Args:
         css_class: class of the container (``.css_class .js-plotly-plot`` finds the chart).
         placeholder: text shown before the first figure.
-        static: show a :class:`~energy_nb.ui.charts.StaticChart` (plotly mimebundle in an
+        static: show a :class:`~energy_nb.viz.charts.StaticChart` (plotly mimebundle in an
             ``Output``) instead of a ``FigureWidget``: no copy of plotly.js travels with it, so
             secondary charts cost the page little.
 

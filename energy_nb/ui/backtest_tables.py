@@ -19,7 +19,7 @@ import pandas as pd
 
 from energy_nb.backtest import STAT_NAMES, STRATEGIES, BacktestResult
 from energy_nb.ui.glossary import model_param_label, param_label, plain_value, term
-from energy_nb.ui.theme import fmt_num
+from energy_nb.viz.theme import fmt_num
 
 __all__ = [
     "COMPARISON_COLUMNS",

@@ -29,6 +29,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from energy_nb.commodities import CODES, get_commodity
+from energy_nb.data.repositories import PriceSummaryRepository
 
 log = logging.getLogger(__name__)
 
@@ -303,13 +304,7 @@ def store_freshness(store: Any) -> list[dict[str, Any]]:
     Returns:
         ``[{"commodity", "first", "last", "rows", "sources"}]`` for the commodities with data.
     """
-    with store.read() as conn:
-        rows = conn.execute(
-            "SELECT commodity, MIN(date), MAX(date), COUNT(*) FROM prices GROUP BY commodity"
-        ).fetchall()
-        sources = conn.execute(
-            "SELECT DISTINCT commodity, source FROM prices ORDER BY commodity, source"
-        ).fetchall()
+    rows, sources = PriceSummaryRepository(store).coverage()
     by_code: dict[str, list[str]] = {}
     for code, src in sources:
         by_code.setdefault(code, []).append(src)

@@ -1,6 +1,7 @@
 """The Forecast dashboard: forecast one commodity 1–30 trading days ahead with calibrated bands.
 
-The page is a widget shell around :class:`energy_nb.forecasting.ForecastService`: the service
+The page is a widget shell around
+:class:`energy_nb.service.forecasting.ForecastService`: the service
 fits each (commodity, model, origin, data version) once and keeps the fitted model, so changing
 the horizon, the interval levels or the history window only re-predicts (milliseconds). A past
 start date shows the prices observed after it beside the forecast, with the errors. Invalid
@@ -30,22 +31,21 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from energy_nb.commodities import UnknownCommodityError, get_commodity
-from energy_nb.diagnostics import (
+from energy_nb.service.diagnostics import (
     DiagnosticsError,
     forecast_error_summary,
     forecast_frame_from_payload,
     track_record,
 )
-from energy_nb.forecasting import (
-    MAX_HORIZON,
-    MIN_HORIZON,
+from energy_nb.service.forecasting import (
     ForecastFitError,
     ForecastRequestError,
     ForecastRun,
     ForecastService,
     forecast_steps,
 )
-from energy_nb.ui.charts import forecast_figure, replace_figure, to_widget
+from energy_nb.service.requests import DEFAULT_LEVELS, MAX_HORIZON, MIN_HORIZON
+from energy_nb.viz.charts import forecast_figure, replace_figure, to_widget
 from energy_nb.ui.controls import (
     CsvDownloadLink,
     FreshnessLine,
@@ -56,14 +56,14 @@ from energy_nb.ui.controls import (
     store_freshness,
 )
 from energy_nb.ui.glossary import term
-from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.nav import page_header
+from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
 
-#: Interval levels offered (percent) and those ticked at first.
+#: Interval levels offered (percent); those ticked at first are the service's DEFAULT_LEVELS.
 LEVEL_CHOICES: tuple[int, ...] = (50, 80, 90, 95, 99)
-DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 #: History shown before the origin (label, trading days).
 LOOKBACK_CHOICES: tuple[tuple[str, int], ...] = (
     ("3 months", 63), ("6 months", 126), ("1 year", 252), ("2 years", 504),
@@ -198,14 +198,16 @@ class ForecastPage:
 
         # The first forecast is computed BEFORE the chart exists: a FigureWidget must be built
         # with its data (traces added later travel as one-shot messages that Voilà loses when
-        # they happen before the page connects; see energy_nb.ui.charts).
+        # they happen before the page connects; see energy_nb.viz.charts).
         # a shared link's selection (Voilà's query string), applied before anything is computed
         self.link_problems = apply_query(self.link_fields(), query_from_env())
         first: _Outcome = ("invalid", store_problem or "")
         if not store_problem:
             if self.start.value is None:
                 self.start.value = self._latest.get(self.commodity.value)
-            first = self._compute()
+            # the first paint shows the stored forecast of exactly this request when there is
+            # one (no model fitted, no model library imported); a changed control fits
+            first = self._compute(stored=True)
         first_figure = (self._figure(*first[1:3]) if first[0] == "ok"
                         else _empty_figure(self.commodity.value))
         self.chart = to_widget(first_figure)
@@ -332,9 +334,14 @@ class ForecastPage:
     def _refresh(self) -> None:
         self._apply(self._compute())
 
-    def _compute(self) -> _Outcome:
+    def _compute(self, stored: bool = False) -> _Outcome:
         """Forecast for the current controls: ``("ok", run, history, notes)`` or
-        ``("invalid", message)``."""
+        ``("invalid", message)``.
+
+        Args:
+            stored: first read the forecast stored for exactly these controls and data
+                (:meth:`ForecastService.stored_forecast`); fit only when there is none.
+        """
         code = self.commodity.value
         model = self.model.value
         levels = self.levels
@@ -351,16 +358,20 @@ class ForecastPage:
                 notes.append(("No interval level ticked: only the point forecast is shown.",
                               "info"))
             key = (code, model, origin, self.store.data_version(code))
-            fitting = key not in self._fitted_keys
+            run = (self.service.stored_forecast(code, model, origin=origin,
+                                                horizon=int(self.horizon.value), levels=levels)
+                   if stored else None)
+            fitting = run is None and key not in self._fitted_keys
             if fitting:
                 self._show_progress(f"Fitting {model} on {code} prices up to {origin.date()} …")
             try:
-                run = self.service.forecast(code, model, origin=origin,
-                                            horizon=int(self.horizon.value), levels=levels)
+                if run is None:
+                    run = self.service.forecast(code, model, origin=origin,
+                                                horizon=int(self.horizon.value), levels=levels)
+                    self._fitted_keys.add(key)
             finally:
                 if fitting:
                     self._hide_progress()
-            self._fitted_keys.add(key)
             history = self.service.history(code, origin, lookback=int(self.lookback.value))
         except (ForecastRequestError, ForecastFitError) as exc:
             text = str(exc)
@@ -600,7 +611,8 @@ def forecast_table(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
         actuals: prices after the origin (position ``i`` is step ``i + 1``); may be empty.
 
     Returns:
-        :func:`energy_nb.forecasting.forecast_steps` with ISO date strings: ``step, date`` (the
+        :func:`energy_nb.service.forecasting.forecast_steps` with ISO date strings:
+        ``step, date`` (the
         step's exchange trading day), ``mean, lower_<L>, upper_<L>`` and, if any actual is known,
         ``actual, error`` and ``actual_date`` (the day that step's price was observed; ``""``
         where not yet observed).
@@ -675,7 +687,7 @@ def error_summary_html(summary: dict[str, Any], horizon: int) -> str:
     """HTML of the accuracy of a forecast from a past origin.
 
     Args:
-        summary: :func:`energy_nb.diagnostics.forecast_error_summary`.
+        summary: :func:`energy_nb.service.diagnostics.forecast_error_summary`.
         horizon: the forecast's horizon.
 
     Returns:
@@ -710,7 +722,10 @@ def model_info_html(run: ForecastRun) -> str:
     chosen = info.get("chosen")
     if run.model == "auto" and chosen:
         parts.append(f' chose <b class="enb-chosen">{html.escape(str(chosen))}</b>')
-    timing = "from cache" if run.cached else f"fitted in {run.fit_seconds:.2f} s"
+    if run.stored_at:
+        timing = f"stored forecast of {html.escape(run.stored_at.replace('T', ' '))}"
+    else:
+        timing = "from cache" if run.cached else f"fitted in {run.fit_seconds:.2f} s"
     parts.append(f" · trained {html.escape(str(info.get('train_start', '?')))} – "
                  f"{run.origin.date()} ({info.get('n_obs', '?')} prices) · {timing}</div>")
     reason = info.get("reason")
@@ -728,7 +743,7 @@ def track_record_html(record: dict[str, Any] | None, model: str, commodity: str)
     """One line of evidence for the bands: coverage and rMAE in the latest evaluation.
 
     Args:
-        record: :func:`energy_nb.diagnostics.track_record`, or ``None`` when not evaluated.
+        record: :func:`energy_nb.service.diagnostics.track_record`, or ``None`` when not evaluated.
         model, commodity: what the forecast is of.
 
     Returns:

@@ -1,6 +1,6 @@
 """The History dashboard: explore stored prices of one or several commodities.
 
-The page is a thin widget shell around :func:`energy_nb.analytics.build_history_view`: every
+The page is a thin widget shell around :func:`energy_nb.service.analytics.build_history_view`: every
 change of a control recomputes the view, redraws the chart, the statistics panel, and the CSV
 link (which always carries exactly the plotted values). Invalid choices (no commodity, start after
 end, a window without prices) show a message in the page and clear the chart; nothing raises into
@@ -24,7 +24,7 @@ import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
-from energy_nb.analytics import (
+from energy_nb.service.analytics import (
     FREQUENCIES,
     ROLLING_VOL_WINDOW,
     AnalyticsError,
@@ -35,7 +35,7 @@ from energy_nb.analytics import (
     rolling_volatility,
 )
 from energy_nb.commodities import get_commodity
-from energy_nb.ui.charts import (
+from energy_nb.viz.charts import (
     price_history_figure,
     replace_figure,
     statistics_figure,
@@ -53,7 +53,8 @@ from energy_nb.ui.controls import (
     page_root,
     store_freshness,
 )
-from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.nav import page_header
+from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class HistoryPage:
         # a shared link's selection (Voilà's query string), applied before anything is computed
         self.link_problems = apply_query(self.link_fields(), query_from_env())
         # Compute the first view BEFORE creating the chart: a FigureWidget must be built with its
-        # data (see energy_nb.ui.charts), and the first render should cost one figure, not two.
+        # data (see energy_nb.viz.charts), and the first render should cost one figure, not two.
         first_view, first_problem = (None, store_problem) if store_problem else self._safe_compute()
         main, stats_fig = self._figures(first_view)
         self.chart = to_widget(main)

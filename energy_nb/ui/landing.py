@@ -24,10 +24,11 @@ from typing import Any
 import ipywidgets as widgets
 
 from energy_nb.commodities import CODES, get_commodity
+from energy_nb.data.repositories import PriceSummaryRepository
 from energy_nb.ui.controls import freshness_text, store_freshness
 from energy_nb.ui.nav import PAGES, PageLink, available_pages, nav_html, page_href
 from energy_nb.ui.preheat import on_request
-from energy_nb.ui.theme import PAGE_CSS, commodity_color, fmt_num, fmt_pct
+from energy_nb.viz.theme import PAGE_CSS, commodity_color, fmt_num, fmt_pct
 
 __all__ = ["PAGES", "PageLink", "Snapshot", "available_pages", "build_landing_page",
            "landing_html", "read_snapshot", "snapshot_card"]
@@ -80,11 +81,7 @@ def read_snapshot(store: Any, code: str) -> Snapshot | None:
     Returns:
         The snapshot, or ``None`` when the store holds no price of ``code``.
     """
-    with store.read() as conn:
-        rows = conn.execute(
-            "SELECT date, price FROM prices WHERE commodity = ? AND price IS NOT NULL "
-            "ORDER BY date DESC LIMIT ?", (code, max(SPARK_DAYS, VOL_DAYS + 1)),
-        ).fetchall()
+    rows = list(PriceSummaryRepository(store).recent(code, max(SPARK_DAYS, VOL_DAYS + 1)))
     if not rows:
         return None
     rows.reverse()

@@ -35,6 +35,7 @@ import plotly.graph_objects as go
 from energy_nb.commodities import get_commodity
 from energy_nb.live.client import ForecastStream, StreamState
 from energy_nb.live.protocol import Topic
+from energy_nb.viz.theme import PLOTLY_TEMPLATE  # importing viz also applies its plotly setup
 
 MEAN_TRACE = "forecast"
 
@@ -93,7 +94,7 @@ def live_figure(commodity: str = "WTI", levels: tuple[int, ...] = (80, 95),
                     line={"color": info.color, "width": 2})
     fig.update_layout(height=height, margin={"l": 50, "r": 20, "t": 40, "b": 40},
                       title=f"{info.code}: waiting for a live forecast…",
-                      yaxis_title=info.unit, template="plotly_white")
+                      yaxis_title=info.unit, template=PLOTLY_TEMPLATE)
     return go.FigureWidget(fig)
 
 

@@ -1,7 +1,7 @@
 """The Models dashboard: every recorded model run, their out-of-sample metrics, one run's details.
 
-The page reads the model registry (:mod:`energy_nb.registry`) and displays what
-:mod:`energy_nb.diagnostics` computes from it:
+The page reads the model registry (:mod:`energy_nb.service.registry`) and displays what
+:mod:`energy_nb.service.diagnostics` computes from it:
 
 * the runs (fits made for forecasts and walk-forward evaluations) with their metadata, filtered by
   commodity and kind;
@@ -35,7 +35,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from energy_nb.commodities import CODES, get_commodity
-from energy_nb.diagnostics import (
+from energy_nb.service.diagnostics import (
     QUICK_MODELS,
     DiagnosticsError,
     ResidualDiagnostics,
@@ -49,8 +49,8 @@ from energy_nb.diagnostics import (
     runs_table,
     step_metrics_long,
 )
-from energy_nb.registry import ModelRegistry, ModelRun
-from energy_nb.ui.charts import (
+from energy_nb.service.registry import ModelRegistry, ModelRun
+from energy_nb.viz.charts import (
     StaticChart,
     acf_figure,
     metric_by_step_figure,
@@ -66,7 +66,8 @@ from energy_nb.ui.controls import (
     store_freshness,
 )
 from energy_nb.ui.glossary import glossary_html, model_param_label, plain_value, term
-from energy_nb.ui.theme import fmt_num, fmt_pct, page_header
+from energy_nb.ui.nav import page_header
+from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class ModelsPage:
             ``PriceStore.from_settings()``.
         commodity: initial commodity filter (a code or ``"ALL"``).
         quick_models: models the quick evaluation button evaluates.
-        quick_settings: keyword arguments of :func:`energy_nb.diagnostics.quick_evaluation`
+        quick_settings: keyword arguments of :func:`energy_nb.service.diagnostics.quick_evaluation`
             (``n_origins``, ``horizon``, ``step``, ``refit_every``, ``levels``).
         diagnostics: compute residual diagnostics of the selected run at once (else on the
             ``Residual diagnostics`` button).
@@ -110,7 +111,7 @@ class ModelsPage:
         runs_html: the runs table; runs_frame: its rows.
         comparison_html / comparison: the metrics table and its frame.
         rmae_chart, coverage_chart, residual_chart, acf_chart, histogram_chart:
-        :class:`~energy_nb.ui.charts.StaticChart` (``.figure`` is the figure shown).
+        :class:`~energy_nb.viz.charts.StaticChart` (``.figure`` is the figure shown).
         details: ``HTML`` of the selected run; diagnostics: the last
         :class:`ResidualDiagnostics` (``None`` when none).
         messages, freshness: see :mod:`energy_nb.ui.controls`; widget: the whole page.
@@ -594,7 +595,7 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 
 def runs_table_html(frame: pd.DataFrame) -> str:
-    """HTML of the runs table (:func:`energy_nb.diagnostics.runs_table`)."""
+    """HTML of the runs table (:func:`energy_nb.service.diagnostics.runs_table`)."""
     if frame.empty:
         return '<div style="color:#555">No model runs recorded for this filter.</div>'
     head = ["Id", "Model", "Commodity", "Kind", "Training window", "Data version", "Created",
@@ -613,7 +614,7 @@ def runs_table_html(frame: pd.DataFrame) -> str:
 
 
 def comparison_table_html(table: pd.DataFrame) -> str:
-    """HTML of the metric comparison (:func:`energy_nb.diagnostics.comparison_table`)."""
+    """HTML of the metric comparison (:func:`energy_nb.service.diagnostics.comparison_table`)."""
     if table.empty:
         return ""
     labels = {"mean_rmae": "rMAE mean", "mae_1": "MAE step 1", "origins": "Origins",

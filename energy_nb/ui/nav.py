@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from energy_nb.viz.theme import PAGE_CSS
+
 
 @dataclass(frozen=True)
 class PageLink:
@@ -94,3 +96,20 @@ def nav_html(current: str | None = None, notebooks_dir: Path | str = ".") -> str
         links.append(f'<a class="{cls}" href="{html.escape(page_href(page.notebook))}"'
                      f' title="{html.escape(page.description)}"{mark}>{html.escape(text)}</a>')
     return f'<nav class="enb-nav" aria-label="Pages">{"".join(links)}</nav>'
+
+
+def page_header(title: str, subtitle: str = "", page: str | None = None) -> str:
+    """HTML of a page header (the stylesheet included), under the navigation bar.
+
+    Args:
+        title: page title.
+        subtitle: one explanatory line.
+        page: the page's notebook (e.g. ``history.ipynb``): the navigation bar marks it as
+            the current page. Every page of the app passes it.
+
+    Returns:
+        HTML text.
+    """
+    sub = f'<div class="enb-subtitle">{html.escape(subtitle)}</div>' if subtitle else ""
+    return (f'{PAGE_CSS}<div class="enb-page">{nav_html(page)}'
+            f'<div class="enb-title">{html.escape(title)}</div>{sub}</div>')

@@ -20,10 +20,11 @@ Usage (what :func:`energy_nb.ui.controls.page_root` does with a ``rebuild`` func
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -36,6 +37,10 @@ PREHEAT_ENV = "VOILA_PREHEAT"
 REFRESHED_CLASS = "enb-refreshed"
 #: Set in the kernel's environment by ``wait_for_request`` once the request info arrived.
 REQUEST_ENV = "SERVER_SOFTWARE"
+#: Seconds after a swap at which the root's whole state is sent again. A browser that was
+#: fetching the widget states while the swap happened drops the root's update messages that
+#: arrive before it has created the root's model; the later full state brings it in line.
+RESYNC_DELAYS = (2.0, 6.0)
 
 
 def in_preheated_kernel() -> bool:
@@ -134,8 +139,21 @@ def refresh_when_requested(
         root.page = page
         root.add_class(REFRESHED_CLASS)
         close_tree(getattr(old, "widget", None))  # the browser need not load the stale page
+        loop = asyncio.get_running_loop()
+        for delay in RESYNC_DELAYS:
+            loop.call_later(delay, resend_state, root)
 
     return on_request(swap, wait)
+
+
+def resend_state(widget: widgets.Widget) -> None:
+    """Send a widget's whole state to the browser again (nothing once it is closed).
+
+    Args:
+        widget: the widget, e.g. a page root after a swap.
+    """
+    if widget.comm is not None:
+        widget.send_state()
 
 
 def close_tree(widget: widgets.Widget | None) -> None:
@@ -154,10 +172,38 @@ def close_tree(widget: widgets.Widget | None) -> None:
     widget.close()
 
 
-def _voila_wait() -> None:
-    """Block until Voilà hands this preheated kernel to a request (raises if it never can)."""
-    from voila.utils import wait_for_request
+def voila_query_url(environ: Mapping[str, str] | None = None) -> str:
+    """The WebSocket on which Voilà sends a preheated kernel its request's information.
 
-    wait_for_request()
+    Built from the variables Voilà sets in the kernels it preheats, as
+    ``voila.utils.wait_for_request`` builds it (Voilà 0.5).
+
+    Args:
+        environ: the kernel's environment (default ``os.environ``).
+
+    Returns:
+        e.g. ``ws://127.0.0.1:8866/voila/query/<kernel id>``.
+    """
+    env = os.environ if environ is None else environ
+    base = env.get("VOILA_WS_BASE_URL", env.get("VOILA_SERVER_URL", "/"))
+    return (f"{env.get('VOILA_WS_PROTOCOL', 'ws')}://{env.get('VOILA_APP_IP', '127.0.0.1')}:"
+            f"{env.get('VOILA_APP_PORT', '8866')}{base}voila/query/"
+            f"{env.get('VOILA_KERNEL_ID')}")
+
+
+def _voila_wait() -> None:
+    """Block until Voilà hands this preheated kernel to a request (raises if it never can).
+
+    What ``voila.utils.wait_for_request`` does, without importing ``voila.utils``: that module
+    pulls jupyter_server, nbconvert, jinja2 and requests into the kernel (about 24 MiB and 550
+    modules in every preheated or warm kernel, so in most visitors' kernels) for one WebSocket
+    message.
+    """
+    from websockets.sync.client import connect
+
+    with connect(voila_query_url(), open_timeout=5, max_size=None) as websocket:
+        info = websocket.recv()  # sent when a visitor's request takes this kernel
+    for key, value in json.loads(info).items():
+        os.environ[key] = str(value)
     if not os.environ.get(REQUEST_ENV, "").startswith("voila/"):
         raise RuntimeError("no request info received from Voilà")

@@ -8,7 +8,7 @@ the page costs memory, not time.
 Usage::
 
     from energy_nb.ui.preload import preload
-    preload()            # what a warm kernel runs (PRELOAD_CODE)
+    preload()   # what a warm kernel runs (energy_nb.appserver.warm.PRELOAD_CODE)
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ MODULES: tuple[str, ...] = (
     "energy_nb.ui.models",
     "energy_nb.ui.backtest",
 )
-
-#: The code a warm kernel executes.
-PRELOAD_CODE = "from energy_nb.ui.preload import preload as _enb_preload\n_enb_preload()\n"
-
 
 def preload(modules: tuple[str, ...] = MODULES) -> list[str]:
     """Import ``modules`` (those that exist; a missing optional page is skipped).

@@ -59,3 +59,37 @@ def test_a_live_server_that_cannot_start_names_its_log_and_the_cause(home):
         port = busy.getsockname()[1]
         with pytest.raises(AppError, match="the live server did not start .*live-server.log"):
             start_live_server(port, env=env, feed="none", timeout=60)
+
+
+def test_two_live_servers_started_at_once_on_one_home_each_report_their_own_url(home):
+    """Instances sharing ENERGY_NB_HOME (one store) append to one live-server log; each must
+    read its own server's URL there, not the first one printed after it started."""
+    import threading
+
+    env = {**os.environ, "ENERGY_NB_HOME": str(home), "ENERGY_NB_API_KEY": ""}
+    started: dict[int, tuple] = {}
+    errors: list[BaseException] = []
+
+    def launch(i: int) -> None:
+        try:
+            started[i] = start_live_server(0, env=env, feed="none")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=launch, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    try:
+        assert not errors, errors
+        (first, first_url), (_second, second_url) = started[0], started[1]
+        assert first_url != second_url
+        stop(first)  # the URL the first launch reported dies with the first process
+        with pytest.raises(OSError):
+            connect(first_url, open_timeout=5).close()
+        with connect(second_url, open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+    finally:
+        for process, _url in started.values():
+            stop(process)

@@ -84,8 +84,8 @@ def test_changing_later_prices_leaves_earlier_choices_unchanged() -> None:
                                    b.result.equity["Equity"].iloc[:200])
 
 
-def test_invalid_combinations_are_skipped_and_runs_stored(tmp_path) -> None:
-    store = PriceStore(tmp_path / "s.sqlite")
+def test_invalid_combinations_are_skipped_and_runs_stored(store_url: str) -> None:
+    store = PriceStore(store_url)
     wf = walk_forward_optimize(prices(), "sma-cross", {"fast": [5, 30], "slow": [20]},
                                train_days=200, test_days=200, store=store)
     assert len(wf.skipped) == 1 and "must be smaller" in wf.skipped[0]

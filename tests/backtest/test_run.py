@@ -58,8 +58,8 @@ def test_result_has_stats_trades_equity_and_is_json_safe() -> None:
                                   check_freq=False)
 
 
-def test_runs_are_stored_and_listed_newest_first(tmp_path) -> None:
-    store = PriceStore(tmp_path / "store.sqlite")
+def test_runs_are_stored_and_listed_newest_first(store_url: str) -> None:
+    store = PriceStore(store_url)
     p = prices()
     first = run_backtest(p, "buy-and-hold", store=store)
     second = run_backtest(p, "mean-reversion", {"window": 10}, commission=0.002, store=store)
@@ -92,8 +92,8 @@ def test_errors_are_clear(kwargs: dict, error: type, message: str) -> None:
         run_backtest(prices(), **kwargs)
 
 
-def test_real_wti_through_the_negative_price(eia_dir, tmp_path) -> None:
-    store = PriceStore(tmp_path / "s.sqlite")
+def test_real_wti_through_the_negative_price(eia_dir, store_url: str) -> None:
+    store = PriceStore(store_url)
     store.import_series(read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"))
     wti = store.load("WTI", start="2019-06-01", end="2020-12-31")
     r = run_backtest(wti, "buy-and-hold", start="2020-01-01", end="2020-12-31", store=store,

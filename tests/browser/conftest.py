@@ -26,6 +26,8 @@ Usage::
 
 from __future__ import annotations
 
+import collections
+
 import os
 import shutil
 import subprocess
@@ -191,9 +193,35 @@ def new_page(browser: Any, timeout: float = PAGE_TIMEOUT) -> tuple[Any, Any]:
     pg = context.new_page()
     pg.console_errors = []
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
+    pg.console_log = collections.deque(maxlen=200)  # for describe_page after a failure
+    pg.on("console", lambda msg: pg.console_log.append(f"{msg.type}: {msg.text}"[:500]))
     pg.set_default_timeout(timeout)
     pg.set_default_navigation_timeout(timeout)
     return context, pg
+
+
+def describe_page(page: Any) -> str:
+    """What a page shows and said, for a failed test's output: its URL, uncaught errors, the
+    last console messages, how many plotly charts and widget views it has, and its text's head.
+
+    Usage::
+
+        except Exception:
+            print(describe_page(page))
+            raise
+    """
+    try:
+        counts = page.evaluate(
+            """() => ({plots: document.querySelectorAll('.js-plotly-plot').length,
+                       views: document.querySelectorAll('.jupyter-widgets').length,
+                       roots: [...document.querySelectorAll('.enb-page-root')]
+                              .map(e => e.className)})""")
+        text = page.inner_text("body")[:1500]
+    except Exception as exc:  # the page itself may be gone
+        counts, text = f"(cannot read the page: {exc})", ""
+    log = "\n".join(getattr(page, "console_log", []))
+    return (f"--- page {page.url}\npage errors: {page.console_errors}\nDOM: {counts}\n"
+            f"console (last messages):\n{log[-6000:]}\nbody text:\n{text}")
 
 
 @pytest.fixture()

@@ -159,7 +159,7 @@ def test_dark_theme_follows_the_system_setting(browser, voila_server, tmp_path):
         wait_for_plot(page, ".enb-history-chart")
         page.wait_for_timeout(1000)
         page.screenshot(path=str(tmp_path / f"history-{scheme}.png"))
-        colours[scheme] = page.evaluate("""() => {
+        colours[scheme] = page.evaluate(r"""() => {
             const bg = (el) => getComputedStyle(el).backgroundColor;
             const svg = document.querySelector('.enb-history-chart .main-svg');
             const tick = document.querySelector('.enb-history-chart .xtick text');
@@ -189,7 +189,7 @@ def test_models_tables_fit_sort_and_page(voila_factory, browser, energy_home, tm
     import shutil
 
     from energy_nb.data.store import PriceStore
-    from energy_nb.diagnostics import quick_evaluation
+    from energy_nb.service.diagnostics import quick_evaluation
     from tests.browser.conftest import new_page
 
     home = tmp_path / "home"

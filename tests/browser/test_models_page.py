@@ -16,7 +16,7 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.models.intervals import DEFAULT_WINDOW
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 from tests.browser.conftest import (
     download_csv,
     new_page,

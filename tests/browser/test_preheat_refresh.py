@@ -14,7 +14,8 @@ from pathlib import Path
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import PriceSeries, read_price_csv
-from tests.browser.conftest import new_page, plot_data, render_url, wait_for_plot
+from tests.browser.conftest import (describe_page, new_page, plot_data, render_url,
+                                    wait_for_plot)
 
 CUT = "2026-06-30"
 
@@ -88,6 +89,7 @@ def test_preheated_page_shows_prices_imported_after_the_preheat(
         assert not page.console_errors, page.console_errors
     except Exception:
         print(server.log()[-5000:])
+        print(describe_page(page))
         raise
     finally:
         context.close()
@@ -117,6 +119,7 @@ def test_preheated_page_opens_at_the_selection_of_a_shared_link(
         assert not page.console_errors, page.console_errors
     except Exception:
         print(server.log()[-5000:])
+        print(describe_page(page))
         raise
     finally:
         context.close()

@@ -54,15 +54,15 @@ def build_healthy_store(path: Path) -> Path:
     blob = json.dumps({"equity": list(range(400))})
     with store.transaction() as conn:
         for i in range(40):
-            conn.execute(
+            conn.exec_driver_sql(
                 "INSERT INTO model_runs (name, commodity, params_json, created_at, "
                 "versions_json, metrics_json) VALUES ('drift', 'WTI', '{}', '2024-01-01', "
                 "'{}', ?)", (json.dumps({"kind": "fit", "n": i}),))
-            conn.execute(
+            conn.exec_driver_sql(
                 "INSERT INTO forecasts (commodity, model, origin, horizon, levels_json, "
                 "created_at, result_json) VALUES ('WTI', 'drift', '2019-01-02', 5, '[80]', "
                 "'2024-01-01', ?)", (blob,))
-            conn.execute(
+            conn.exec_driver_sql(
                 "INSERT INTO backtests (commodity, strategy, params_json, created_at, "
                 "stats_json, equity_json) VALUES ('WTI', 'buy-and-hold', '{}', '2024-01-01', "
                 "'{}', ?)", (blob,))

@@ -11,6 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sqlalchemy import select
+
+from energy_nb.data.schema import TABLES
 from energy_nb.data.store import SCHEMA_VERSION, ImportConflictError, PriceStore, StoreError
 from energy_nb.data.validation import PriceSeries, find_flags, read_price_csv
 
@@ -23,13 +26,11 @@ def make_series(commodity: str, start: date, prices: list[float | None],
     return s
 
 
-def content(path: Path) -> list[tuple]:
-    """Everything the store holds, table by table (the 'content' of the file)."""
-    with sqlite3.connect(path) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return [(t, sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr))
-                for t in tables]
+def content(store: PriceStore) -> list[tuple]:
+    """Everything the store holds, table by table (on either backend)."""
+    with store.read() as conn:
+        return [(t.name, sorted((tuple(r) for r in conn.execute(select(t)).all()), key=repr))
+                for t in TABLES]
 
 
 def test_new_store_is_wal_and_migrated(tmp_path: Path) -> None:
@@ -59,16 +60,16 @@ def test_newer_schema_and_garbage_file_are_refused(tmp_path: Path) -> None:
         PriceStore(junk)
 
 
-def test_import_is_idempotent_and_appends(tmp_path: Path) -> None:
-    store = PriceStore(tmp_path / "s.sqlite")
+def test_import_is_idempotent_and_appends(store_url: str) -> None:
+    store = PriceStore(store_url)
     first = store.import_series(make_series("wti", date(2024, 1, 1), [70.0, 71.0, 72.0]))
     assert (first.added, first.unchanged, first.replaced) == (3, 0, 0)
     v1 = store.data_version("WTI")
-    before = content(store.path)
+    before = content(store)
     again = store.import_series(make_series("WTI", date(2024, 1, 1), [70.0, 71.0, 72.0]))
     assert (again.added, again.unchanged) == (0, 3)
     assert store.data_version("WTI") == v1
-    assert ([t for t in content(store.path) if t[0] != "imports"]
+    assert ([t for t in content(store) if t[0] != "imports"]
             == [t for t in before if t[0] != "imports"])
 
     more = store.import_series(make_series("WTI", date(2024, 1, 1), [70.0, 71.0, 72.0, 73.0, None]))
@@ -80,16 +81,16 @@ def test_import_is_idempotent_and_appends(tmp_path: Path) -> None:
     assert list(store.load("WTI", start="2024-01-02", end="2024-01-03")) == [71.0, 72.0]
 
 
-def test_conflict_is_reported_and_store_unchanged_unless_replace(tmp_path: Path) -> None:
-    store = PriceStore(tmp_path / "s.sqlite")
+def test_conflict_is_reported_and_store_unchanged_unless_replace(store_url: str) -> None:
+    store = PriceStore(store_url)
     store.import_series(make_series("BRENT", date(2024, 1, 1), [80.0, 81.0, None]))
-    before = content(store.path)
+    before = content(store)
     revised = make_series("BRENT", date(2024, 1, 1), [80.0, 81.5, 82.0, 83.0], source="rev")
     with pytest.raises(ImportConflictError,
                        match=r"2 date\(s\).*2024-01-02 stored 81 vs 81.5 \(line 3\)") as info:
         store.import_series(revised)
     assert len(info.value.conflicts) == 2
-    assert content(store.path) == before  # nothing written, not even the new 4th date
+    assert content(store) == before  # nothing written, not even the new 4th date
 
     report = store.import_series(revised, replace=True)
     assert (report.added, report.replaced, report.unchanged) == (1, 2, 1)
@@ -97,20 +98,20 @@ def test_conflict_is_reported_and_store_unchanged_unless_replace(tmp_path: Path)
     assert store.status()[1]["sources"] == ["rev", "t"]
 
 
-def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
-    store = PriceStore(tmp_path / "s.sqlite")
+def test_batch_is_all_or_nothing(store_url: str) -> None:
+    store = PriceStore(store_url)
     store.import_series(make_series("NG", date(2024, 1, 1), [2.0, 2.1]))
-    before = content(store.path)
+    before = content(store)
     good = make_series("WTI", date(2024, 1, 1), [70.0])
     bad = make_series("NG", date(2024, 1, 1), [2.0, 9.9])
     with pytest.raises(ImportConflictError):
         store.import_many([good, bad])
-    assert content(store.path) == before
+    assert content(store) == before
     assert store.load("WTI").empty
 
 
-def test_status_reports_real_quirks(tmp_path: Path, eia_dir: Path) -> None:
-    store = PriceStore(tmp_path / "s.sqlite")
+def test_status_reports_real_quirks(store_url: str, eia_dir: Path) -> None:
+    store = PriceStore(store_url)
     store.import_many([read_price_csv(eia_dir / f, commodity=c) for c, f in
                        [("WTI", "wti-daily.csv"), ("BRENT", "brent-daily.csv"),
                         ("NG", "henryhub-daily.csv")]])
@@ -135,8 +136,8 @@ def _reader(path: str, n_rows_expected: int, out: "mp.Queue[list[int]]") -> None
     out.put(seen)
 
 
-def test_reader_during_import_sees_all_or_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
+def test_reader_during_import_sees_all_or_nothing(store_url: str) -> None:
+    path = store_url
     store = PriceStore(path)
     store.import_series(make_series("WTI", date(1990, 1, 1), [50.0] * 100))
     queue: mp.Queue = mp.get_context("spawn").Queue()

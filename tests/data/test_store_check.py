@@ -66,7 +66,7 @@ def test_damage_met_while_reading_is_named(healthy: Path, tmp_path: Path) -> Non
         store.load("WTI")
     with pytest.raises(StoreDamagedError):
         with store.transaction() as conn:
-            conn.execute("DELETE FROM prices WHERE commodity = 'NG'")
+            conn.exec_driver_sql("DELETE FROM prices WHERE commodity = 'NG'")
 
 
 def test_garbage_rows_met_while_loading_are_named(healthy: Path, tmp_path: Path) -> None:

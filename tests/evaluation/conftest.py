@@ -1,8 +1,7 @@
-"""Fixtures for the evaluation tests: a real SQLite store filled with small synthetic series."""
+"""Fixtures for the evaluation tests: a real store (SQLite and PostgreSQL) with small synthetic
+series."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,9 +34,9 @@ def import_prices(store: PriceStore, code: str, prices: pd.Series, replace: bool
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> PriceStore:
-    """A store with 300 synthetic WTI and NG prices (2023-01-02 onward)."""
-    st = PriceStore(tmp_path / "energy_nb.sqlite")
+def store(store_url: str) -> PriceStore:
+    """A store with 300 synthetic WTI and NG prices (2023-01-02 onward), on each backend."""
+    st = PriceStore(store_url)
     import_prices(st, "WTI", synthetic_prices(300, seed=1))
     import_prices(st, "NG", synthetic_prices(300, seed=2, level=3.0))
     return st

@@ -114,7 +114,7 @@ BAD_ARGUMENTS = [
     (["forecast", "--commodity", "WTI", "--start", "1980-01-01", "--model", "drift"],
      "before the first"),
     (["forecast", "--commodity", "WTI", "--levels", "80,100"], "between 0 and 100"),
-    (["forecast", "--commodity", "WTI", "--levels", "80,9.5"], "integers"),
+    (["forecast", "--commodity", "WTI", "--levels", "80,9.5"], "must be an integer, got '9.5'"),
     (["forecast", "--commodity", "WTI", "--model", "drift", "--csv", "/nonexistent/x.csv"],
      "does not exist"),
     (["evaluate", "--commodity", "WTI", "--start", "1970-01-01", "--models", "drift"],

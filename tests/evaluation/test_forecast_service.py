@@ -7,14 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select, text, update
 
+from energy_nb.data.schema import forecasts
 from energy_nb.data.store import PriceStore
-from energy_nb.forecasting import (
+from energy_nb.service.forecasting import (
     ForecastRequestError,
     ForecastService,
     compare_with_actuals,
 )
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 
 from .conftest import import_prices, synthetic_prices
 
@@ -68,8 +70,9 @@ def test_forecast_is_recorded_with_inputs_and_reproducible(store: PriceStore) ->
     run = service.forecast("NG", "drift", origin="2023-09-15", horizon=10, levels=(80, 95))
     assert run.record_id is not None
     with store.read() as conn:
-        row = conn.execute("SELECT commodity, model, origin, horizon, levels_json, data_version, "
-                           "inputs_json FROM forecasts WHERE id = ?", (run.record_id,)).fetchone()
+        row = conn.execute(text("SELECT commodity, model, origin, horizon, levels_json, "
+                                "data_version, inputs_json FROM forecasts WHERE id = :id"),
+                           {"id": run.record_id}).one()
     assert row[:4] == ("NG", "drift", "2023-09-15", 10)
     assert json.loads(row[4]) == [80, 95] and row[5] == store.data_version("NG")
     inputs = json.loads(row[6])
@@ -143,3 +146,96 @@ def test_prices_after_a_past_origin_do_not_change_its_forecast(store: PriceStore
     np.testing.assert_array_equal(after.forecast.mean, before.forecast.mean)
     np.testing.assert_array_equal(after.forecast.upper[95], before.forecast.upper[95])
     assert not np.allclose(after.actuals.to_numpy(), before.actuals.to_numpy())
+
+
+def test_stored_forecast_serves_exactly_the_recorded_request(store: PriceStore) -> None:
+    assert ForecastService(store).stored_forecast("WTI", "drift", horizon=5) is None
+    made = ForecastService(store).forecast("WTI", "drift", horizon=5, levels=(80, 95))
+    reader = ForecastService(store)
+    stored = reader.stored_forecast("wti", "drift", horizon=5, levels=(95, 80))
+    assert stored is not None and reader.cache_stats().fits == 0  # read, not fitted
+    assert stored.record_id == made.record_id and stored.stored_at and stored.cached
+    assert (stored.commodity, stored.model, stored.origin, stored.horizon, stored.levels) == (
+        "WTI", "drift", made.origin, 5, (80, 95))
+    np.testing.assert_array_equal(stored.forecast.mean, made.forecast.mean)
+    for level in (80, 95):
+        np.testing.assert_array_equal(stored.forecast.lower[level], made.forecast.lower[level])
+        np.testing.assert_array_equal(stored.forecast.upper[level], made.forecast.upper[level])
+    assert list(stored.forecast.dates) == list(made.forecast.dates)
+    # any other request is not served from it
+    assert reader.stored_forecast("WTI", "drift", horizon=6) is None
+    assert reader.stored_forecast("WTI", "drift", horizon=5, levels=(80,)) is None
+    assert reader.stored_forecast("WTI", "random_walk", horizon=5) is None
+    assert reader.stored_forecast("WTI", "drift", origin="2023-06-01", horizon=5) is None
+    other = ForecastService(store, model_params={"drift": {"window": 60}})
+    assert other.stored_forecast("WTI", "drift", horizon=5) is None
+
+
+def test_stored_forecast_from_a_past_origin_is_not_served_after_new_prices(
+        store: PriceStore) -> None:
+    """No look-ahead: a stored forecast is served only from the very prices it was made from."""
+    made = ForecastService(store).forecast("WTI", "drift", origin="2023-06-01", horizon=5)
+    assert ForecastService(store).stored_forecast(
+        "WTI", "drift", origin="2023-06-01", horizon=5).record_id == made.record_id
+    last = store.load("WTI").index[-1]
+    import_prices(store, "WTI", synthetic_prices(
+        3, seed=4, start=str((last + pd.offsets.BDay(1)).date())))
+    assert ForecastService(store).stored_forecast(
+        "WTI", "drift", origin="2023-06-01", horizon=5) is None
+
+
+def _edit_inputs(store: PriceStore, record_id: int, edit) -> None:
+    """Change a stored forecast's inputs (as an older or other release would have written)."""
+    with store.transaction() as conn:
+        inputs = json.loads(conn.execute(select(forecasts.c.inputs_json)
+                                         .where(forecasts.c.id == record_id)).scalar_one())
+        edit(inputs)
+        conn.execute(update(forecasts).where(forecasts.c.id == record_id)
+                     .values(inputs_json=json.dumps(inputs)))
+
+
+def test_stored_forecast_skips_records_it_cannot_vouch_for(store: PriceStore) -> None:
+    made = ForecastService(store).forecast("WTI", "drift", horizon=4)
+    # an older record without the requested parameters
+    _edit_inputs(store, made.record_id, lambda inputs: inputs.pop("requested_params"))
+    assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None
+    again = ForecastService(store).forecast("WTI", "drift", horizon=4)
+    # other library versions may compute other numbers
+    _edit_inputs(store, again.record_id,
+                 lambda inputs: inputs["versions"].__setitem__("energy_nb", "0.0.1"))
+    assert ForecastService(store).stored_forecast("WTI", "drift", horizon=4) is None
+
+
+def test_the_training_window_is_part_of_the_cache_key(store: PriceStore) -> None:
+    service = ForecastService(store)
+    full = service.forecast("WTI", "drift", horizon=5, record=False)
+    trimmed = service.forecast("WTI", "drift", horizon=5, record=False, max_history=40)
+    assert not trimmed.cached and service.cache_stats().fits == 2  # never the full fit
+    assert trimmed.max_history == 40 and full.max_history is None
+    # drift's slope is the window's average change: a trimmed window forecasts other numbers
+    assert not np.allclose(trimmed.forecast.mean, full.forecast.mean)
+    from energy_nb.models import make_model
+
+    alone = make_model("drift").fit(store.load("WTI").iloc[-40:]).predict(horizon=5)
+    np.testing.assert_allclose(trimmed.forecast.mean, alone.mean)  # fitted on the last 40
+    again = service.forecast("WTI", "drift", horizon=9, record=False, max_history=40)
+    assert again.cached and service.cache_stats().fits == 2
+    fitted, cached = service.fitted_model("WTI", "drift", max_history=40)
+    assert cached and fitted is service.fitted_model("WTI", "drift", max_history=40)[0]
+    assert service.fitted_model("WTI", "drift")[0] is not fitted
+
+
+@pytest.mark.parametrize("window", [0, 1, -5, 2.5, "40", True])
+def test_a_bad_training_window_is_named(store: PriceStore, window: object) -> None:
+    with pytest.raises(ForecastRequestError, match="max_history"):
+        ForecastService(store).forecast("WTI", "drift", horizon=5, max_history=window)
+
+
+def test_a_forecast_on_a_trimmed_window_is_not_served_for_the_full_history(
+        store: PriceStore) -> None:
+    service = ForecastService(store)
+    run = service.forecast("WTI", "drift", horizon=5, max_history=40)
+    assert service.recorded(run.record_id)["inputs"]["max_history"] == 40
+    assert service.stored_forecast("WTI", "drift", horizon=5) is None
+    full = service.forecast("WTI", "drift", horizon=5)
+    assert service.stored_forecast("WTI", "drift", horizon=5).record_id == full.record_id

@@ -6,10 +6,11 @@ import json
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from energy_nb.data.store import PriceStore
 from energy_nb.evaluation import walk_forward
-from energy_nb.registry import ModelRegistry, RegistryError, library_versions
+from energy_nb.service.registry import ModelRegistry, RegistryError, library_versions
 
 
 def test_record_get_and_list_filters(store: PriceStore) -> None:
@@ -69,6 +70,6 @@ def test_record_evaluation_stores_per_step_metrics(store: PriceStore) -> None:
     latest = ModelRegistry(store).latest_evaluations("WTI")
     assert latest["drift"].id == ids["drift"]
     with store.read() as conn:
-        raw = conn.execute("SELECT metrics_json FROM model_runs WHERE id = ?",
-                           (ids["random_walk"],)).fetchone()[0]
+        raw = conn.execute(text("SELECT metrics_json FROM model_runs WHERE id = :id"),
+                           {"id": ids["random_walk"]}).scalar()
     assert json.loads(raw)["steps"]["1"]["rmae"] == pytest.approx(1.0)

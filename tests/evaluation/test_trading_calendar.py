@@ -20,7 +20,7 @@ import pytest
 from energy_nb.calendars import market_for, trading_days_after
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.forecasting import ForecastService
+from energy_nb.service.forecasting import ForecastService
 from energy_nb.reports.content import ReportBuilder
 from energy_nb.ui.forecast import ForecastPage
 
@@ -130,7 +130,7 @@ def home(store: PriceStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     import sqlite3
 
     folder = tmp_path_factory.mktemp("calendar-home")
-    with store.read() as src, sqlite3.connect(folder / "energy_nb.sqlite") as dst:
+    with sqlite3.connect(store.path) as src, sqlite3.connect(folder / "energy_nb.sqlite") as dst:
         src.backup(dst)
     return folder
 

@@ -118,8 +118,13 @@ def test_prices_window_frequency_and_csv(client: httpx.Client, store: PriceStore
     assert {"date": "2020-04-20", "price": -36.98} in daily["prices"]  # the real negative price
     monthly = client.get("/api/v1/prices/NG", params={"start": "2024-01-01", "end": "2024-06-30",
                                                        "freq": "m"}).json()
+    # resampled as the History page and `energy-nb data export --freq` do
+    # (energy_nb.data.frequency): the last period is labelled by its last price, never later
     assert [p["date"] for p in monthly["prices"]] == [
-        "2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30"]
+        "2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-28"]
+    from energy_nb.data.frequency import resample_prices
+    expected = resample_prices(store.load("NG", start="2024-01-01", end="2024-06-30"), "monthly")
+    assert [p["price"] for p in monthly["prices"]] == expected.round(6).tolist()
     csv = client.get("/api/v1/prices/brent", params={"start": "2024-01-02", "end": "2024-01-05"},
                      headers={"Accept": "text/csv"}).text.splitlines()
     assert csv[0] == "date,price" and csv[1].startswith("2024-01-02,")

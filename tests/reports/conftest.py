@@ -37,6 +37,25 @@ def report_store(report_home: Path) -> PriceStore:
     return PriceStore(report_home / "energy_nb.sqlite")
 
 
+@pytest.fixture(scope="session")
+def report_store_pg(report_store: PriceStore, pg_cluster) -> PriceStore:
+    """The same store copied into a PostgreSQL database (``energy-nb data copy``'s code)."""
+    from energy_nb.data.copy import copy_store
+
+    store = PriceStore(pg_cluster.new_database())
+    copy_store(report_store, store)
+    return store
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
+                                                               marks=pytest.mark.postgresql)])
+def report_backend_store(request: pytest.FixtureRequest) -> PriceStore:
+    """:func:`report_store` on each backend."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("report_store")
+    return request.getfixturevalue("report_store_pg")
+
+
 @pytest.fixture()
 def use_report_home(report_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point ``ENERGY_NB_HOME`` (inherited by papermill's kernel) at :func:`report_home`."""

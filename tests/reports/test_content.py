@@ -24,7 +24,7 @@ def truncated_copy(store: PriceStore, path: Path, after: str) -> PriceStore:
     """A copy of ``store`` whose prices after ``after`` are replaced by nonsense."""
     import sqlite3
 
-    with store.read() as src, sqlite3.connect(path) as dst:
+    with sqlite3.connect(store.path) as src, sqlite3.connect(path) as dst:
         src.backup(dst)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE prices SET price = price * 3 + 50 WHERE date > ?", (after,))
@@ -32,8 +32,9 @@ def truncated_copy(store: PriceStore, path: Path, after: str) -> PriceStore:
 
 
 @pytest.fixture(scope="module")
-def builder(report_store: PriceStore) -> ReportBuilder:
-    return ReportBuilder.from_parameters(PARAMS, store=report_store, now=NOW)
+def builder(report_backend_store: PriceStore) -> ReportBuilder:
+    """The report's sections read from the store on SQLite, then on PostgreSQL."""
+    return ReportBuilder.from_parameters(PARAMS, store=report_backend_store, now=NOW)
 
 
 def test_prices_section_reports_the_price_at_as_of(builder: ReportBuilder,

@@ -52,29 +52,33 @@ def test_defaults_validate_and_values_are_normalised() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"commodities": ["WTI", "COAL"]}, "unknown commodity 'COAL' in commodities"),
+        ({"commodities": ["WTI", "COAL"]}, "commodities: unknown commodity 'COAL'"),
         ({"commodities": []}, "commodities must be a non-empty list"),
-        ({"horizon": 0}, "horizon must be in 1..30, got 0"),
-        ({"horizon": 31}, "horizon must be in 1..30, got 31"),
+        ({"horizon": 0}, "horizon must be between 1 and 30 trading days, got 0"),
+        ({"horizon": 31}, "horizon must be between 1 and 30 trading days, got 31"),
         ({"horizon": 2.5}, "horizon must be an integer"),
         ({"horizon": True}, "horizon must be an integer"),
-        ({"levels": [80, 100]}, "levels must be in 1..99, got 100"),
-        ({"levels": []}, "levels must be a non-empty list"),
-        ({"model": "prophet"}, "unknown model 'prophet'"),
+        ({"levels": [80, 100]}, "levels: interval level must be between 0 and 100 (exclusive)"),
+        ({"levels": []}, "levels must name at least one interval level"),
+        ({"model": "prophet"}, "model: unknown model 'prophet'"),
         ({"strategy": "yolo"}, "unknown strategy 'yolo'"),
-        ({"as_of": "2025-13-45"}, "as_of must be a date YYYY-MM-DD"),
+        ({"as_of": "2025-13-45"}, "as_of is not a valid date: '2025-13-45' (use YYYY-MM-DD)"),
         ({"as_of": "2025-03-14 10:30"}, "as_of must be a date without a time"),
         ({"title": " "}, "title must be a non-empty string"),
         ({"live": True}, "live must be False"),
         ({"plotlyjs": "none"}, "unknown plotlyjs 'none'"),
         ({"eval_origins": 0}, "eval_origins must be in 1..60"),
         ({"horizn": 3}, "unknown report parameter(s) horizn"),
+        ({"db": "postgresql://me:top-secret@db/energy"},
+         "db postgresql://me:***@db/energy holds a password, which would be written into the "
+         "report; set ENERGY_NB_DATABASE_URL instead"),
+        ({"db": "mysql://me@db/energy"}, "db: mysql://me@db/energy: unsupported database"),
     ],
 )
 def test_invalid_parameters_name_the_problem(raw: dict, message: str) -> None:
     with pytest.raises(ReportParameterError) as info:
         validate_parameters(raw)
-    assert message in str(info.value)
+    assert message in str(info.value) and "top-secret" not in str(info.value)
 
 
 def test_as_of_is_checked_against_the_stored_data(report_store: PriceStore) -> None:

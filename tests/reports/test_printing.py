@@ -21,7 +21,7 @@ from energy_nb.reports.printing import (
     print_figure,
     print_html,
 )
-from energy_nb.ui.charts import forecast_figure, price_history_figure
+from energy_nb.viz.charts import forecast_figure, price_history_figure
 
 
 def history_frame() -> pd.DataFrame:

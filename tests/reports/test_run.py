@@ -159,8 +159,8 @@ def test_failing_cell_is_named_and_the_partial_notebook_kept(use_report_home: Pa
 def test_cli_rejects_bad_parameters_before_running(report_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     for args, message in [
-        (["--commodity", "WTI,COAL"], "unknown commodity 'COAL' in commodities"),
-        (["--horizon", "0"], "horizon must be in 1..30, got 0"),
+        (["--commodity", "WTI,COAL"], "commodities: unknown commodity 'COAL'"),
+        (["--horizon", "0"], "horizon must be between 1 and 30 trading days, got 0"),
         (["--as-of", "1975-01-02"], "as_of 1975-01-02 is before the first WTI price (1986-01-02)"),
     ]:
         res = run_cli(report_home, "report", "--out", str(out), *args)
@@ -246,3 +246,30 @@ def test_a_kernel_that_cannot_start_is_a_report_error(use_report_home: Path,
     with pytest.raises(ReportError, match=r"report could not run: NoSuchKernel.*no-such-kernel"):
         run_report({"commodities": ["NG"]}, out_dir=out, kernel_name="no-such-kernel")
     assert list_reports(out) == [] and len(list((out / "failed").iterdir())) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+def test_report_from_a_postgresql_store(report_store_pg, report_home: Path,
+                                        tmp_path: Path) -> None:
+    """``energy-nb report`` (papermill, the kernel inherits ENERGY_NB_DATABASE_URL) reads the
+    PostgreSQL store; the password appears in no output, file or record."""
+    import os
+
+    url = report_store_pg.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    password = report_store_pg.url.password
+    empty_home = tmp_path / "home"  # no SQLite store there: the report must read PostgreSQL
+    out = tmp_path / "out"
+    env = {**os.environ, "ENERGY_NB_HOME": str(empty_home), "ENERGY_NB_DATABASE_URL": url}
+    done = subprocess.run([str(SCRIPT), "report", "--out", str(out), "--commodity", "NG",
+                           "--model", "random_walk", "--horizon", "2", "--as-of", "2025-03-14",
+                           "--format", "html,ipynb", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    html = Path(result["files"]["html"]).read_text(encoding="utf-8")
+    assert "Forecast: NG" in html and "Data freshness" in html
+    assert not (empty_home / "energy_nb.sqlite").exists()
+    texts = [done.stdout, done.stderr, html, Path(result["files"]["ipynb"]).read_text()]
+    texts += [p.read_text(errors="replace") for p in Path(result["run_dir"]).iterdir()]
+    assert not [t for t in texts if password in t]

@@ -107,7 +107,8 @@ def test_toml_and_json_give_the_same_configuration(tmp_path: Path, config: Sched
     [
         (('at = "18:30"\ndays', 'at = "25:00"\ndays'), "job 'update': at must be a time HH:MM"),
         (('kind = "data-update"', 'kind = "backup"'), "kind must be one of data-update, report"),
-        (("horizon = 5", "horizon = 0"), "job 'report': horizon must be in 1..30, got 0"),
+        (("horizon = 5", "horizon = 0"),
+         "job 'report': horizon must be between 1 and 30 trading days, got 0"),
         (('name = "report"', 'name = "update"'), "job name(s) used twice: update"),
         (('timezone = "UTC"', 'timezone = "Mars/Olympus"'), "unknown timezone 'Mars/Olympus'"),
         (('catch_up = "6h"', 'catch_up = "soon"'), "catch_up must be a duration"),

@@ -1,4 +1,4 @@
-"""Unit tests of the widget-free History computations (energy_nb.analytics)."""
+"""Unit tests of the widget-free History computations (energy_nb.service.analytics)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_nb.analytics import (
+from energy_nb.service.analytics import (
     AnalyticsError,
     build_history_view,
     check_frequency,

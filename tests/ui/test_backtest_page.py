@@ -48,7 +48,7 @@ def page(real_store) -> BacktestPage:
 
 def stored_count(store: PriceStore) -> int:
     with store.read() as conn:
-        return conn.execute("SELECT COUNT(*) FROM backtests").fetchone()[0]
+        return conn.exec_driver_sql("SELECT COUNT(*) FROM backtests").scalar()
 
 
 def link_text(link_widget_value: str) -> str:

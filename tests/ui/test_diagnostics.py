@@ -1,4 +1,5 @@
-"""Pure tests of :mod:`energy_nb.diagnostics` (hand-computed values, payload formats, plans)."""
+"""Pure tests of :mod:`energy_nb.service.diagnostics` (hand-computed values, payload formats,
+plans)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_nb.diagnostics import (
+from energy_nb.service.diagnostics import (
     DiagnosticsError,
     forecast_error_summary,
     forecast_frame_from_payload,
@@ -15,7 +16,7 @@ from energy_nb.diagnostics import (
     residual_diagnostics,
 )
 from energy_nb.models import make_model
-from energy_nb.registry import ModelRun
+from energy_nb.service.registry import ModelRun
 
 
 def test_error_summary_hand_computed():
@@ -131,7 +132,7 @@ def test_metric_over_time_by_hand():
 
 
 def test_track_record_means_over_the_forecast_steps_by_hand():
-    from energy_nb.diagnostics import track_record
+    from energy_nb.service.diagnostics import track_record
 
     steps = {str(h): {"rmae": 1.0 + h / 100, "coverage_80": 0.8 - h / 100,
                       "coverage_95": 0.95} for h in range(1, 6)}

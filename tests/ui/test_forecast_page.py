@@ -19,8 +19,8 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.forecasting import ForecastService
-from energy_nb.ui.charts import band_trace_name
+from energy_nb.service.forecasting import ForecastService
+from energy_nb.viz.charts import band_trace_name
 from energy_nb.ui.forecast import ForecastPage, build_forecast_page
 
 FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
@@ -102,6 +102,7 @@ def test_bands_are_nested_and_match_the_table(page):
 
 
 def test_horizon_and_levels_reuse_the_fitted_model(page):
+    page.horizon.value = 20  # the first change fits (the first paint may be a stored forecast)
     stats = page.service.cache_stats()
     shown = len(page.progress_log)
     page.horizon.value = 30
@@ -272,8 +273,8 @@ def test_live_mode_toggle_is_offered_and_off_by_default(real_store):
 def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_path):
     import shutil
 
-    from energy_nb.diagnostics import quick_evaluation
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.diagnostics import quick_evaluation
+    from energy_nb.service.registry import ModelRegistry
 
     path = tmp_path / "energy_nb.sqlite"
     shutil.copy(real_store.path, path)
@@ -289,3 +290,22 @@ def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_p
         assert f"{steps[f'coverage_{level}'].mean() * 100:.1f} %" in text
     assert f"rMAE</abbr> {steps['rmae'].mean():.3f}" in text
     assert 'title="Relative mean absolute error' in text  # the glossary's tooltip
+
+
+def test_first_paint_shows_the_stored_forecast_then_a_change_fits(eia_dir, tmp_path):
+    store = PriceStore(tmp_path / "energy_nb.sqlite")
+    store.import_series(read_price_csv(eia_dir / FILES["WTI"], commodity="WTI"))
+    first = ForecastPage(store, model="drift", live=False)  # nothing stored: it fits, stores
+    assert first.run.stored_at is None and first.service.cache_stats().fits == 1
+    assert "fitted in" in first.model_info.value
+    second = ForecastPage(store, model="drift", live=False)  # a new visitor: read, not fitted
+    assert second.service.cache_stats().fits == 0 and second.progress_log == []
+    assert second.run.record_id == first.run.record_id
+    assert "stored forecast of" in second.model_info.value
+    pd.testing.assert_frame_equal(second.table_frame, first.table_frame)
+    assert [list(t.y) for t in second.chart.data] == [list(t.y) for t in first.chart.data]
+    assert second.download.widget.value == first.download.widget.value
+    second.horizon.value = 10  # a changed control fits, as before
+    assert second.service.cache_stats().fits == 1 and len(second.table_frame) == 10
+    assert second.progress_log == ["Fitting drift on WTI prices up to 2026-08-18 …"]
+    assert second.run.stored_at is None

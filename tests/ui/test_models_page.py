@@ -1,7 +1,7 @@
 """The Models page driven from Python against a real store and a real model registry.
 
 The store holds the real EIA snapshot; evaluations are real (small) walk-forward runs recorded by
-the page's own button or by :func:`energy_nb.diagnostics.quick_evaluation`.
+the page's own button or by :func:`energy_nb.service.diagnostics.quick_evaluation`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
-from energy_nb.diagnostics import quick_evaluation
+from energy_nb.service.diagnostics import quick_evaluation
 from energy_nb.models.intervals import DEFAULT_WINDOW
-from energy_nb.registry import ModelRegistry
+from energy_nb.service.registry import ModelRegistry
 from energy_nb.ui.models import ModelsPage, build_models_page
 
 FILES = {"WTI": "wti-daily.csv", "NG": "henryhub-daily.csv"}

@@ -30,7 +30,7 @@ Policies (documented once, applied everywhere):
 
 Usage::
 
-    >>> from energy_nb.analytics import resample_prices, price_stats
+    >>> from energy_nb.service.analytics import resample_prices, price_stats
     >>> weekly = resample_prices(series, "weekly")
     >>> price_stats(series).ann_volatility
 """

@@ -1,11 +1,11 @@
-"""Plotly figure builders (energy_nb.ui.charts)."""
+"""Plotly figure builders (energy_nb.viz.charts)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from energy_nb.ui.charts import (
+from energy_nb.viz.charts import (
     StaticChart,
     drawdown_figure,
     envelope,
@@ -101,7 +101,7 @@ def _round_tick(value: float) -> bool:
 
 
 def test_history_axes_have_round_ticks_of_their_own():
-    from energy_nb.ui.charts import log_axis_ticks
+    from energy_nb.viz.charts import log_axis_ticks
 
     idx = pd.bdate_range("2024-01-01", periods=4, name="date")
     data = pd.DataFrame({"WTI": [55.3, 71.2, 98.7, 112.4], "NG": [1.61, 3.5, 9.2, 15.3]},

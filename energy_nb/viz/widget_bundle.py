@@ -14,7 +14,7 @@ visits. In JupyterLab, nbval or a plain kernel the variable is unset and nothing
 
 Usage (done once when :mod:`energy_nb.ui` is imported)::
 
-    from energy_nb.ui.widget_bundle import use_served_bundle
+    from energy_nb.viz.widget_bundle import use_served_bundle
     use_served_bundle()   # no-op unless ENERGY_NB_PLOTLY_BUNDLE is set
 """
 

@@ -1,9 +1,13 @@
-"""The forecast service: fitted models cached per (commodity, model, origin, data version).
+"""The forecast service: fitted models cached per (commodity, model, origin, training window,
+data version).
 
-Dashboards, the CLI and the live server ask it for forecasts. Fitting is the expensive part, so a
-fitted model is kept in an LRU cache keyed by ``(commodity, model, origin, data_version)``; a new
-horizon or new interval levels only call ``predict`` on the cached model. When the stored prices
-change, the data version changes and the next request refits.
+Dashboards, the CLI, the HTTP API and the live server ask it for forecasts (``energy-nb serve``
+gives the socket and the HTTP API one service, so one cache). Fitting is the expensive part, so a
+fitted model is kept in an LRU cache keyed by ``(commodity, model, origin, max_history,
+data_version)``; a new horizon or new interval levels only call ``predict`` on the cached model.
+``max_history`` is the training window (at most that many observations up to the origin; ``None``:
+the full history), so a fit on a trimmed window is never served for a full-history request. When
+the stored prices change, the data version changes and the next request refits.
 
 Every forecast served with ``record=True`` is stored in the ``forecasts`` table together with its
 inputs (model parameters, origin, horizon, levels, data version, training window), so
@@ -13,7 +17,7 @@ registry.
 Usage::
 
     from energy_nb.data.store import PriceStore
-    from energy_nb.forecasting import ForecastService
+    from energy_nb.service.forecasting import ForecastService
     service = ForecastService(PriceStore.from_settings())
     run = service.forecast("WTI", model="drift", horizon=7, levels=(80, 95))
     run.forecast.to_frame()
@@ -33,15 +37,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from energy_nb.commodities import UnknownCommodityError, get_commodity
-from energy_nb.registry import ModelRegistry, _dumps, library_versions
+from energy_nb.data.repositories import ForecastRepository
+from energy_nb.service import requests as rules
+from energy_nb.service.registry import ModelRegistry, _dumps, _jsonable, library_versions
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
     from energy_nb.models import Forecast
 
-#: Horizons the app offers (trading days).
-MIN_HORIZON, MAX_HORIZON = 1, 30
+#: Horizons the app offers (trading days): the rule of :mod:`energy_nb.service.requests`.
+MIN_HORIZON, MAX_HORIZON = rules.MIN_HORIZON, rules.MAX_HORIZON
 
 
 class ForecastRequestError(ValueError):
@@ -87,6 +92,10 @@ class ForecastRun:
         model_run_id: id of the fit in ``model_runs``.
         actuals: prices observed after the origin (up to ``horizon`` trading days; empty for
             the latest origin).
+        data_end: the last stored price's date.
+        stored_at: when the forecast was stored, if it was read from the ``forecasts`` table
+            (:meth:`ForecastService.stored_forecast`) instead of computed; ``None`` otherwise.
+        max_history: the training window (observations up to the origin; ``None``: all).
     """
 
     forecast: Forecast
@@ -102,6 +111,8 @@ class ForecastRun:
     model_run_id: int | None = None
     actuals: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     data_end: pd.Timestamp | None = None
+    stored_at: str | None = None
+    max_history: int | None = None
 
     @property
     def model_used(self) -> str:
@@ -169,6 +180,10 @@ class ForecastRun:
         }
 
 
+#: ``(commodity, model, origin, max_history, data_version)``: what a fitted model was fitted on.
+CacheKey = tuple[str, str, pd.Timestamp, int | None, str]
+
+
 @dataclass
 class _Fitted:
     model: Any
@@ -207,7 +222,7 @@ class ForecastService:
         self.cache_size = cache_size
         self.model_params = {k: dict(v) for k, v in (model_params or {}).items()}
         self.registry = registry or ModelRegistry(store)
-        self._cache: OrderedDict[tuple[str, str, pd.Timestamp, str], _Fitted] = OrderedDict()
+        self._cache: OrderedDict[CacheKey, _Fitted] = OrderedDict()
         self._series: dict[str, tuple[str, pd.Series]] = {}
         self._lock = threading.RLock()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -275,27 +290,35 @@ class ForecastService:
 
     # -- the cache -----------------------------------------------------------------------------
 
-    def fitted_model(self, commodity: str, model: str, origin: Any = None) -> tuple[Any, bool]:
+    def fitted_model(self, commodity: str, model: str, origin: Any = None,
+                     max_history: int | None = None) -> tuple[Any, bool]:
         """The model fitted on prices up to ``origin``, from the cache when possible.
 
         Args:
             commodity: code.
             model: model name.
             origin: see :meth:`resolve_origin`.
+            max_history: fit on at most this many observations up to ``origin`` (``None``: all).
 
         Returns:
             ``(fitted model, cached)``.
+
+        Usage::
+
+            fitted, cached = service.fitted_model("WTI", "drift", max_history=1500)
         """
-        fitted, cached, *_ = self._fitted(commodity, model, origin)
+        fitted, cached, *_ = self._fitted(commodity, model, origin, max_history)
         return fitted.model, cached
 
-    def _fitted(self, commodity: str, model: str, origin: Any) -> tuple[
+    def _fitted(self, commodity: str, model: str, origin: Any,
+                max_history: int | None = None) -> tuple[
             _Fitted, bool, str, pd.Timestamp, str, pd.Series]:
         code = _commodity(commodity)
         name = _model_name(model)
+        window = check_max_history(max_history)
         series, version = self.series(code)
         origin_ts = self.resolve_origin(code, origin)
-        key = (code, name, origin_ts, version)
+        key: CacheKey = (code, name, origin_ts, window, version)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -311,7 +334,8 @@ class ForecastService:
                     self._hits += 1
                     return hit, True, code, origin_ts, version, series
                 self._misses += 1
-            fitted = self._fit(code, name, series.loc[:origin_ts], version)
+            train = series.loc[:origin_ts]
+            fitted = self._fit(code, name, train.iloc[-window:] if window else train, version)
             with self._lock:
                 self._fits += 1
                 self._cache[key] = fitted
@@ -364,6 +388,7 @@ class ForecastService:
         levels: Sequence[int] = (80, 95),
         *,
         record: bool = True,
+        max_history: int | None = None,
     ) -> ForecastRun:
         """Forecast ``horizon`` trading days after ``origin``.
 
@@ -374,6 +399,8 @@ class ForecastService:
             horizon: 1..30 trading days.
             levels: interval levels, ints in (0, 100).
             record: store the forecast with its inputs in the ``forecasts`` table.
+            max_history: the training window: at most this many observations up to the origin
+                (default ``None``: the full history). Part of the cache key.
 
         Returns:
             A :class:`ForecastRun` (with the actual prices after a past origin).
@@ -383,7 +410,8 @@ class ForecastService:
         """
         horizon = check_horizon(horizon)
         levels = check_levels(levels)
-        fitted, cached, code, origin_ts, version, series = self._fitted(commodity, model, origin)
+        fitted, cached, code, origin_ts, version, series = self._fitted(
+            commodity, model, origin, max_history)
         try:
             fc = fitted.model.predict(horizon=horizon, levels=levels)
         except Exception as exc:
@@ -402,6 +430,7 @@ class ForecastService:
             model_run_id=fitted.run_id,
             actuals=_after(series, origin_ts, horizon),
             data_end=pd.Timestamp(series.dropna().index[-1]),
+            max_history=check_max_history(max_history),
         )
         if record:
             run = _replace(run, record_id=self._record(run, fitted))
@@ -449,19 +478,18 @@ class ForecastService:
             "data_version": run.data_version,
             "train_start": fitted.train_start.strftime("%Y-%m-%d"),
             "train_end": run.origin.strftime("%Y-%m-%d"),
+            "max_history": run.max_history,
             "model_run_id": fitted.run_id,
+            # the parameters asked for (``model_params``), which stored_forecast() matches
+            "requested_params": self.model_params.get(run.model, {}),
             "versions": library_versions(),
         }
-        with self.store.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO forecasts (commodity, model, origin, horizon, levels_json, "
-                "data_version, created_at, inputs_json, result_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.commodity, run.model, inputs["origin"], run.horizon, _dumps(list(run.levels)),
-                 run.data_version, datetime.now(UTC).isoformat(timespec="seconds"),
-                 _dumps(inputs), _dumps(run.forecast.to_dict())),
-            )
-            return int(cursor.lastrowid)
+        return ForecastRepository(self.store).insert(
+            commodity=run.commodity, model=run.model, origin=inputs["origin"],
+            horizon=run.horizon, levels_json=_dumps(list(run.levels)),
+            data_version=run.data_version,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            inputs_json=_dumps(inputs), result_json=_dumps(run.forecast.to_dict()))
 
     def recorded(self, record_id: int) -> dict[str, Any]:
         """A stored forecast: its inputs and result.
@@ -479,13 +507,72 @@ class ForecastService:
 
         from energy_nb.models import Forecast
 
-        with self.store.read() as conn:
-            row = conn.execute("SELECT id, created_at, inputs_json, result_json FROM forecasts "
-                               "WHERE id = ?", (int(record_id),)).fetchone()
+        row = ForecastRepository(self.store).get(int(record_id))
         if row is None:
             raise ForecastRequestError(f"no stored forecast with id {record_id}")
         return {"id": row[0], "created_at": row[1], "inputs": json.loads(row[2] or "{}"),
                 "forecast": Forecast.from_dict(json.loads(row[3]))}
+
+    def stored_forecast(self, commodity: str, model: str = "auto", origin: Any = None,
+                        horizon: int = 7, levels: Sequence[int] = (80, 95)) -> ForecastRun | None:
+        """The stored forecast of exactly this request, read instead of fitted, if there is one.
+
+        A forecast recorded by :meth:`forecast` (``record=True``: the dashboards, ``energy-nb
+        forecast``, the HTTP API) is served again only when it was made for the same commodity,
+        model, origin, horizon and levels, from the same stored prices (``data_version``: any
+        price added or corrected since makes it stale), with the same model parameters and the
+        same library versions. It then equals what :meth:`forecast` would compute now, and
+        reading it imports no model library (a dashboard's first paint stays light).
+
+        Args:
+            commodity, model, origin, horizon, levels: as for :meth:`forecast`.
+
+        Returns:
+            A :class:`ForecastRun` (``cached=True``, ``record_id`` and ``stored_at`` set, actuals
+            from the store), or ``None`` when nothing stored matches.
+
+        Raises:
+            ForecastRequestError: invalid input (as :meth:`forecast`).
+
+        Usage::
+
+            run = service.stored_forecast("WTI", "auto", horizon=7) or service.forecast("WTI")
+        """
+        import json
+
+        from energy_nb.models import Forecast
+
+        horizon = check_horizon(horizon)
+        levels = check_levels(levels)
+        code = _commodity(commodity)
+        name = _model_name(model)
+        series, version = self.series(code)
+        origin_ts = self.resolve_origin(code, origin)
+        wanted = {"levels": list(levels), "requested_params": self.model_params.get(name, {}),
+                  "versions": library_versions()}
+        rows = ForecastRepository(self.store).matching(
+            commodity=code, model=name, origin=origin_ts.strftime("%Y-%m-%d"), horizon=horizon,
+            data_version=version)
+        for record_id, created_at, inputs_json, result_json in rows:
+            try:
+                inputs = json.loads(inputs_json or "{}")
+                if inputs.get("max_history") is not None:  # fitted on a trimmed window
+                    continue
+                if not all(_jsonable_equal(inputs.get(k), v) for k, v in wanted.items()):
+                    continue
+                forecast = Forecast.from_dict(json.loads(result_json))
+            except (ValueError, KeyError, TypeError):  # a damaged row is skipped, not served
+                continue
+            if len(forecast.mean) != horizon or forecast.levels != levels:
+                continue
+            return ForecastRun(
+                forecast=forecast, commodity=code, model=name, origin=origin_ts,
+                horizon=horizon, levels=levels, data_version=version, cached=True,
+                fit_seconds=0.0, record_id=int(record_id),
+                model_run_id=inputs.get("model_run_id"),
+                actuals=_after(series, origin_ts, horizon),
+                data_end=pd.Timestamp(series.dropna().index[-1]), stored_at=str(created_at))
+        return None
 
     def reproduce(self, record_id: int) -> Forecast:
         """Recompute a stored forecast from its recorded inputs.
@@ -516,7 +603,7 @@ class ForecastService:
 
 
 def check_horizon(horizon: Any) -> int:
-    """Validate a horizon of 1..30 trading days.
+    """Validate a horizon of 1..30 trading days (:func:`energy_nb.service.requests.check_horizon`).
 
     Args:
         horizon: the value.
@@ -527,18 +614,38 @@ def check_horizon(horizon: Any) -> int:
     Raises:
         ForecastRequestError: naming the bad value.
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
-        raise ForecastRequestError(f"horizon must be an integer number of trading days, "
-                                   f"got {horizon!r}")
-    if not MIN_HORIZON <= int(horizon) <= MAX_HORIZON:
+    try:
+        return rules.check_horizon(horizon)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
+
+
+def check_max_history(max_history: Any) -> int | None:
+    """Validate a training window: ``None`` (the full history) or a whole number of observations
+    of at least 2.
+
+    Args:
+        max_history: the value.
+
+    Returns:
+        It as ``int``, or ``None``.
+
+    Raises:
+        ForecastRequestError: naming the bad value.
+    """
+    if max_history is None:
+        return None
+    if isinstance(max_history, bool) or not isinstance(max_history, (int, np.integer)) \
+            or max_history < 2:
         raise ForecastRequestError(
-            f"horizon must be between {MIN_HORIZON} and {MAX_HORIZON} trading days, got {horizon}"
-        )
-    return int(horizon)
+            f"max_history must be a whole number of observations >= 2 or None, "
+            f"got {max_history!r}")
+    return int(max_history)
 
 
 def check_levels(levels: Any) -> tuple[int, ...]:
-    """Validate interval levels: ints strictly between 0 and 100.
+    """Validate interval levels, ints strictly between 0 and 100, none allowed
+    (:func:`energy_nb.service.requests.check_levels`).
 
     Args:
         levels: a sequence of levels.
@@ -549,17 +656,10 @@ def check_levels(levels: Any) -> tuple[int, ...]:
     Raises:
         ForecastRequestError: naming the bad value.
     """
-    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
-        raise ForecastRequestError(f"levels must be a list of integers in (0, 100), got {levels!r}")
-    out = set()
-    for level in levels:
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
-            raise ForecastRequestError(f"interval level must be an integer, got {level!r}")
-        if not 0 < int(level) < 100:
-            raise ForecastRequestError(f"interval level must be between 0 and 100 (exclusive), "
-                                       f"got {level}")
-        out.add(int(level))
-    return tuple(sorted(out))
+    try:
+        return rules.check_levels(levels, required=False)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def forecast_steps(frame: pd.DataFrame, actuals: pd.Series) -> pd.DataFrame:
@@ -675,6 +775,16 @@ def _rounded(values: Any, decimals: int = 4) -> list[float | None]:
     return out
 
 
+def _jsonable_equal(stored: Any, wanted: Any) -> bool:
+    """Whether a value read back from JSON equals ``wanted`` once that went through JSON too
+    (tuples become lists, keys strings); a missing value (``None``) never equals."""
+    import json
+
+    if stored is None:
+        return False
+    return stored == json.loads(json.dumps(_jsonable(wanted), sort_keys=True))
+
+
 def _after(series: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:
     pos = int(series.index.searchsorted(origin, "right"))
     return series.iloc[pos: pos + horizon]
@@ -682,30 +792,26 @@ def _after(series: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:
 
 def _commodity(name: Any) -> str:
     try:
-        return get_commodity(name).code
-    except UnknownCommodityError as exc:
-        raise ForecastRequestError(str(exc)) from None
+        return rules.commodity_code(name)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def _model_name(name: Any) -> str:
-    from energy_nb.models import MODEL_NAMES
-
-    if not isinstance(name, str) or name.strip().lower().replace("-", "_") not in MODEL_NAMES:
-        raise ForecastRequestError(
-            f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}"
-        )
-    return name.strip().lower().replace("-", "_")
+    try:
+        return rules.model_name(name)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
 
 
 def _date(value: Any, what: str) -> pd.Timestamp:
     try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ForecastRequestError(f"{what} is not a valid date: {value!r} (use YYYY-MM-DD)") \
-            from None
-    if ts is pd.NaT:
+        ts = rules.date(value, what)
+    except rules.RequestError as exc:
+        raise ForecastRequestError(exc.message) from None
+    if ts is None:
         raise ForecastRequestError(f"{what} is not a valid date: {value!r} (use YYYY-MM-DD)")
-    return ts.tz_localize(None).normalize() if ts.tz is not None else ts.normalize()
+    return ts
 
 
 def _params(model: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from energy_nb.ui.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
+from energy_nb.viz.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
 
 #: Above this many points per trace the history chart switches from SVG ``Scatter`` to WebGL
 #: ``Scattergl`` unless the range slider is requested (plotly's slider does not draw gl traces).
@@ -217,7 +217,7 @@ def returns_histogram_figure(histograms: Mapping[str, pd.DataFrame],
     """Overlaid bar histograms of daily log returns, one per commodity.
 
     Args:
-        histograms: per code, a frame from :func:`energy_nb.analytics.returns_histogram`.
+        histograms: per code, a frame from :func:`energy_nb.service.analytics.returns_histogram`.
         height: pixels.
 
     Returns:
@@ -301,7 +301,8 @@ def rolling_volatility_figure(
     """Rolling annualised volatility lines, one per commodity.
 
     Args:
-        vols: per code, a series from :func:`energy_nb.analytics.rolling_volatility` (fraction).
+        vols: per code, a series from :func:`energy_nb.service.analytics.rolling_volatility`
+            (fraction).
         window: window length, for the title.
         height: pixels.
         max_points: long series are thinned to about this many points (:func:`thin`) to keep
@@ -584,8 +585,9 @@ def metric_by_step_figure(
     """One line per model of a metric against the forecast step (or the forecast origin).
 
     Args:
-        frame: index ``step``, one column per model (:func:`energy_nb.diagnostics.metric_by_step`);
-            or index ``origin`` (dates, :func:`energy_nb.diagnostics.metric_over_time`).
+        frame: index ``step``, one column per model
+            (:func:`energy_nb.service.diagnostics.metric_by_step`);
+            or index ``origin`` (dates, :func:`energy_nb.service.diagnostics.metric_over_time`).
         metric_label: y axis title.
         reference: a horizontal reference line (e.g. 1.0 for rMAE, the nominal coverage).
         reference_label: its annotation.
@@ -797,8 +799,8 @@ def statistics_figure(
     One figure instead of two keeps a page at a single extra chart widget.
 
     Args:
-        histograms: per code, :func:`energy_nb.analytics.returns_histogram` frames.
-        vols: per code, :func:`energy_nb.analytics.rolling_volatility` series (fraction).
+        histograms: per code, :func:`energy_nb.service.analytics.returns_histogram` frames.
+        vols: per code, :func:`energy_nb.service.analytics.rolling_volatility` series (fraction).
         window: rolling window, for the subtitle.
         height: pixels.
         max_points: long volatility series are thinned to about this many points.

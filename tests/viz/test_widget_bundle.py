@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 from plotly.basewidget import BaseFigureWidget
 
-from energy_nb.ui.widget_bundle import BUNDLE_ENV, loader_source, use_served_bundle
+from energy_nb.viz.widget_bundle import BUNDLE_ENV, loader_source, use_served_bundle
 
 
 @pytest.fixture

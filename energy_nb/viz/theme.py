@@ -1,8 +1,9 @@
-"""One consistent look for every page: titles, units, colours per commodity, number formats.
+"""One consistent look for the pages and the reports: units, colours per commodity, the plotly
+template, the stylesheet, number formats (page headers with navigation: :mod:`energy_nb.ui.nav`).
 
 Usage::
 
-    >>> from energy_nb.ui.theme import commodity_color, fmt_pct
+    >>> from energy_nb.viz.theme import commodity_color, fmt_pct
     >>> commodity_color("wti")
     '#1f77b4'
     >>> fmt_pct(-3.14159)
@@ -11,7 +12,6 @@ Usage::
 
 from __future__ import annotations
 
-import html
 import math
 
 from energy_nb.commodities import get_commodity
@@ -62,25 +62,6 @@ def commodity_label(code: str) -> str:
     """A short display label: ``"WTI — WTI crude oil (Cushing, OK)"``."""
     c = get_commodity(code)
     return f"{c.code} — {c.name}"
-
-
-def page_header(title: str, subtitle: str = "", page: str | None = None) -> str:
-    """HTML of a page header (the stylesheet included), under the navigation bar.
-
-    Args:
-        title: page title.
-        subtitle: one explanatory line.
-        page: the page's notebook (e.g. ``history.ipynb``): the navigation bar marks it as
-            the current page. Every page of the app passes it.
-
-    Returns:
-        HTML text.
-    """
-    from energy_nb.ui.nav import nav_html
-
-    sub = f'<div class="enb-subtitle">{html.escape(subtitle)}</div>' if subtitle else ""
-    return (f'{PAGE_CSS}<div class="enb-page">{nav_html(page)}'
-            f'<div class="enb-title">{html.escape(title)}</div>{sub}</div>')
 
 
 def fmt_num(value: float, digits: int = 2) -> str:

@@ -16,7 +16,7 @@ The Forecast and Models pages only display what these functions compute (no widg
 
 Usage::
 
-    from energy_nb.diagnostics import comparison_table, residual_diagnostics, fit_run_model
+    from energy_nb.service.diagnostics import comparison_table, residual_diagnostics, fit_run_model
     table = comparison_table(registry.latest_evaluations("WTI"))
     diag = residual_diagnostics(fit_run_model(store, registry.get(3)))
     diag.acf, diag.ljung_box_pvalue
@@ -35,7 +35,7 @@ from energy_nb.evaluation import metrics as M
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
-    from energy_nb.registry import ModelRun
+    from energy_nb.service.registry import ModelRun
 
 #: Steps shown in the comparison table.
 COMPARISON_STEPS: tuple[int, ...] = (1, 5, 10, 20, 30)
@@ -57,7 +57,7 @@ def forecast_error_summary(errors: pd.DataFrame, levels: Sequence[int]) -> dict[
     """Accuracy of one forecast over the steps whose price is already known.
 
     Args:
-        errors: frame from :func:`energy_nb.forecasting.compare_with_actuals` (``actual``,
+        errors: frame from :func:`energy_nb.service.forecasting.compare_with_actuals` (``actual``,
             ``mean`` and ``inside_<L>`` columns).
         levels: the interval levels shown.
 
@@ -561,7 +561,7 @@ def quick_evaluation(
     """
     from energy_nb.commodities import get_commodity
     from energy_nb.evaluation import walk_forward
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
 
     code = get_commodity(commodity).code
     series = store.load(code)

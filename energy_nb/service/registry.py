@@ -8,7 +8,7 @@ holds a ``"kind"``: ``"fit"`` for a model fitted to make a forecast (with ``fit_
 
 Usage::
 
-    from energy_nb.registry import ModelRegistry
+    from energy_nb.service.registry import ModelRegistry
     registry = ModelRegistry(store)
     run_id = registry.record("drift", "WTI", params={}, train_start="2020-01-02",
                              train_end="2025-06-30", data_version="WTI@3",
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from energy_nb.commodities import get_commodity
+from energy_nb.data.repositories import ModelRunRepository
 
 if TYPE_CHECKING:  # pragma: no cover
     from energy_nb.data.store import PriceStore
@@ -155,11 +156,9 @@ class ModelRegistry:
         store: the store whose ``model_runs`` table to use.
     """
 
-    _COLUMNS = ("id, name, commodity, params_json, train_start, train_end, data_version, "
-                "created_at, versions_json, metrics_json")
-
     def __init__(self, store: PriceStore) -> None:
         self.store = store
+        self._runs = ModelRunRepository(store)
 
     def record(
         self,
@@ -194,25 +193,11 @@ class ModelRegistry:
         params_json = _dumps(params or {})
         metrics = dict(metrics or {})
         start, end = _iso_date(train_start), _iso_date(train_end)
-        with self.store.transaction() as conn:
-            if reuse:
-                rows = conn.execute(
-                    "SELECT id, metrics_json FROM model_runs WHERE name = ? AND commodity = ? "
-                    "AND params_json = ? AND train_start IS ? AND train_end IS ? "
-                    "AND data_version IS ? ORDER BY id DESC",
-                    (name, code, params_json, start, end, data_version),
-                ).fetchall()
-                for run_id, mjson in rows:
-                    if json.loads(mjson or "{}").get("kind") == metrics.get("kind"):
-                        return int(run_id)
-            cursor = conn.execute(
-                "INSERT INTO model_runs (name, commodity, params_json, train_start, train_end, "
-                "data_version, created_at, versions_json, metrics_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, code, params_json, start, end, data_version, _now(),
-                 _dumps(library_versions()), _dumps(metrics)),
-            )
-            return int(cursor.lastrowid)
+        return self._runs.insert(
+            reuse=reuse, reuse_kind=metrics.get("kind"), name=name, commodity=code,
+            params_json=params_json, train_start=start, train_end=end, data_version=data_version,
+            created_at=_now(), versions_json=_dumps(library_versions()),
+            metrics_json=_dumps(metrics))
 
     def record_evaluation(
         self, result: WalkForwardResult, series: pd.Series, data_version: str | None
@@ -275,28 +260,13 @@ class ModelRegistry:
         Raises:
             RegistryError: on an invalid ``kind`` or ``limit``.
         """
-        sql = f"SELECT {self._COLUMNS} FROM model_runs WHERE 1 = 1"
-        args: list[Any] = []
         if commodity is not None:
-            sql += " AND commodity = ?"
-            args.append(get_commodity(commodity).code)
-        if name is not None:
-            sql += " AND name = ?"
-            args.append(name)
-        if kind is not None:
-            if kind not in ("fit", "walk_forward"):
-                raise RegistryError(f"kind must be 'fit' or 'walk_forward', got {kind!r}")
-            # filtered (and limited) in SQL: only the wanted rows are read and parsed
-            sql += " AND json_extract(metrics_json, '$.kind') = ?"
-            args.append(kind)
+            commodity = get_commodity(commodity).code
+        if kind is not None and kind not in ("fit", "walk_forward"):
+            raise RegistryError(f"kind must be 'fit' or 'walk_forward', got {kind!r}")
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise RegistryError(f"limit must be a positive integer, got {limit!r}")
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        with self.store.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
+        rows = self._runs.list(commodity=commodity, name=name, kind=kind, limit=limit)
         return [_row_to_run(r) for r in rows]
 
     def get(self, run_id: int) -> ModelRun:
@@ -311,9 +281,7 @@ class ModelRegistry:
         Raises:
             RegistryError: no such run.
         """
-        with self.store.read() as conn:
-            row = conn.execute(f"SELECT {self._COLUMNS} FROM model_runs WHERE id = ?",
-                               (int(run_id),)).fetchone()
+        row = self._runs.get(int(run_id))
         if row is None:
             raise RegistryError(f"no model run with id {run_id}")
         return _row_to_run(row)

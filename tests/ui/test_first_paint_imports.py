@@ -1,0 +1,56 @@
+"""What a dashboard kernel imports for a page's first paint: no model library.
+
+Every open page holds a kernel, and every module it imports is memory held per visitor (and per
+pooled kernel). statsmodels, scipy and scikit-learn (about 100 MiB together) are needed to fit
+models, never to show a page: the warm pool's preload and the first paint of every page must not
+load them. Each case runs in a fresh interpreter on a store of the real snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from energy_nb.data.store import PriceStore
+from energy_nb.data.validation import read_price_csv
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL_LIBRARIES = ("statsmodels", "scipy", "sklearn")
+FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
+
+#: What each case runs, then the probe prints what got imported.
+CASES = {
+    "warm preload": "from energy_nb.ui.preload import preload\npreload()",
+    "history": "from energy_nb.ui.history import build_history_page\nbuild_history_page()",
+    "models": "from energy_nb.ui.models import build_models_page\nbuild_models_page()",
+    "backtest": "from energy_nb.ui.backtest import build_backtest_page\nbuild_backtest_page()",
+    "landing": "from energy_nb.ui.landing import build_landing_page\nbuild_landing_page()",
+}
+PROBE = ("\nimport json, sys\nprint('ENB' + json.dumps([m for m in %r if m in sys.modules]))\n"
+         % (MODEL_LIBRARIES,))
+
+
+@pytest.fixture(scope="module")
+def home(eia_dir, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("first-paint")
+    store = PriceStore(folder / "energy_nb.sqlite")
+    for code, name in FILES.items():
+        store.import_series(read_price_csv(eia_dir / name, commodity=code))
+    return folder
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_first_paint_imports_no_model_library(home: Path, case: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "VOILA_"))}
+    env["ENERGY_NB_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    done = subprocess.run([sys.executable, "-c", CASES[case] + PROBE], capture_output=True,
+                          text=True, timeout=180, env=env, cwd=str(REPO / "notebooks"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("ENB"))
+    assert json.loads(line[3:]) == [], f"{case} imported {line[3:]}"
