@@ -3,6 +3,7 @@
 Usage (from the project root, with a store imported, e.g. ``energy-nb data init``)::
 
     python docs/screenshots/take_screenshots.py            # writes docs/screenshots/*.png
+    python docs/screenshots/take_screenshots.py backtest.png forecast.png   # only these
 
 Each page is opened at 1,100 x 760 px once it has drawn its chart; ``history-dark.png`` shows the
 dark theme (the visitor's system setting, emulated). Chromium is the system one
@@ -31,8 +32,8 @@ SHOTS = {
 }
 
 
-def main() -> int:
-    """Start the app on a free port, take every screenshot, stop the app."""
+def main(names: list[str] | None = None) -> int:
+    """Start the app on a free port, take the screenshots (``names``: only these), stop it."""
     from playwright.sync_api import sync_playwright
 
     from energy_nb.app import AppOptions, start, stop
@@ -45,6 +46,8 @@ def main() -> int:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
                                          args=["--no-sandbox", "--disable-gpu"])
             for name, (notebook, ready, scheme) in SHOTS.items():
+                if names and name not in names:
+                    continue
                 context = browser.new_context(viewport={"width": 1100, "height": 760},
                                               color_scheme=scheme)
                 page = context.new_page()
@@ -61,4 +64,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    unknown = sorted(set(sys.argv[1:]) - set(SHOTS))
+    if unknown:
+        sys.exit(f"unknown screenshot(s) {', '.join(unknown)}; known: {', '.join(SHOTS)}")
+    sys.exit(main(sys.argv[1:]))

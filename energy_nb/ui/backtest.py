@@ -68,6 +68,7 @@ from energy_nb.backtest.strategies import ParamSpec
 from energy_nb.ui.backtest_params import (
     MODEL_PARAMS,
     BacktestInputError,
+    link_model_settings,
     optimisable,
     param_widget,
     parse_grid,
@@ -96,6 +97,7 @@ from energy_nb.ui.controls import (
     page_root,
 )
 from energy_nb.ui.glossary import glossary_html, param_label
+from energy_nb.ui.model_settings import ModelSettings
 from energy_nb.ui.nav import page_header
 from energy_nb.ui.urlstate import apply_query, query_from_env
 
@@ -224,7 +226,8 @@ class BacktestPage:
         run_button, cancel_button, progress, status: running.
         equity_slot, drawdown_slot: :class:`ChartSlot`; ``equity_chart`` / ``drawdown_chart``
             are their current ``go.FigureWidget`` (``None`` before a result).
-        stats_table, trades_table, comparison_table: ``HTML``.
+        stats_table, trades_table, comparison_table: ``HTML``; params_line: the run's parameters
+            by their plain labels.
         trades_download, equity_download: :class:`CsvDownloadLink`.
         messages, freshness: see :mod:`energy_nb.ui.controls`.
         result: the :class:`BacktestResult` on display (``None`` before the first run).
@@ -269,6 +272,9 @@ class BacktestPage:
             name: {spec.name: param_widget(spec) for spec in cls.param_specs}
             for name, cls in STRATEGIES.items()
         }
+        for controls in self.param_widgets.values():
+            link_model_settings(controls)
+        self._settings_folds: dict[str, widgets.Accordion] = {}
         self.params_box = widgets.VBox()
         self.params_box.add_class("enb-bt-params")
 
@@ -326,6 +332,9 @@ class BacktestPage:
                                      "The equity curve against buy & hold appears here "
                                      "after a run.")
         self.drawdown_slot = ChartSlot("enb-bt-drawdown", "", static=True)
+        # the run's parameters by their plain labels, above the charts (too long for a title)
+        self.params_line = widgets.HTML(value="")
+        self.params_line.add_class("enb-bt-params-line")
         self.stats_table = widgets.HTML(value="")
         self.stats_table.add_class("enb-bt-stats")
         self.trades_table = widgets.HTML(value="", layout=widgets.Layout(
@@ -382,7 +391,8 @@ class BacktestPage:
         results = widgets.HBox(
             [
                 # side by side on wide windows; below 900 px the statistics wrap under
-                widgets.VBox([self.equity_slot.widget, self.drawdown_slot.widget],
+                widgets.VBox([self.params_line, self.equity_slot.widget,
+                              self.drawdown_slot.widget],
                              layout=widgets.Layout(flex="3 1 560px", min_width="0")),
                 widgets.VBox([label("Statistics"), self.stats_table, widgets.HTML(glossary_html(
                     ["Sharpe", "Sortino", "Calmar", "SQN", "Max drawdown", "Trading days"]))],
@@ -426,11 +436,15 @@ class BacktestPage:
         model_specs = [s for s in specs if s.name in MODEL_PARAMS]
         other_specs = [s for s in specs if s.name not in MODEL_PARAMS]
 
+        def row(spec: ParamSpec) -> widgets.Widget:
+            control = self.param_widgets[name][spec.name]
+            if isinstance(control, ModelSettings):  # folded: the model's own settings
+                return self._settings_fold(name, control)
+            return widgets.HBox([control, widgets.HTML(
+                f'<span style="color:#666">{html.escape(spec.help)}</span>')])
+
         def rows(group: list[ParamSpec]) -> list[widgets.Widget]:
-            return [widgets.HBox([self.param_widgets[name][s.name],
-                                  widgets.HTML(f'<span style="color:#666">'
-                                               f"{html.escape(s.help)}</span>")])
-                    for s in group]
+            return [row(s) for s in group]
 
         if model_specs:
             boxes.append(widgets.HTML("<i>Forecast model</i>"))
@@ -442,6 +456,16 @@ class BacktestPage:
             boxes.append(widgets.HTML('<span style="color:#666">No parameters.</span>'))
         self.params_box.children = tuple(boxes)
         self._show_optimise()
+
+    def _settings_fold(self, strategy: str, settings: ModelSettings) -> widgets.Accordion:
+        """The "Model settings" fold of a strategy (built once, so it keeps its open state)."""
+        folds = self._settings_folds
+        if strategy not in folds:
+            fold = widgets.Accordion(children=[settings], titles=("Model settings",),
+                                     selected_index=None, layout=widgets.Layout(width="100%"))
+            fold.add_class("enb-bt-model-settings")
+            folds[strategy] = fold
+        return folds[strategy]
 
     def _grid_widget(self, spec: ParamSpec) -> widgets.Text:
         widget = widgets.Text(value="", placeholder="e.g. 5, 10, 20 (blank: fixed)",
@@ -730,8 +754,10 @@ class BacktestPage:
         self.windows_table.value = (
             "<b>Walk-forward windows (parameters chosen on each training window)</b>"
             + windows_table_html(optimised.windows)) if optimised is not None else ""
-        title = (f"{result.strategy} on {result.commodity} "
-                 f"({params_summary(result.params, result.strategy)})")
+        title = f"{result.strategy} on {result.commodity}"
+        self.params_line.value = (
+            f'<div style="color:#555"><b>Parameters</b>: '
+            f"{html.escape(params_summary(result.params, result.strategy))}</div>")
         # no fixed width: the charts take their box's width and follow the window
         self.equity_slot.set(equity_curve_figure(result.equity, title=title))
         self.drawdown_slot.set(drawdown_figure(result.equity))

@@ -20,10 +20,12 @@ import ipywidgets as widgets
 
 from energy_nb.backtest.strategies import ParamSpec
 from energy_nb.ui.glossary import param_label
+from energy_nb.ui.model_settings import ModelSettings, ModelSettingsError
 
 __all__ = [
     "MODEL_PARAMS",
     "BacktestInputError",
+    "link_model_settings",
     "optimisable",
     "param_widget",
     "parse_grid",
@@ -44,12 +46,34 @@ def _model_names() -> tuple[str, ...]:
     return tuple(MODEL_NAMES)
 
 
+def _default_model() -> str:
+    from energy_nb.backtest.strategies import STRATEGIES
+
+    spec = next(s for s in STRATEGIES["forecast"].param_specs if s.name == "model")
+    return str(spec.default)
+
+
+def link_model_settings(controls: dict[str, widgets.ValueWidget]) -> None:
+    """Make a strategy's "Model settings" follow its model dropdown (when it has both).
+
+    Args:
+        controls: one strategy's ``{parameter: widget}`` from :func:`param_widget`.
+    """
+    model, settings = controls.get("model"), controls.get("model_params")
+    if model is None or not isinstance(settings, ModelSettings):
+        return
+    settings.model = model.value
+    model.observe(lambda change: setattr(settings, "model", change["new"]), names="value")
+
+
 def param_widget(spec: ParamSpec) -> widgets.ValueWidget:
     """The input widget of one strategy parameter.
 
     Numbers use unbounded ``IntText`` / ``FloatText`` so that out-of-range values reach the
     strategy's own validation (and its message); an optional number is a ``Text`` (blank = none);
-    ``model`` is a dropdown of the registered models; a mapping is JSON text.
+    ``model`` is a dropdown of the registered models; ``model_params`` is a
+    :class:`~energy_nb.ui.model_settings.ModelSettings` (one control per setting of the model,
+    linked to the dropdown by :func:`link_model_settings`); another mapping is JSON text.
 
     Args:
         spec: the parameter's spec.
@@ -67,6 +91,9 @@ def param_widget(spec: ParamSpec) -> widgets.ValueWidget:
     elif spec.kind == "bool":
         widget = widgets.Checkbox(value=bool(spec.default), description=param_label(spec.name),
                                   indent=False)
+    elif spec.name == "model_params":  # a typed control per setting of the chosen model
+        # (no tooltip: a Box's view reads its description, which a Box lacks, and fails)
+        return ModelSettings(_default_model())
     elif spec.kind == "dict":
         widget = widgets.Text(value=json.dumps(spec.default or {}), placeholder="{}", **common)
     elif spec.optional:
@@ -99,6 +126,11 @@ def read_param(spec: ParamSpec, widget: widgets.ValueWidget, strategy: str) -> A
     Raises:
         BacktestInputError: text that is not JSON / not a number.
     """
+    if isinstance(widget, ModelSettings):
+        try:
+            return widget.read(strategy)
+        except ModelSettingsError as exc:
+            raise BacktestInputError(str(exc)) from None
     value = widget.value
     where = f"{strategy}: parameter {spec.name!r}"
     if spec.kind == "dict":

@@ -11,7 +11,6 @@ Usage::
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from energy_nb.backtest import STAT_NAMES, STRATEGIES, BacktestResult
-from energy_nb.ui.glossary import term
+from energy_nb.ui.glossary import model_param_label, param_label, plain_value, term
 from energy_nb.viz.theme import fmt_num
 
 __all__ = [
@@ -160,7 +159,8 @@ def trades_table_html(trades: pd.DataFrame, max_rows: int = MAX_TRADE_ROWS) -> s
 
 
 def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
-    """Compact text of a strategy's parameters, e.g. ``"fast=10, slow=40, short"``.
+    """Plain text of a strategy's parameters, by their labels (:mod:`energy_nb.ui.glossary`),
+    e.g. ``"Fast average (trading days): 10 · Slow average (trading days): 40"``.
 
     Args:
         params: parameter values.
@@ -172,12 +172,11 @@ def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
     """
     if "grid" in params and isinstance(params.get("grid"), dict):  # a walk-forward optimisation
         grid = "; ".join(
-            f"{k} in {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in vals)}"
-            for k, vals in params["grid"].items())
+            f"{param_label(k)} in {plain_value(list(vals))}" for k, vals in params["grid"].items())
         fixed = params_summary(params.get("fixed") or {}, (strategy or "").split(" ")[-1])
-        text = (f"{grid}; train {params.get('train_days')} / test {params.get('test_days')} days, "
-                f"best {params.get('objective')}")
-        return text if fixed == "—" else f"{text}; {fixed}"
+        text = (f"{grid}; train {params.get('train_days')} / test {params.get('test_days')} "
+                f"trading days, best {params.get('objective')}")
+        return text if fixed == "—" else f"{text} · {fixed}"
     specs = {s.name: s for s in STRATEGIES[strategy].param_specs} if strategy in STRATEGIES else {}
     keep = {"model", "horizon", "fast", "slow", "window", "entry_z", "exit_z", "threshold",
             "level"}
@@ -188,13 +187,13 @@ def params_summary(params: dict[str, Any], strategy: str | None = None) -> str:
             continue
         if value is None or value == {}:
             continue
-        if isinstance(value, bool):
-            parts.append(key if value else f"no {key}")
-        elif isinstance(value, dict):
-            parts.append(f"{key}={json.dumps(value, sort_keys=True)}")
+        if key == "model_params" and isinstance(value, dict):  # the model's own settings
+            text = "; ".join(f"{model_param_label(str(k))}: {plain_value(v)}"
+                             for k, v in value.items())
+            parts.append(f"{param_label(key)}: {text}")
         else:
-            parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
-    return ", ".join(parts) or "—"
+            parts.append(f"{param_label(key)}: {plain_value(value)}")
+    return " · ".join(parts) or "—"
 
 
 def comparison_frame(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:

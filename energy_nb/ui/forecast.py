@@ -55,6 +55,7 @@ from energy_nb.ui.controls import (
     page_root,
     store_freshness,
 )
+from energy_nb.ui.glossary import term
 from energy_nb.ui.nav import page_header
 from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
@@ -650,11 +651,11 @@ def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -
         unit: price unit for the header.
 
     Returns:
-        HTML text (``table.enb-stats``).
+        HTML text (``table.enb-stats.enb-sortable``, headers with glossary tooltips).
     """
     if table.empty:
         return ""
-    head = ["Step", "Date", f"Forecast ({html.escape(unit)})"]
+    head = ["Step", "Date", f"Forecast ({unit})"]
     head += [f"{int(level)}% interval" for level in levels]
     has_actual = "actual" in table.columns
     # the day each actual was observed, shown only where it differs from the step's date
@@ -675,8 +676,11 @@ def forecast_table_html(table: pd.DataFrame, levels: Sequence[int], unit: str) -
                 day = str(r["actual_date"])
                 cells.append(html.escape(day) if day != r["date"] else "same day")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-    return f'<table class="enb-stats enb-forecast-rows">{header}{"".join(rows)}</table>'
+    # glossary tooltips on the headers; the page's script sorts on a header click and pages
+    # long tables (class enb-sortable, see the energy_nb Voilà template)
+    header = "<tr>" + "".join(f"<th>{term(h)}</th>" for h in head) + "</tr>"
+    return (f'<div class="enb-table-wrap"><table class="enb-stats enb-sortable '
+            f'enb-forecast-rows">{header}{"".join(rows)}</table></div>')
 
 
 def error_summary_html(summary: dict[str, Any], horizon: int) -> str:
@@ -697,9 +701,10 @@ def error_summary_html(summary: dict[str, Any], horizon: int) -> str:
     return (
         '<div class="enb-errors"><b>Forecast vs actual</b> '
         f"({n} of {horizon} steps observed): "
-        f'MAE <span class="enb-mae">{fmt_num(summary["mae"])}</span> · '
-        f"RMSE {fmt_num(summary['rmse'])} · MAPE {fmt_pct(summary['mape'], signed=False)} · "
-        f"bias {fmt_num(summary['bias'])}" + (f" · {cov}" if cov else "") + "</div>"
+        f'{term("MAE")} <span class="enb-mae">{fmt_num(summary["mae"])}</span> · '
+        f"{term('RMSE')} {fmt_num(summary['rmse'])} · "
+        f"{term('MAPE')} {fmt_pct(summary['mape'], signed=False)} · "
+        f"{term('bias')} {fmt_num(summary['bias'])}" + (f" · {cov}" if cov else "") + "</div>"
     )
 
 
@@ -759,8 +764,9 @@ def track_record_html(record: dict[str, Any] | None, model: str, commodity: str)
     return (
         '<div class="enb-track-record-line" style="color:#555">Track record of '
         f"{name} in its latest walk-forward evaluation ({record['n_origins']} origins, "
-        f"{window}), steps 1–{record['steps']}: the {levels} bands covered {covered} of the "
-        f"prices that followed; rMAE {fmt_num(record['rmae'], 3)} (below 1 beats no "
+        f"{window}), steps 1–{record['steps']}: the {levels} bands {term('covered', 'Coverage')} "
+        f"{covered} of the "
+        f"prices that followed; {term('rMAE')} {fmt_num(record['rmae'], 3)} (below 1 beats no "
         "change).</div>"
     )
 

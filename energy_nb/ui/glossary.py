@@ -32,6 +32,19 @@ GLOSSARY: dict[str, str] = {
            "the square root of the number of trades (above 2 is good, above 3 very good).",
     "Max drawdown": "The largest fall from a peak of equity (or price) to a later low, in percent.",
     "Trading days": "Days the exchange is open: weekends and exchange holidays are not counted.",
+    # the Forecast table's columns (after the metrics above, which win a shared word)
+    "Step": "Trading days after the start (origin) of the forecast: step 1 is the next "
+            "trading day.",
+    "Forecast": "The model's central (point) forecast of the price on that trading day.",
+    "Interval": "The range the price should fall in with that probability: an 80 % interval "
+                "should hold about 8 prices out of 10 (see Coverage); its width is the "
+                "uncertainty.",
+    "Actual": "The price later observed for that step (known only for a start in the past).",
+    "Error": "Actual price minus the forecast: positive when the price came out higher.",
+    "RMSE": "Root mean squared error: like MAE, but large errors count more.",
+    "MAPE": "Mean absolute percentage error: the average error as a percent of the price.",
+    "Bias": "The average error (actual minus forecast): near 0 when the forecast is not "
+            "systematically too high or too low.",
 }
 
 #: Strategy parameter -> plain label (the help text stays as the tooltip).
@@ -53,6 +66,33 @@ PARAM_LABELS: dict[str, str] = {
     "level": "Interval level (%)",
 }
 
+#: Forecast model constructor parameter -> plain label (the Backtest page's "Model settings";
+#: the tooltip is the model's own docstring line, see :mod:`energy_nb.ui.model_settings`).
+MODEL_PARAM_LABELS: dict[str, str] = {
+    "calibration_window": "Interval calibration (origins)",
+    "vol_halflife": "Volatility half-life (trading days)",
+    "window": "Estimation window (trading days)",
+    "shrink": "Drift shrinkage (0–1)",
+    "max_p": "Largest AR order",
+    "max_q": "Largest MA order",
+    "allow_mean": "Allow a mean return",
+    "trend": "Trend",
+    "damped": "Damped trend",
+    "theta": "Theta coefficient",
+    "estimator": "Estimator",
+    "alpha": "Regularisation strength",
+    "max_steps": "Directly modelled steps",
+    "max_abs_z": "Largest predicted move (z)",
+    "members": "Member models",
+    "combine": "Combine by",
+    "candidates": "Candidate models",
+    "include_ensemble": "Also try their average",
+    "validation_window": "Validation origins (trading days)",
+    "validation_steps": "Validated steps",
+    "margin": "Required gain over no change",
+    "smooth": "Score smoothing (steps)",
+}
+
 
 def param_label(name: str) -> str:
     """The plain label of a strategy parameter (``refit_every`` -> ``Refit every (trading days)``).
@@ -63,7 +103,21 @@ def param_label(name: str) -> str:
     Returns:
         Its label; unknown names are spelled out (underscores to spaces, first letter capital).
     """
-    return PARAM_LABELS.get(name) or name.replace("_", " ").capitalize()
+    return (PARAM_LABELS.get(name) or MODEL_PARAM_LABELS.get(name)
+            or name.replace("_", " ").capitalize())
+
+
+def model_param_label(name: str) -> str:
+    """The plain label of a forecast model's constructor parameter (``max_p`` -> ``Largest AR
+    order``); names that are not model parameters fall back to :func:`param_label`.
+
+    Args:
+        name: the parameter's name.
+
+    Returns:
+        Its label.
+    """
+    return MODEL_PARAM_LABELS.get(name) or param_label(name)
 
 
 def plain_value(value: object) -> str:
@@ -105,16 +159,18 @@ def definition(key: str) -> str | None:
     return None
 
 
-def term(label: str) -> str:
+def term(label: str, key: str | None = None) -> str:
     """``label`` as HTML with its definition as a tooltip (plain text when it has none).
 
     Args:
         label: the text to show (e.g. a table header ``"rMAE"``).
+        key: the glossary entry to use when the label does not name it (``"covered"`` ->
+            ``"Coverage"``); default: found from the label.
 
     Returns:
         HTML text.
     """
-    text = definition(label)
+    text = definition(key or label)
     if text is None:
         return html.escape(label)
     return (f'<abbr class="enb-term" title="{html.escape(text)}" '

@@ -65,7 +65,7 @@ from energy_nb.ui.controls import (
     page_root,
     store_freshness,
 )
-from energy_nb.ui.glossary import glossary_html, param_label, plain_value, term
+from energy_nb.ui.glossary import glossary_html, model_param_label, plain_value, term
 from energy_nb.ui.nav import page_header
 from energy_nb.viz.theme import fmt_num, fmt_pct
 from energy_nb.ui.urlstate import apply_query, query_from_env
@@ -649,7 +649,7 @@ def comparison_table_html(table: pd.DataFrame) -> str:
 def run_details_html(run: ModelRun) -> str:
     """HTML of one run: metadata, parameters, library versions, settings and headline metrics."""
     params = "".join(
-        f'<tr><td title="{html.escape(k)}">{html.escape(param_label(k))}</td>'
+        f'<tr><td title="{html.escape(k)}">{html.escape(model_param_label(k))}</td>'
         f"<td>{html.escape(plain_value(v))}</td></tr>"
         for k, v in sorted(run.params.items())
     ) or '<tr><td colspan="2">(no parameters)</td></tr>'

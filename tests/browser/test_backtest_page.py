@@ -125,3 +125,53 @@ def test_invalid_parameter_message_then_walk_forward_forecast_run(backtest):
     assert "forecast" in backtest.locator(".enb-bt-compare tr.enb-bt-run").first.inner_text()
     assert backtest.locator("button.enb-bt-run:not([disabled])").count() == 1
     assert not backtest.console_errors, backtest.console_errors
+
+
+def test_parameters_show_plain_labels_and_model_settings_are_controls(backtest):
+    """Issue 14: the run's parameters and the last-runs table say "Entry threshold (z-score)",
+    not ``entry_z=``; the forecast model's settings are labelled controls, not a JSON box."""
+    backtest.locator(".enb-bt-strategy select").select_option(
+        value=f"mean-reversion — {STRATEGIES['mean-reversion'].description}")
+    backtest.locator(".enb-param-entry-z input").wait_for()
+    assert "Entry threshold (z-score)" in backtest.locator(".enb-bt-params").inner_text()
+    backtest.locator("button.enb-bt-run").click()
+    backtest.locator(".enb-bt-status", has_text="stored as run #").wait_for()
+    line = backtest.locator(".enb-bt-params-line").inner_text()
+    assert line.startswith("Parameters: ")
+    assert "Entry threshold (z-score): 2" in line and "Window (trading days): 20" in line
+    row = backtest.locator(".enb-bt-compare tr.enb-bt-run").first.inner_text()
+    assert "Entry threshold (z-score): 2" in row, row
+    table = backtest.locator(".enb-bt-compare").inner_text()
+    for raw in ("entry_z", "exit_z", "fast=", "refit_every", "model_params"):
+        assert raw not in table and raw not in line, raw
+    # the last-runs table sorts on a header click (run ids ascending, newest first again)
+    compare = backtest.locator("table.enb-bt-compare-table[data-enb-ready]")
+    run_head = compare.locator("th").first
+    run_ids = lambda: [int(r.get_attribute("data-run"))
+                       for r in compare.locator("tr.enb-bt-run").all()]
+    run_head.click()
+    assert run_head.get_attribute("aria-sort") == "ascending"
+    assert run_ids() == sorted(run_ids())
+    run_head.click()
+    assert run_ids() == sorted(run_ids(), reverse=True)
+
+    # the forecast strategy: "Model settings" folds out the chosen model's own controls
+    backtest.locator(".enb-bt-strategy select").select_option(
+        value=f"forecast — {STRATEGIES['forecast'].description}")
+    backtest.locator(".enb-param-model select").select_option("arima")
+    fold = backtest.locator(".enb-bt-model-settings")
+    fold.get_by_text("Model settings").click()
+    max_p = fold.locator(".enb-model-setting-max-p")
+    max_p.wait_for()
+    assert "Largest AR order" in max_p.inner_text()
+    assert fold.locator("textarea, .enb-param-model-params").count() == 0
+    max_p.locator("input").fill("9")
+    max_p.locator("input").press("Enter")
+    message = backtest.locator(".enb-messages [data-level=error]")
+    message.wait_for()
+    assert "“Largest AR order” (max_p): max_p must be in 0..5, got 9" in message.inner_text()
+    max_p.locator("input").fill("1")
+    max_p.locator("input").press("Enter")
+    backtest.wait_for_function(
+        "() => !document.querySelector('.enb-messages [data-level=error]')")
+    assert not backtest.console_errors, backtest.console_errors

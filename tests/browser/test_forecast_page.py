@@ -106,6 +106,48 @@ def test_past_start_date_shows_actuals_and_errors(forecast, store):
     assert "Forecast vs actual" in errors.inner_text() and "MAE" in errors.inner_text()
 
 
+def test_forecast_table_sorts_pages_and_explains_its_columns(forecast):
+    """Issue 14: the table sorts on a header click, pages when long, and its headers carry the
+    glossary's tooltips (the page above left 20 steps from 2025-03-10, with actuals)."""
+    table = forecast.locator("table.enb-forecast-rows[data-enb-ready]")
+    table.wait_for()
+    rows = table.locator("tr:not(:first-child)")
+    assert rows.count() == 20
+    visible = lambda: [r.inner_text().split("\t")[1] for r in rows.all() if r.is_visible()]
+    # long: 15 rows a page, with a pager
+    pager = forecast.locator(".enb-forecast-table .enb-pager")
+    assert pager.locator(".enb-page-no").inner_text() == "rows 1–15 of 20"
+    first_page = visible()
+    assert len(first_page) == 15 and first_page[0] == "2025-03-11"
+    pager.locator(".enb-next").click()
+    assert pager.locator(".enb-page-no").inner_text() == "rows 16–20 of 20"
+    assert len(visible()) == 5
+    # a click on "Date" sorts ascending, a second click descending (ISO dates)
+    date_head = table.locator("th", has_text="Date")
+    date_head.click()
+    assert date_head.get_attribute("aria-sort") == "ascending"
+    date_head.click()
+    assert date_head.get_attribute("aria-sort") == "descending"
+    dates = visible()
+    assert dates == sorted(dates, reverse=True) and len(dates) == 15
+    assert all(len(d) == 10 and d[4] == "-" and d[7] == "-" for d in dates)
+    # numbers sort as numbers: the "Error" column ascending
+    head = [h.inner_text().strip() for h in table.locator("th").all()]
+    error_col = head.index("Error")
+    table.locator("th", has_text="Error").click()
+    errors = [float(r.locator("td").nth(error_col).inner_text().replace(",", "")
+                    .replace("\u2212", "-")) for r in rows.all() if r.is_visible()]
+    assert errors == sorted(errors)
+    # glossary tooltips on the column headers
+    for name, start in (("80% interval", "The range the price should fall in"),
+                        ("Error", "Actual price minus the forecast"),
+                        ("Step", "Trading days after the start")):
+        tip = table.locator("th", has_text=name).locator("abbr.enb-term").get_attribute("title")
+        assert tip.startswith(start), (name, tip)
+    track = forecast.locator(".enb-forecast-errors abbr.enb-term", has_text="MAE").first
+    assert track.get_attribute("title").startswith("Mean absolute error")
+
+
 def test_invalid_start_shows_a_message_not_a_traceback(forecast):
     forecast.locator(".enb-start input").fill("2030-01-02")
     message = forecast.locator(".enb-messages [data-level=error]")

@@ -13,6 +13,7 @@ import re
 import threading
 from datetime import date
 
+import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,7 +155,9 @@ def test_run_shows_equity_drawdown_stats_trades_and_csv(page, real_store):
     assert stored_count(real_store) == before + 1
     assert result.run_id == list_backtests(real_store, limit=1)[0]["id"]
     assert f'data-run="{result.run_id}"' in page.comparison_table.value
-    assert "fast=10, slow=40" in page.comparison_table.value
+    plain = "Fast average (trading days): 10 · Slow average (trading days): 40"
+    assert plain in page.comparison_table.value and "fast=" not in page.comparison_table.value
+    assert plain in page.params_line.value
     assert "stored as run #" in page.status.value
     assert page.progress.value == 100 and page.run_button.disabled is False
 
@@ -213,7 +216,7 @@ def test_comparison_frame_values():
     ]
     frame = comparison_frame(runs)
     row = frame.loc[7]
-    assert row["Parameters"] == "fast=5, slow=20"
+    assert row["Parameters"] == "Fast average (trading days): 5 · Slow average (trading days): 20"
     assert row["Costs"] == "0.2 % + $1 + 3 bp"
     assert row["Return [%]"] == 12.5 and np.isnan(row["Sharpe Ratio"])
     assert row["# Trades"] == 4 and row["Window"] == "2020-01-02 – 2020-12-31"
@@ -227,9 +230,18 @@ def test_pure_formatting():
     assert format_stat("Max. Trade Duration", pd.NaT) == "—"
     assert format_stat("Equity Final [$]", 123456.789) == "123,456.79"
     assert format_stat("# Trades", np.int64(1234)) == "1,234"
-    assert params_summary({"short": False, "fast": 3}, "sma-cross") == "no short, fast=3"
+    # plain labels, not the code's names (issue 14: not ``entry_z``, ``refit_every`` or JSON)
+    assert params_summary({"short": False, "fast": 3}, "sma-cross") == (
+        "Go short on sell signals: no · Fast average (trading days): 3")
     assert params_summary({"model": "arima", "horizon": 5, "refit_every": 20,
-                           "model_params": {}}, "forecast") == "model=arima, horizon=5"
+                           "model_params": {}}, "forecast") == (
+        "Forecast model: arima · Horizon (trading days): 5")
+    assert params_summary({"model": "arima", "horizon": 5, "refit_every": 10,
+                           "model_params": {"max_p": 1}}, "forecast") == (
+        "Forecast model: arima · Horizon (trading days): 5 · Refit every (trading days): 10 · "
+        "Model settings: Largest AR order: 1")
+    assert params_summary({"window": 20, "entry_z": 2.0}, "mean-reversion") == (
+        "Window (trading days): 20 · Entry threshold (z-score): 2")
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in ("Side", "EntryTime", "PnL")})
     assert trades_csv(empty).strip() == "Side,EntryTime,PnL"
 
@@ -289,8 +301,6 @@ def test_cancel_stops_a_walk_forward_run_and_stores_nothing(real_store):
         ("sma-cross", {"fast": 0}, "parameter 'fast' must be >= 1"),
         ("mean-reversion", {"entry_z": 1.0, "exit_z": 1.5}, "exit_z (1.5) must be smaller"),
         ("forecast", {"horizon": 0}, "parameter 'horizon' must be >= 1"),
-        ("forecast", {"model_params": "{order: 1"}, "'model_params' must be a JSON object"),
-        ("forecast", {"model_params": '{"nope": 1}'}, "model parameters: unknown parameter"),
         ("forecast", {"train_window": "abc"}, "'train_window' must be a number or blank"),
         ("forecast", {"train_window": "10"}, "'train_window' must be >= 30"),
         ("forecast-band", {"level": 100}, "parameter 'level' must be <= 99"),
@@ -309,6 +319,43 @@ def test_invalid_strategy_parameters_show_the_strategy_message(page, real_store,
     assert expected in page.messages.text
     assert stored_count(real_store) == before
     assert page.equity_chart is None
+
+
+def test_model_settings_are_typed_controls_of_the_chosen_model(page, real_store):
+    """Issue 14: the model's settings are controls with plain labels, not a JSON text box."""
+    before = stored_count(real_store)
+    page.strategy.value = "forecast"
+    settings = page.param_widgets["forecast"]["model_params"]
+    assert settings.model == "drift"  # the strategy's default model
+    assert isinstance(settings.controls["window"], widgets.Text)  # optional: blank = all
+    page.param_widgets["forecast"]["model"].value = "arima"
+    assert settings.model == "arima"
+    max_p = settings.controls["max_p"]
+    assert isinstance(max_p, widgets.IntText) and max_p.value == 2
+    assert max_p.description == "Largest AR order" and "0..5" in max_p.tooltip
+    assert isinstance(settings.controls["allow_mean"], widgets.Checkbox)
+    assert page.messages.level is None
+
+    max_p.value = 9
+    assert page.messages.level == "error"
+    assert "“Largest AR order” (max_p): max_p must be in 0..5, got 9" in page.messages.text
+    assert page.run() is None and stored_count(real_store) == before
+
+    max_p.value = 1
+    settings.controls["allow_mean"].value = False
+    assert page.messages.level is None
+    assert page.request().params["model_params"] == {"max_p": 1, "allow_mean": False}
+    # another model shows its own settings (the arima ones are kept for when it comes back)
+    page.param_widgets["forecast"]["model"].value = "ets"
+    trend = settings.controls["trend"]
+    assert trend.options == ("additive (Holt)", "none (simple smoothing)")
+    trend.value = "none (simple smoothing)"
+    assert page.request().params["model_params"] == {"trend": None}
+    page.param_widgets["forecast"]["model"].value = "arima"
+    assert page.request().params["model_params"] == {"max_p": 1, "allow_mean": False}
+    page.param_widgets["forecast"]["model"].value = "drift"
+    settings.controls["window"].value = "sixty"
+    assert "“Estimation window (trading days)” must be a whole number" in page.messages.text
 
 
 @pytest.mark.parametrize(
@@ -377,9 +424,11 @@ def test_walk_forward_optimisation_shows_out_of_sample_run_and_chosen_params(pag
     assert windows.count('class="enb-bt-window"') == len(expected.windows) >= 8
     first = expected.windows.iloc[0]
     assert (f"{first.test_start:%Y-%m-%d}" in windows
-            and f"fast={first.params['fast']}, slow={first.params['slow']}" in windows)
+            and f"Fast average (trading days): {first.params['fast']} · "
+                f"Slow average (trading days): {first.params['slow']}" in windows)
     row = re.search(rf'data-run="{result.run_id}".*?</tr>', page.comparison_table.value).group(0)
-    assert "walk-forward sma-cross" in row and "fast in 5, 10; slow in 30, 60" in row
+    assert "walk-forward sma-cross" in row and ("Fast average (trading days) in 5, 10; "
+                                                 "Slow average (trading days) in 30, 60") in row
     assert "best Return [%]" in row
     assert page.trades_download.filename.startswith(
         f"backtest_{result.run_id}_BRENT_walk-forward-sma-cross")

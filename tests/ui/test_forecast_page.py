@@ -288,7 +288,8 @@ def test_track_record_shows_the_latest_evaluation_of_the_model(real_store, tmp_p
     assert "steps 1–4" in text and "3 origins" in text
     for level in (80, 95):
         assert f"{steps[f'coverage_{level}'].mean() * 100:.1f} %" in text
-    assert f"rMAE {steps['rmae'].mean():.3f}" in text
+    assert f"rMAE</abbr> {steps['rmae'].mean():.3f}" in text
+    assert 'title="Relative mean absolute error' in text  # the glossary's tooltip
 
 
 def test_first_paint_shows_the_stored_forecast_then_a_change_fits(eia_dir, tmp_path):
