@@ -310,6 +310,15 @@ class ForecastService:
         fitted, cached, *_ = self._fitted(commodity, model, origin, max_history)
         return fitted.model, cached
 
+    def _cached(self, key: CacheKey) -> _Fitted | None:
+        """The cached fit for ``key`` (counted as a hit, made most recent), or ``None``.
+        Call with ``self._lock`` held."""
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            self._hits += 1
+        return hit
+
     def _fitted(self, commodity: str, model: str, origin: Any,
                 max_history: int | None = None) -> tuple[
             _Fitted, bool, str, pd.Timestamp, str, pd.Series]:
@@ -320,18 +329,14 @@ class ForecastService:
         origin_ts = self.resolve_origin(code, origin)
         key: CacheKey = (code, name, origin_ts, window, version)
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._cached(key)
             if hit is not None:
-                self._cache.move_to_end(key)
-                self._hits += 1
                 return hit, True, code, origin_ts, version, series
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # one fit per key even when two threads ask at once
             with self._lock:
-                hit = self._cache.get(key)
+                hit = self._cached(key)
                 if hit is not None:
-                    self._cache.move_to_end(key)
-                    self._hits += 1
                     return hit, True, code, origin_ts, version, series
                 self._misses += 1
             train = series.loc[:origin_ts]
