@@ -24,7 +24,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    insert,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -225,6 +235,42 @@ def pg_error_text(exc: DBAPIError, url: URL) -> str:
     if url.password:
         message = message.replace(str(url.password), "***")
     return mask_text(message)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the connection's transaction, the fastest way the backend has.
+
+    On PostgreSQL the rows are streamed with ``COPY ... FROM STDIN`` (psycopg's copy protocol:
+    a 40-year price file in a fraction of the time of a batched ``INSERT``); elsewhere one
+    executemany ``INSERT``. Either way they land with the transaction, or not at all.
+
+    Args:
+        conn: a connection in a transaction.
+        table: the table.
+        rows: dicts with the same keys (column names).
+
+    Usage::
+
+        insert_rows(conn, prices, [{"commodity": "WTI", "date": "2024-01-02", ...}, ...])
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (f"COPY {conn.dialect.identifier_preparer.format_table(table)} "
+                 f"({', '.join(quote(c) for c in columns)}) FROM STDIN")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    except conn.dialect.dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def fetch_rows(conn: Connection, statement: Any) -> list[tuple]:

@@ -53,6 +53,7 @@ from energy_nb.data.database import (
     current_revision,
     engine_for,
     fetch_rows,
+    insert_rows,
     is_sqlite,
     masked,
     parse_url,
@@ -476,8 +477,7 @@ class PriceStore:
                                              "now": now, "code": code, "key": key})
                 if conflicts and not replace:
                     raise ImportConflictError(series.source, conflicts)
-                if new_rows:
-                    conn.execute(insert(prices), new_rows)
+                insert_rows(conn, prices, new_rows)
                 if changed_rows:
                     conn.execute(
                         update(prices)
