@@ -27,7 +27,6 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Collection
 from typing import Any
@@ -37,6 +36,7 @@ from uvicorn.server import ServerState
 from websockets.asyncio.connection import Connection
 
 from energy_nb.live.admission import TrackedConnection
+from energy_nb.live.http_api import ApiError, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +72,11 @@ class InFlightLimit:
             return
         if self.running >= self.limit:
             self.refused += 1
-            body = json.dumps({"error": {
-                "code": "busy",
-                "message": f"{self.running} requests are running (at most {self.limit} at "
-                           f"once); try again in {self.retry_after} s"}}).encode()
-            await send({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(self.retry_after).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            message = (f"{self.running} requests are running (at most {self.limit} at once); "
+                       f"try again in {self.retry_after} s")
+            response = error_response(ApiError(503, "busy", message,
+                                               retry_after=self.retry_after))
+            await response(scope, receive, send)
             return
         self.running += 1
         try:
