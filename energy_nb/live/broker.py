@@ -51,6 +51,8 @@ STREAM_PREFIX = "energy_nb:forecast:"
 TOPICS_PREFIX = "energy_nb:live:topics:"
 #: Redis key holding the oldest ``seq`` a resume may start from (see ``RedisBroker``).
 EPOCH_KEY = "energy_nb:live:epoch"
+#: seconds :meth:`RedisBroker.close` waits for its cancelled tasks before dropping connections
+CLOSE_GRACE = 0.5
 
 
 class BrokerError(Exception):
@@ -254,6 +256,7 @@ class RedisBroker(Broker):
         self._backoff = ExponentialBackoff(cap=retry_max, base=retry_interval / 2)
         self._cursor: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = asyncio.Event()
         self._buffer = OutageBuffer(outage_buffer)
         self._flush_lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
@@ -425,6 +428,7 @@ class RedisBroker(Broker):
         The reader's starting positions are read first, so an update published right after
         ``start`` returns is delivered. If Redis is down, the reader keeps retrying.
         """
+        self._closing.clear()
         try:
             await self._init_cursors()
             await self._check_epoch()
@@ -435,14 +439,31 @@ class RedisBroker(Broker):
                        asyncio.ensure_future(self._topics_loop())]
 
     async def close(self) -> None:
+        """Stop the reader and the heartbeat, then close the connections (never hangs).
+
+        Cancelling is not enough on its own: redis-py can swallow a cancel that lands while a
+        blocking ``XREAD`` is reading (redis/redis-py#2028; with redis-py 8.1 about one close in
+        three right after a publish), and the read then waits on. So the loops also stop on
+        ``_closing``, the reader's connections are dropped (which ends such a read), and the
+        wait for the tasks is bounded.
+        """
+        self._closing.set()
         tasks = self._tasks + ([self._recovery] if self._recovery is not None else [])
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - closing
-                pass
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_GRACE)
+            if pending:
+                await self._drop_reader_connections()
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=self._close_wait)
+            for task in pending:
+                logger.warning("redis broker task %s did not stop within %.1f s; left behind",
+                               task.get_name(), CLOSE_GRACE + self._close_wait)
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: a closing error is of no interest
         self._tasks = []
         self._recovery = None
         if self._buffer:
@@ -464,9 +485,29 @@ class RedisBroker(Broker):
             if key not in self._cursor:
                 self._cursor[key] = rows[0][0] if rows else "0-0"
 
+    @property
+    def _close_wait(self) -> float:
+        """How long a read can last once its connection is dropped (one retried XREAD)."""
+        return 2 * (self._reader_redis.connection_pool.connection_kwargs.get(
+            "socket_timeout") or 0) + 1.0
+
+    async def _drop_reader_connections(self) -> None:
+        try:
+            await self._reader_redis.connection_pool.disconnect()
+        except Exception as exc:  # noqa: BLE001 - best effort while closing
+            logger.debug("dropping the reader's redis connections failed: %s", exc)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` or until :meth:`close`; True when closing."""
+        try:
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+        return self._closing.is_set()
+
     async def _read_loop(self) -> None:
         failures = 0
-        while True:
+        while not self._closing.is_set():
             try:
                 if not self._cursor:
                     await self._init_cursors()
@@ -474,9 +515,12 @@ class RedisBroker(Broker):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any Redis error: back off, retry
+                if self._closing.is_set():
+                    return  # close() dropped the connection
                 self._lost(exc)
                 failures += 1
-                await asyncio.sleep(self._backoff.compute(failures))
+                if await self._pause(self._backoff.compute(failures)):
+                    return
                 continue
             failures = 0
             self._regained()
@@ -509,15 +553,18 @@ class RedisBroker(Broker):
             await pipe.execute()
 
     async def _topics_loop(self, period: float = 20.0) -> None:
-        while True:
+        while not self._closing.is_set():
             try:
                 await self.sync_topics(period)
                 self._regained()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the reader retries; recovery re-syncs
+                if self._closing.is_set():
+                    return
                 self._lost(exc)
-            await asyncio.sleep(period)
+            if await self._pause(period):
+                return
 
     def set_local_topics(self, topics: Iterable[Topic]) -> None:
         super().set_local_topics(topics)
