@@ -52,6 +52,7 @@ from energy_nb.appserver.assets import (
 )
 from energy_nb.appserver.kernels import with_visitor_tracking
 from energy_nb.appserver.warm import with_warm_pool
+from energy_nb.appserver.widget_state import patched_chunk_handlers
 
 #: The landing page served at ``/``.
 LANDING_NOTEBOOK = "index.ipynb"
@@ -124,6 +125,7 @@ class EnergyVoila(Voila):
             return super().init_handlers()
         dashboards = self.dashboards()
         root = url_path_join(self.server_url, "/")
+        labextensions = url_path_join(self.server_url, r"/voila/labextensions/(.*)")
         handlers: list = []
         for spec in super().init_handlers():
             pattern, cls = spec[0], spec[1]
@@ -136,6 +138,9 @@ class EnergyVoila(Voila):
                 if self.tree and pattern != root:
                     handlers.append(spec)
             else:
+                if pattern == labextensions:  # the patched widget manager first (widget_state)
+                    handlers.extend(patched_chunk_handlers(self.server_url,
+                                                           self.labextensions_path))
                 handlers.append(spec)
         render_kwargs = next(s[2] for s in handlers if s[1] is DashboardHandler)
         if LANDING_NOTEBOOK in dashboards:

@@ -4,6 +4,7 @@ release of kernels of closed tabs and idle pages (issues 12 and 13)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -92,6 +93,32 @@ def test_the_root_url_is_the_landing_page_with_real_links(app, browser):
         assert "403 POST /voila/api/shutdown" not in log
         assert f"releasing kernel {landing_kernel}" not in log
         assert f"releasing kernel {history_kernel}" not in log
+    finally:
+        context.close()
+
+
+def test_pages_load_the_widget_manager_that_waits_for_a_busy_kernel(app, browser):
+    """The page's widget manager waits CONTROL_COMM_TIMEOUT_MS, not 4 s, for the kernel's widget
+    states (energy_nb.appserver.widget_state): a busy kernel's page must not stall."""
+    from energy_nb.appserver.widget_state import CONTROL_COMM_TIMEOUT_MS
+
+    base, _ = app
+    wait_until(lambda: counts(base)["visitors"] == 0, timeout=60)
+    context, page = new_page(browser)
+    managers: list[tuple[str, bytes]] = []
+    page.on("response", lambda r: managers.append((r.url, r.body())) if (
+        "/voila/labextensions/" in r.url and ".js" in r.url) else None)
+    try:
+        page.goto(base + "voila/render/history.ipynb", wait_until="commit")
+        wait_for_plot(page, HISTORY_CHART)
+        control = [(url, body) for url, body in managers
+                   if b"Control comm did not respond in time" in body]
+        assert control, "\n".join(url for url, _ in managers)
+        for url, body in control:  # every copy of the manager the page loaded
+            assert re.search(rb'in time"\)\)?,' + str(CONTROL_COMM_TIMEOUT_MS).encode() + rb"\)",
+                             body), url
+            assert not re.search(rb'in time"\)\)?,4e3\)', body), url
+        page.close(run_before_unload=True)
     finally:
         context.close()
 
