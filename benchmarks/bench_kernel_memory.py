@@ -6,7 +6,7 @@ the server. This starts real ipykernel processes, one after the other, in the en
 and measures each after it ran one thing:
 
 * ``bare ipykernel`` — the baseline, measured in the same run: a kernel that ran nothing;
-* ``warm kernel`` — a kernel of the app's warm pool: :data:`energy_nb.ui.preload.PRELOAD_CODE`;
+* ``warm kernel`` — a kernel of the app's warm pool: :data:`energy_nb.appserver.warm.PRELOAD_CODE`;
 * ``History``, ``Forecast (nothing stored: fits)``, ``Forecast (stored forecast)``, ``Models``,
   ``Backtest`` — the page's notebook code (``notebooks/<page>.ipynb``) run in a fresh kernel.
   The Forecast page runs twice: first on a store that holds no forecast (it fits its model and
@@ -50,7 +50,7 @@ from typing import Any
 import psutil
 from app_env import as_installed  # noqa: E402  (benchmarks/ is the script's folder)
 
-from energy_nb.ui.widget_bundle import BUNDLE_ENV
+from energy_nb.viz.widget_bundle import BUNDLE_ENV
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -176,7 +176,7 @@ def build_store(home: Path, env: dict[str, str]) -> None:
 
 def plan(pages: list[str]) -> list[tuple[str, str, str]]:
     """``(label, setup, code)`` of every kernel to measure, in order."""
-    from energy_nb.ui.preload import PRELOAD_CODE
+    from energy_nb.appserver.warm import PRELOAD_CODE
 
     rows = [("bare ipykernel", "", ""), ("warm kernel (preload)", "", PRELOAD_CODE)]
     for page in pages:
