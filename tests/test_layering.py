@@ -28,8 +28,6 @@ SEAMS: dict[tuple[str, str], str] = {
     ("energy_nb.cli.serve", "energy_nb.live"): "`energy-nb serve` starts the live server",
     ("energy_nb.cli.report", "energy_nb.reports"): "`energy-nb report` runs the report",
     ("energy_nb.cli.schedule", "energy_nb.reports.schedule"): "`energy-nb schedule` runs jobs",
-    ("energy_nb.ui.live", "energy_nb.live.client"): "the Live page is a client of the socket",
-    ("energy_nb.ui.live", "energy_nb.live.protocol"): "the socket's pure protocol (topics)",
 }
 
 
