@@ -82,8 +82,8 @@ async def serve_main(kind: str) -> None:
     import websockets
     from websockets.asyncio.server import broadcast, serve
 
-    from energy_nb.live import protocol
-    from energy_nb.live.protocol import Topic
+    from energy_nb.stream import protocol
+    from energy_nb.stream.protocol import Topic
     from energy_nb.live.server import LiveConfig, LiveServer
 
     topic = Topic("WTI", 7)
@@ -167,7 +167,7 @@ async def _starlette_server(topic: Any, forecast: dict[str, Any]) -> tuple[int, 
     from starlette.routing import WebSocketRoute
     from starlette.websockets import WebSocket
 
-    from energy_nb.live import protocol
+    from energy_nb.stream import protocol
 
     connections: set[WebSocket] = set()
     welcome = protocol.encode(protocol.welcome("starlette", [topic]))

@@ -4,8 +4,11 @@
   no face, no application layer and no figure code.
 - No application module sits loose at the package's top level (only ``TOP_LEVEL``).
 - The reports never import ``energy_nb.ui``: figures and theme come from ``energy_nb.viz``.
-- No face (cli, ui, live, reports, appserver) imports another face, except the few seams listed
-  in ``SEAMS`` with their reason; a new cross-face import fails here until it is argued for.
+- No face (cli, ui, live, reports, appserver) imports another face, with no exception. Only the
+  composition roots (``launch``, which wires settings to the faces and starts them, and ``app``,
+  the dashboards' launcher) may import faces; nothing else does: not ``stream`` (the socket's
+  protocol and client, below the faces), ``service``, ``viz`` or ``deploy``.
+- Only the command line imports ``launch``.
 """
 
 from __future__ import annotations
@@ -18,20 +21,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "energy_nb"
 FACES = ("cli", "ui", "live", "reports", "appserver")
 CORE = ("data", "models", "evaluation", "backtest", "commodities", "calendars", "config")
-ABOVE_CORE = (*FACES, "service", "viz", "app")
+#: Code that wires settings to the faces and starts them: the only modules that may import faces.
+COMPOSITION = ("launch", "app")
+ABOVE_CORE = (*FACES, *COMPOSITION, "service", "viz", "stream")
 #: The only modules at the package's top level: the catalogue, calendars, settings, the launcher.
 #: Application code (forecast service, registry, diagnostics, analytics) lives in ``service/``.
 TOP_LEVEL = ("__init__", "app", "calendars", "commodities", "config")
-
-#: (importing module prefix, imported module prefix) -> why this cross-face import is allowed.
-SEAMS: dict[tuple[str, str], str] = {
-    ("energy_nb.cli.serve", "energy_nb.live"): "`energy-nb serve` starts the live server",
-    ("energy_nb.cli.report", "energy_nb.reports"): "`energy-nb report` runs the report",
-    ("energy_nb.cli.schedule", "energy_nb.reports.schedule"): "`energy-nb schedule` runs jobs",
-    ("energy_nb.ui.live", "energy_nb.live.client"): "the Live page is a client of the socket",
-    ("energy_nb.ui.live", "energy_nb.live.protocol"): "the socket's pure protocol (topics)",
-}
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -81,24 +76,53 @@ def test_reports_never_import_ui() -> None:
     assert {module: names for module, names in bad.items() if names} == {}
 
 
+def cross_face_imports(modules: dict[str, set[str]]) -> list[str]:
+    """Every import of a face by a module of another face."""
+    return sorted(f"{module} imports {name}" for module, names in modules.items()
+                  if layer_of(module) in FACES for name in names
+                  if layer_of(name) in FACES and layer_of(name) != layer_of(module))
+
+
+def face_imports_outside_faces(modules: dict[str, set[str]]) -> list[str]:
+    """Every import of a face by a module that is neither a face nor a composition root."""
+    return sorted(f"{module} imports {name}" for module, names in modules.items()
+                  if layer_of(module) not in (*FACES, *COMPOSITION) for name in names
+                  if layer_of(name) in FACES)
+
+
 def test_no_face_imports_another_face() -> None:
-    bad = []
-    for module, names in MODULES.items():
-        face = layer_of(module)
-        if face not in FACES:
-            continue
-        for name in sorted(names):
-            other = layer_of(name)
-            if other in FACES and other != face and not any(
-                    module.startswith(src) and name.startswith(dst) for src, dst in SEAMS):
-                bad.append(f"{module} imports {name}")
+    assert cross_face_imports(MODULES) == []
+
+
+def test_the_rule_catches_a_cross_face_import() -> None:
+    for module, name in [("energy_nb.ui.live", "energy_nb.live.client"),
+                         ("energy_nb.cli.serve", "energy_nb.live.server"),
+                         ("energy_nb.cli.report", "energy_nb.reports.run")]:
+        modules = {**MODULES, module: MODULES[module] | {name}}
+        assert cross_face_imports(modules) == [f"{module} imports {name}"]
+
+
+def test_only_composition_roots_import_faces() -> None:
+    assert face_imports_outside_faces(MODULES) == []
+    assert any(layer_of(name) == "live" for name in MODULES["energy_nb.launch.live"])
+
+
+def test_the_stream_package_imports_no_face() -> None:
+    assert "energy_nb.stream.protocol" in MODULES and "energy_nb.stream.client" in MODULES
+    bad = sorted(f"{module} imports {name}" for module, names in MODULES.items()
+                 if layer_of(module) == "stream" for name in names
+                 if layer_of(name) in (*FACES, *COMPOSITION))
     assert bad == []
+    modules = {**MODULES, "energy_nb.stream.client": MODULES["energy_nb.stream.client"]
+               | {"energy_nb.ui.live"}}
+    assert face_imports_outside_faces(modules) == [
+        "energy_nb.stream.client imports energy_nb.ui.live"]
 
 
-def test_every_seam_is_still_used() -> None:
-    for src, dst in SEAMS:
-        assert any(module.startswith(src) and any(n.startswith(dst) for n in names)
-                   for module, names in MODULES.items()), f"unused seam {src} -> {dst}"
+def test_only_the_command_line_imports_launch() -> None:
+    users = sorted(module for module, names in MODULES.items()
+                   if layer_of(module) != "launch" and any(layer_of(n) == "launch" for n in names))
+    assert users and all(layer_of(module) == "cli" for module in users), users
 
 
 @pytest.mark.parametrize("core", CORE)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from energy_nb.cli._common import CliError, add_db_flag, add_json_flag, emit, open_store
+from energy_nb.launch import LaunchError, RunFailed
 from energy_nb.service.requests import MAX_HORIZON, MIN_HORIZON
 
 
@@ -67,7 +68,7 @@ def parameters_from_args(args: argparse.Namespace) -> dict[str, object]:
         args: parsed arguments.
 
     Returns:
-        ``{parameter: value}`` for :func:`energy_nb.reports.parameters.validate_parameters`.
+        ``{parameter: value}`` for :func:`energy_nb.launch.report.run_report_job`.
     """
     raw: dict[str, object] = {}
     if args.commodity:
@@ -79,41 +80,43 @@ def parameters_from_args(args: argparse.Namespace) -> dict[str, object]:
     return raw
 
 
+def _option_error(exc: LaunchError, args: argparse.Namespace) -> str:
+    """The message of an error about an option, naming it as its flag."""
+    if exc.option == "timeout":
+        return f"--{exc}"  # "--timeout must be ..."
+    if exc.option == "out" and args.out:
+        return f"--out: {exc}"
+    return str(exc)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Validate the parameters, run the report, print where it is."""
-    from energy_nb.config import Settings
     from energy_nb.data.store import StoreError
-    from energy_nb.reports.parameters import ReportParameterError, check_out_dir, check_timeout
-    from energy_nb.reports.run import ReportError, export_notebook, run_report
+    from energy_nb.launch.report import check_report_options, export_report, run_report_job
 
     if args.export is not None:
         try:
-            files = export_notebook(args.export, args.format, args.plotlyjs or "inline",
-                                    paper=args.paper)
-        except ReportParameterError as exc:
+            files = export_report(args.export, args.format, args.plotlyjs or "inline",
+                                  paper=args.paper)
+        except LaunchError as exc:
             raise CliError(str(exc)) from None
-        except ReportError as exc:
+        except RunFailed as exc:
             print(f"energy-nb: error: {exc}", file=sys.stderr)
             return 1
         emit(args, {"files": {k: str(v) for k, v in files.items()}},
              "\n".join(f"{fmt}: {path}" for fmt, path in files.items()))
         return 0
     try:
-        timeout = check_timeout(args.timeout)
-    except ReportParameterError as exc:
-        raise CliError(f"--{exc}") from None  # "--timeout must be ..."
-    try:
-        out = check_out_dir(args.out or Settings.from_env().home / "reports")
-    except ReportParameterError as exc:
-        raise CliError(f"--out: {exc}" if args.out else str(exc)) from None
+        timeout, out = check_report_options(args.timeout, args.out)
+    except LaunchError as exc:
+        raise CliError(_option_error(exc, args)) from None
     store = open_store(args)  # a missing or damaged store fails here, before any kernel starts
     try:
-        result = run_report(parameters_from_args(args), out_dir=out, formats=args.format,
-                            keep=args.keep, timeout=timeout, store=store,
-                            paper=args.paper)
-    except (ReportParameterError, StoreError) as exc:
+        result = run_report_job(parameters_from_args(args), out=out, formats=args.format,
+                                keep=args.keep, timeout=timeout, store=store, paper=args.paper)
+    except (LaunchError, StoreError) as exc:
         raise CliError(str(exc)) from None
-    except ReportError as exc:
+    except RunFailed as exc:
         print(f"energy-nb: error: {exc}", file=sys.stderr)
         return 1
     lines = [(f"report {result.report_date} written to {result.run_dir} "

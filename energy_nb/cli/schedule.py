@@ -6,16 +6,17 @@ Usage::
     energy-nb schedule --config schedule.toml --list     # jobs, commands, next times
     energy-nb schedule --config schedule.toml --once     # run what is due now, then exit
 
-See :mod:`energy_nb.reports.schedule` for the file format and the catch-up rule.
+See :mod:`energy_nb.reports.schedule` for the file format and the catch-up rule; the command
+parses its flags and prints, :mod:`energy_nb.launch.schedule` starts the scheduler.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
 
 from energy_nb.cli._common import CliError, add_json_flag, emit
+from energy_nb.launch import LaunchError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,41 +39,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """List, run once, or run the schedule until stopped."""
-    from energy_nb.reports.schedule import (
-        ScheduleConfig,
-        ScheduleConfigError,
-        Scheduler,
-        SchedulerLockedError,
-        configure_logging,
-        describe,
-        utc_now,
+    from energy_nb.launch.schedule import (
+        load_schedule,
+        run_due_jobs,
+        run_schedule,
+        schedule_listing,
     )
 
     try:
-        config = ScheduleConfig.load(args.config)
-    except ScheduleConfigError as exc:
+        config = load_schedule(args.config)
+    except LaunchError as exc:
         raise CliError(str(exc)) from None
     if args.list:
-        jobs = describe(config, utc_now())
+        listing = schedule_listing(config)
         lines = [f"{j['name']:16} {j['kind']:12} {j['at']} {','.join(j['days'])}  next {j['next']}"
-                 f"\n{'':16} {' '.join(j['command'])}" for j in jobs]
-        emit(args, {"jobs": jobs, "timezone": str(config.timezone),
-                    "catch_up_seconds": config.catch_up.total_seconds(),
-                    "state": str(config.state_path)}, "\n".join(lines))
+                 f"\n{'':16} {' '.join(j['command'])}" for j in listing["jobs"]]
+        emit(args, listing, "\n".join(lines))
         return 0
-    configure_logging(args.log or config.log_path)
-    scheduler = Scheduler(config)
     if args.once:
-        runs = scheduler.run_pending()
+        runs = run_due_jobs(config, args.log)
         payload = [{"job": r.job, "slot": r.slot.isoformat(), "status": r.status,
                     "exit_code": r.exit_code, "missed": r.missed} for r in runs]
         emit(args, {"runs": payload},
              "\n".join(f"{r.job}: {r.status} ({r.slot.isoformat()})" for r in runs)
              or "nothing due")
         return 0 if all(r.status != "failed" for r in runs) else 1
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     try:
-        scheduler.run_forever()
-    except SchedulerLockedError as exc:
+        run_schedule(config, args.log)
+    except LaunchError as exc:
         raise CliError(str(exc)) from None
     return 0

@@ -19,9 +19,6 @@ import asyncio
 import json
 import logging
 import math
-import os
-import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,104 +116,64 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError("--replay-start needs --feed replay")
 
 
-def build(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Create the server and its feed (not started) from parsed arguments.
+def options_from_args(args: argparse.Namespace) -> Any:
+    """The live server's options from checked arguments.
 
-    When the socket's forecasts read the store the HTTP API reads (``--feed none`` or ``poll``),
-    both fit through one :class:`~energy_nb.service.forecasting.ForecastService`: one cache of
-    fitted models, keyed by training window too (the socket fits on the last 1500 prices, the API
-    on the whole history). A replay feeds the socket another series, so it keeps its own.
+    Args:
+        args: parsed ``serve`` arguments.
+
+    Returns:
+        A :class:`~energy_nb.launch.live.LiveServerOptions`.
+    """
+    from energy_nb.launch.live import LiveServerOptions
+
+    return LiveServerOptions(
+        host=args.host, port=args.port, feed=args.feed, replay_start=args.replay_start,
+        replay_interval=args.replay_interval,
+        replay_db=Path(args.replay_db) if args.replay_db else None, source=args.source,
+        poll_interval=args.poll_interval, model=args.model, history_days=args.history_days,
+        broadcast_url=args.broadcast_url, allow_origin=args.allow_origin,
+        max_connections=args.max_connections, max_per_address=args.max_per_address,
+        http_api=not args.no_http_api, api_rate=args.api_rate, api_workers=args.api_workers,
+        api_queue=args.api_queue)
+
+
+def build(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Check the arguments, open the store and create the server and its feed (not started).
+
+    The server is composed by :func:`energy_nb.launch.live.build_live_server` (one forecast
+    service for the socket and the HTTP API unless the feed is a replay).
 
     Returns:
         ``(LiveServer, feed or None)``.
+
+    Raises:
+        CliError: a bad flag, store, feed or broadcast URL.
     """
-    from energy_nb.config import Settings
-    from energy_nb.data.store import PriceStore
-    from energy_nb.live.broker import make_broker
-    from energy_nb.live.feeds import FeedError, PollFeed, ReplayFeed
-    from energy_nb.live.forecasting import ModelForecaster, store_series_provider
-    from energy_nb.live.server import LiveConfig, LiveServer
-    from energy_nb.service.forecasting import ForecastService
+    from energy_nb.launch import LaunchError
+    from energy_nb.launch.live import build_live_server
 
     _check(args)
-    settings = Settings.from_env()
     store = open_store(args)
-    feed: Any = None
     try:
-        if args.feed == "replay":
-            history = {code: store.load(code) for code in ("WTI", "BRENT", "NG")}
-            replay_db = Path(args.replay_db) if args.replay_db else settings.home / "replay.sqlite"
-            replay_db.parent.mkdir(parents=True, exist_ok=True)
-            feed = ReplayFeed(history, start=args.replay_start, interval=args.replay_interval,
-                              store=PriceStore(replay_db))
-            provider = feed.series
-        elif args.feed == "poll":
-            feed = PollFeed(store, source=args.source, interval=args.poll_interval,
-                            settings=settings)
-            provider = feed.series
-        else:
-            provider = store_series_provider(store)
-    except FeedError as exc:
+        return build_live_server(options_from_args(args), store)
+    except LaunchError as exc:
         raise CliError(str(exc)) from None
-    url = args.broadcast_url or settings.broadcast_url
-    try:
-        broker = make_broker(url)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    config = LiveConfig(host=args.host, port=args.port, api_key=settings.api_key,
-                        allowed_origins=args.allow_origin,
-                        max_connections=args.max_connections,
-                        max_per_address=args.max_per_address)
-    service = ForecastService(store)
-    window = args.history_days or None
-    if args.feed == "replay":
-        forecaster = ModelForecaster(provider, model=args.model.lower(), history_days=window)
-    else:  # the socket reads the API's store: one service, one cache
-        forecaster = ModelForecaster(None, model=args.model.lower(), history_days=window,
-                                     service=service)
-    http_app = None
-    if not args.no_http_api:
-        from energy_nb.live.http_api import ApiSettings, build_api
-
-        http_app = build_api(store, ApiSettings(
-            api_key=settings.api_key, origins=config.origins(), rate=args.api_rate,
-            burst=max(1, int(2 * args.api_rate)), workers=args.api_workers,
-            queue=args.api_queue), forecast_service=service)
-    server = LiveServer(forecaster, config, broker, http_app=http_app)
-    return server, feed
-
-
-async def _run(server: Any, feed: Any, as_json: bool) -> None:
-    await server.start()
-    info = {"url": server.url, "port": server.port, "broker": type(server.broker).__name__,
-            "feed": type(feed).__name__ if feed else None,
-            # who printed it: instances sharing ENERGY_NB_HOME share one log (energy_nb.app)
-            "pid": os.getpid(), "host": socket.gethostname()}
-    print(json.dumps(info) if as_json else f"serving {server.url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    feed_task = asyncio.ensure_future(feed.run(server)) if feed is not None else None
-    try:
-        await stop.wait()
-    finally:
-        if feed_task is not None:
-            feed_task.cancel()
-            try:
-                await feed_task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - shutting down
-                pass
-        await server.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGINT/SIGTERM."""
+    from energy_nb.launch.live import serve_until_stopped
+
     logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server, feed = build(args)
+
+    def announce(info: dict[str, Any]) -> None:
+        print(json.dumps(info) if args.json else f"serving {info['url']}", flush=True)
+
     try:
-        asyncio.run(_run(server, feed, args.json))
+        asyncio.run(serve_until_stopped(server, feed, announce))
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     return 0

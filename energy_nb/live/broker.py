@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from energy_nb.commodities import CODES
 from energy_nb.live.outage import DEFAULT_PER_TOPIC, OutageBuffer
-from energy_nb.live.protocol import HORIZON_MAX, HORIZON_MIN, Topic, seq_key
+from energy_nb.stream.protocol import HORIZON_MAX, HORIZON_MIN, Topic, seq_key
 
 logger = logging.getLogger(__name__)
 

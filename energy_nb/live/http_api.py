@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from energy_nb.live import protocol
+from energy_nb.stream import protocol
 from energy_nb.live.access import api_key_refusal, origin_allowed
 from energy_nb.live.openapi import openapi_document
 from energy_nb.live.session import Clock, TokenBucket

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.protocol import Topic
 
 #: Default bound: waiting updates kept per topic (90 topics -> at most 9,000 in all).
 DEFAULT_PER_TOPIC = 100

@@ -2,7 +2,7 @@
 
 One port serves the WebSocket endpoint ``/api/v1/ws/forecast`` and three HTTP routes:
 ``/healthz``, ``/api/v1/ws/stats`` and ``/api/docs`` (the protocol document). The contract is
-``docs/websocket-protocol.md``; :mod:`energy_nb.live.protocol` parses and builds every message.
+``docs/websocket-protocol.md``; :mod:`energy_nb.stream.protocol` parses and builds every message.
 
 The per-connection rules (rate limit, size limit, parsing, subscription cap, id echo, resume
 or resync decision, idleness) live in the I/O-free :class:`~energy_nb.live.session.LiveSession`;
@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from energy_nb.config import PROJECT_ROOT
-from energy_nb.live import protocol
+from energy_nb.stream import protocol
 from energy_nb.live.access import api_key_refusal
 from energy_nb.live.admission import (
     AcceptErrorLog,
@@ -57,7 +57,7 @@ from energy_nb.live.admission import (
 )
 from energy_nb.live.broker import Broker, BrokerError, MemoryBroker
 from energy_nb.live.forecasting import ForecastFn
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.protocol import Topic
 from energy_nb.live.session import (
     Close,
     ComputeForecast,

@@ -7,7 +7,7 @@ to carry out: messages to send, topics to subscribe or unsubscribe, forecasts to
 close with a code. The rules it owns:
 
 - the token-bucket rate limit and the persistent-abuse close (1008);
-- the message-size limit, parsing and validation (through :mod:`energy_nb.live.protocol`);
+- the message-size limit, parsing and validation (through :mod:`energy_nb.stream.protocol`);
 - the subscription cap and ``not_subscribed``;
 - the echo of the request ``id`` in replies and errors;
 - the resume/resync decision after ``subscribe`` with ``last_seq``;
@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from energy_nb.live import protocol
-from energy_nb.live.protocol import ProtocolError, Topic
+from energy_nb.stream import protocol
+from energy_nb.stream.protocol import ProtocolError, Topic
 
 #: A function returning the current time in seconds (monotonic; injected for tests).
 Clock = Callable[[], float]
@@ -98,7 +98,7 @@ class TokenBucket:
 
 @dataclass(frozen=True)
 class Send:
-    """Send this message (a dict built by :mod:`energy_nb.live.protocol`) to the client."""
+    """Send this message (a dict built by :mod:`energy_nb.stream.protocol`) to the client."""
 
     message: dict[str, Any]
 

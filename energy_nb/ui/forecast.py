@@ -592,7 +592,7 @@ def _attach_live_mode(page: ForecastPage) -> widgets.ToggleButton | None:
     try:
         from energy_nb.ui.live import attach_to_forecast_page
     except ModuleNotFoundError as exc:
-        if exc.name not in ("energy_nb.ui.live", "energy_nb.live"):
+        if exc.name not in ("energy_nb.ui.live", "energy_nb.stream"):
             raise
         return None
     return attach_to_forecast_page(page)

@@ -1,5 +1,5 @@
 """Live forecast widgets: a connection status indicator, a chart and a table kept up to date by a
-:class:`~energy_nb.live.client.ForecastStream` running as an asyncio task in the kernel.
+:class:`~energy_nb.stream.client.ForecastStream` running as an asyncio task in the kernel.
 
 Pieces (reusable by any dashboard page):
 
@@ -33,8 +33,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from energy_nb.commodities import get_commodity
-from energy_nb.live.client import ForecastStream, StreamState
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.client import ForecastStream, StreamState
+from energy_nb.stream.protocol import Topic
 from energy_nb.viz.theme import PLOTLY_TEMPLATE  # importing viz also applies its plotly setup
 
 MEAN_TRACE = "forecast"

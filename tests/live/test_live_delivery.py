@@ -14,10 +14,10 @@ import pytest
 import websockets
 from websockets.frames import Frame, Opcode
 
-from energy_nb.live import protocol
+from energy_nb.stream import protocol
 from energy_nb.live.broker import MemoryBroker
-from energy_nb.live.client import ForecastStream
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.client import ForecastStream
+from energy_nb.stream.protocol import Topic
 from energy_nb.live.server import LiveConfig, LiveServer
 
 pytestmark = pytest.mark.timeout(60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from energy_nb.live.outage import OutageBuffer
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.protocol import Topic
 
 WTI, NG = Topic("WTI", 7), Topic("NG", 1)
 

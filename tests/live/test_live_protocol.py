@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from energy_nb.live import protocol
-from energy_nb.live.protocol import Action, ProtocolError, Topic
+from energy_nb.stream import protocol
+from energy_nb.stream.protocol import Action, ProtocolError, Topic
 
 
 def parse_error(frame: object) -> ProtocolError:

@@ -10,8 +10,8 @@ import pytest
 import websockets
 
 from energy_nb.live.broker import CLOSE_GRACE, BrokerError, RedisBroker
-from energy_nb.live.client import ForecastStream
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.client import ForecastStream
+from energy_nb.stream.protocol import Topic
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
 

@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 import websockets
 
 from energy_nb.live.broker import TOPICS_PREFIX, RedisBroker, make_broker
-from energy_nb.live.protocol import Topic
+from energy_nb.stream.protocol import Topic
 from energy_nb.live.server import LiveConfig, LiveServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]

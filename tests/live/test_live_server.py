@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from energy_nb.live import protocol
+from energy_nb.stream import protocol
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from energy_nb.live import protocol
-from energy_nb.live.protocol import Topic
+from energy_nb.stream import protocol
+from energy_nb.stream.protocol import Topic
 from energy_nb.live.session import (
     RESYNC_REASON,
     Close,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from energy_nb.data.validation import PriceSeries
-from energy_nb.live.client import ForecastStream, StreamState
+from energy_nb.stream.client import ForecastStream, StreamState
 from energy_nb.ui.live import (
     LiveForecastWidget,
     apply_update,

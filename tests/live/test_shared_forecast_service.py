@@ -23,7 +23,7 @@ import websockets
 
 from energy_nb.cli import build_parser
 from energy_nb.cli.serve import build
-from energy_nb.live.protocol import Topic, encode, forecast_request
+from energy_nb.stream.protocol import Topic, encode, forecast_request
 
 SCRIPT = Path(sys.executable).parent / "energy-nb"
 

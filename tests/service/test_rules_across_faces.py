@@ -21,7 +21,7 @@ import pytest
 
 from energy_nb.cli import main as cli_main
 from energy_nb.data.store import PriceStore
-from energy_nb.live import protocol
+from energy_nb.stream import protocol
 from energy_nb.live.http_api import ApiSettings, build_api
 from energy_nb.live.server import LiveConfig, LiveServer
 from energy_nb.reports.parameters import ReportParameterError, validate_parameters
