@@ -71,6 +71,25 @@ def login_cookie_secret(key: str) -> bytes:
     return hmac.new(key.encode(), b"energy_nb dashboards login cookie", hashlib.sha256).digest()
 
 
+#: Seconds Voilà waits, after a cell's reply, for the rest of its output (nbclient's
+#: ``iopub_timeout``, 4 s by default). On a machine serving a crowd the output of a page's cell
+#: (the widget view the browser draws) can come later than 4 s after the reply; nbclient then
+#: logs "Timeout waiting for IOPub output" and renders the page without it, and the visitor never
+#: sees a chart. In bench_visitors' 32-at-once load, 13 such timeouts matched 13 failed visitors.
+IOPUB_TIMEOUT_S = 120
+
+
+def apply_executor_defaults(config: Any) -> None:
+    """Set the app's executor defaults where the configuration does not set them.
+
+    Args:
+        config: the application's traitlets ``Config`` (the executor of every page, preheated
+            or not, is built from it).
+    """
+    if "iopub_timeout" not in config.VoilaExecutor:
+        config.VoilaExecutor.iopub_timeout = IOPUB_TIMEOUT_S
+
+
 class EnergyVoila(Voila):
     """Voilà serving the energy_nb dashboards (see the module docstring)."""
 
@@ -91,6 +110,7 @@ class EnergyVoila(Voila):
 
     def init_settings(self) -> dict:
         """Voilà's settings, with the visitor-tracking kernel manager on top of Voilà's."""
+        apply_executor_defaults(self.config)
         if self.require_api_key:
             key = os.environ.get("ENERGY_NB_API_KEY", "").strip()
             if not key:
