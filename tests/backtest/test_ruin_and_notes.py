@@ -126,6 +126,8 @@ BT = ["backtest", "--commodity", "WTI", "--strategy", "forecast", "--model", "dr
       "--rebalance-every", "20", "--start", "2024-01-01", "--no-save"]
 
 
+# the bar follows the terminal, not the store: one backend is enough
+@pytest.mark.parametrize("home", ["sqlite"], indirect=True)
 def test_progress_bar_on_a_terminal_by_default(home: StoreHome) -> None:
     code, shown = run_on_terminal(home, *BT)
     assert code == 0, shown
