@@ -87,8 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     check = sub.add_parser(
         "check", help="check the store for damage: SQLite integrity, tables and columns, rows",
-        description="Run SQLite's integrity_check and check the schema (tables and columns) and "
-                    "the rows (dates, prices, JSON). Exit 0 when healthy, 1 when damaged.")
+        description="Check the schema (tables, columns, keys) and the rows (dates, prices, "
+                    "duplicate keys, series versions, JSON) on either backend, and run SQLite's "
+                    "integrity_check. Exit 0 when healthy, 1 when damaged.")
     _common(check)
     check.set_defaults(func=cmd_check)
 
@@ -257,25 +258,33 @@ def _where(args: argparse.Namespace) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run the full health check; exit 1 when the store is damaged."""
+    """Run the full health check; exit 1 when the store is damaged.
+
+    The same schema and content rules on both backends; SQLite also runs its integrity_check
+    (PostgreSQL keeps its pages sound itself).
+    """
     from energy_nb.data.database import DatabaseUrlError, is_sqlite, parse_url
-    from energy_nb.data.store import StoreError
-    from energy_nb.data.store_check import check_store
+    from energy_nb.data.store import PriceStore, StoreError
+    from energy_nb.data.store_check import check_server, check_store
 
     try:
         url = parse_url(args.db or Settings.from_env().database_url)
     except DatabaseUrlError as exc:
         raise CliError(str(exc)) from None
-    if not is_sqlite(url):
-        return _check_server(args)
-    path = Path(str(url.database))
     try:
-        result = check_store(path, full=True)
+        if is_sqlite(url):
+            result = check_store(Path(str(url.database)), full=True)
+            checked = "SQLite integrity_check, tables and columns, keys, price rows, " \
+                      "series versions, JSON columns"
+        else:  # opened without the quick check: a damaged store is listed, not refused
+            result = check_server(PriceStore(url, create=False, verify=False))
+            checked = "tables and columns, keys, price rows, series versions, JSON columns " \
+                      "(PostgreSQL checks its own pages)"
     except StoreError as exc:
         raise CliError(store_error_text(exc, args.db)) from None
-    lines = [f"store: {path}", f"schema version: {result.schema_version}"]
+    lines = [f"store: {result.path}", f"schema version: {result.schema_version}"]
     if result.ok:
-        lines.append("ok: SQLite integrity_check, tables and columns, price rows, JSON columns")
+        lines.append(f"ok: {checked}")
         lines.extend(f"  {table:15} {n:8d} rows" for table, n in result.rows.items())
     else:
         lines.append(f"DAMAGED: {len(result.problems)} problem(s)")
@@ -284,21 +293,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not result.ok:
         print(f"energy-nb: error: {result.error()}", file=sys.stderr)
         return 1
-    return 0
-
-
-def _check_server(args: argparse.Namespace) -> int:
-    """``data check`` on PostgreSQL: the schema version, tables and columns, rows per table."""
-    from energy_nb.data.copy import row_counts
-
-    store = open_store(args)  # opening checks the version, tables and columns
-    counts = row_counts(store)
-    lines = [f"store: {store.location}", f"schema version: {store.schema_version}",
-             "ok: schema version, tables and columns (PostgreSQL checks its own pages)"]
-    lines.extend(f"  {table:15} {n:8d} rows" for table, n in counts.items())
-    emit(args, {"store": store.location, "ok": True, "check": "schema",
-                "schema_version": store.schema_version, "problems": [], "rows": counts},
-         "\n".join(lines))
     return 0
 
 

@@ -1,8 +1,10 @@
-"""Health of a store file: SQLite integrity, the energy_nb schema, and sane price rows.
+"""Health of a store: SQLite integrity, the energy_nb schema, and sane rows.
 
 :func:`check_store` reads a store file without creating, migrating or changing it, and lists what
 is wrong with it; :class:`~energy_nb.data.store.PriceStore` runs the quick form whenever it opens a
-file, and ``energy-nb data check`` runs the full one.
+file, and ``energy-nb data check`` runs the full one. :func:`check_server` runs the same schema
+and content checks on a PostgreSQL store (the server checks its own pages); the content rules,
+one implementation for both backends, are in :mod:`energy_nb.data.content_check`.
 
 Usage::
 
@@ -64,18 +66,21 @@ class StoreCheck:
     """The result of :func:`check_store`.
 
     Attributes:
-        path: the file checked.
-        full: whether SQLite's full ``integrity_check`` ran (else ``quick_check``).
-        schema_version: ``PRAGMA user_version``, or ``None`` when unreadable.
+        path: the file checked (on PostgreSQL: the URL, password masked).
+        full: whether the full check ran: SQLite's ``integrity_check`` and every content rule
+            (else ``quick_check`` and the price rows).
+        schema_version: the schema version, or ``None`` when unreadable.
         problems: what is wrong; empty when the store is healthy.
         rows: rows per table, for the tables that could be counted (full check only).
+        backend: ``"sqlite"`` or ``"postgresql"``.
     """
 
-    path: Path
+    path: Path | str
     full: bool
     schema_version: int | None = None
     problems: list[StoreProblem] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+    backend: str = "sqlite"
 
     @property
     def ok(self) -> bool:
@@ -97,8 +102,11 @@ class StoreCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-able dict."""
-        return {"store": str(self.path), "ok": self.ok,
-                "check": "integrity_check" if self.full else "quick_check",
+        if self.backend == "sqlite":
+            check = "integrity_check" if self.full else "quick_check"
+        else:  # the server keeps its pages sound itself
+            check = "schema_and_content"
+        return {"store": str(self.path), "ok": self.ok, "check": check,
                 "schema_version": self.schema_version,
                 "problems": [p.to_dict() for p in self.problems], "rows": dict(self.rows)}
 
@@ -220,23 +228,13 @@ def inspect_connection(conn: sqlite3.Connection, *, full: bool,
             "schema", f"not an energy_nb store: schema version 0, tables: {named}"))
         return problems
     expected = expected_schema(version)
-    broken: set[str] = set()
-    for table, columns in expected.items():
-        missing = [c for c in columns if c not in tables.get(table, columns)]
-        if table not in tables:
-            problems.append(StoreProblem("schema", f"table {table} is missing"))
-        elif missing:
-            problems.append(StoreProblem(
-                "schema", f"table {table} lacks column(s) {', '.join(missing)}"))
-        else:
-            continue
-        broken.add(table)
-    if "prices" not in broken:
+    missing, whole = schema_problems(tables, expected)
+    problems.extend(missing)
+    if full:
+        problems.extend(_content(conn, whole))
+    elif "prices" in whole:
         problems.extend(_price_rows(conn))
     if full:
-        for table, columns in JSON_COLUMNS.items():
-            if table in tables and table not in broken:
-                problems.extend(_json_rows(conn, table, columns))
         if result is not None:
             for table in expected:
                 if table in tables:
@@ -303,14 +301,78 @@ def _price_rows(conn: sqlite3.Connection) -> list[StoreProblem]:
     return problems
 
 
-def _json_rows(conn: sqlite3.Connection, table: str,
-               columns: tuple[str, ...]) -> list[StoreProblem]:
-    problems: list[StoreProblem] = []
-    for column in columns:
-        condition = f"{column} IS NOT NULL AND NOT json_valid({column})"
-        rows = _query(conn, f"SELECT COUNT(*), MIN(id) FROM {table} WHERE {condition}", problems)
-        if rows and rows[0][0]:
+def schema_problems(tables: dict[str, tuple[str, ...]] | dict[str, set[str]],
+                    expected: dict[str, tuple[str, ...]]) -> tuple[list[StoreProblem], set[str]]:
+    """Compare the tables and columns found with those a schema version has.
+
+    Args:
+        tables: ``{table: columns}`` found in the store.
+        expected: ``{table: columns}`` of the store's schema version (:func:`expected_schema`).
+
+    Returns:
+        The ``schema`` problems, and the names of the tables that have all their columns.
+    """
+    problems, whole = [], set()
+    for table, columns in expected.items():
+        missing = [c for c in columns if c not in tables.get(table, columns)]
+        if table not in tables:
+            problems.append(StoreProblem("schema", f"table {table} is missing"))
+        elif missing:
             problems.append(StoreProblem(
-                "rows", f"{rows[0][0]} {table} row(s) with invalid JSON in {column} "
-                        f"(first id {rows[0][1]})"))
-    return problems
+                "schema", f"table {table} lacks column(s) {', '.join(missing)}"))
+        else:
+            whole.add(table)
+    return problems, whole
+
+
+def _content(conn: sqlite3.Connection, tables: set[str]) -> list[StoreProblem]:
+    """The content rules (:mod:`energy_nb.data.content_check`) on an open SQLite file."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    from energy_nb.data.content_check import content_problems
+
+    # the rules speak SQLAlchemy: an engine over this very connection (nothing else opens it)
+    engine = create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+    with engine.connect() as wrapped:
+        return content_problems(wrapped, tables)
+
+
+def check_server(store: Any) -> StoreCheck:
+    """The full check of a PostgreSQL store: its schema version, tables and columns, and the
+    content rules (the same as a SQLite file's, :mod:`energy_nb.data.content_check`); read only.
+
+    Args:
+        store: a :class:`~energy_nb.data.store.PriceStore` on PostgreSQL, opened with
+            ``verify=False`` (a damaged one is listed, not refused).
+
+    Returns:
+        The :class:`StoreCheck` (``rows`` per table, ``problems`` empty when healthy).
+    """
+    from sqlalchemy import func, inspect, select
+
+    from energy_nb.data.content_check import content_problems
+    from energy_nb.data.database import current_revision
+    from energy_nb.data.schema import TABLES
+
+    result = StoreCheck(store.location, full=True, backend=store.backend)
+    with store.read() as conn:
+        result.schema_version = _revision_number(current_revision(conn))
+        found = inspect(conn)
+        tables = {name: tuple(c["name"] for c in found.get_columns(name))
+                  for name in found.get_table_names()}
+    if result.schema_version > SCHEMA_VERSION:
+        result.problems.append(StoreProblem(
+            "version", f"schema version {result.schema_version}, newer than this energy_nb "
+                       f"understands ({SCHEMA_VERSION}); upgrade energy_nb"))
+        return result
+    missing, whole = schema_problems(tables, expected_schema(result.schema_version or 1))
+    result.problems.extend(missing)
+    with store.read() as conn:
+        result.problems.extend(content_problems(conn, whole))
+    with store.read() as conn:
+        for table in TABLES:
+            if table.name in tables:
+                result.rows[table.name] = int(conn.execute(
+                    select(func.count()).select_from(table)).scalar() or 0)
+    return result

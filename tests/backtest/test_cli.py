@@ -1,38 +1,35 @@
-"""``energy-nb backtest`` end to end through the installed console script and a real store."""
+"""``energy-nb backtest`` end to end through the installed console script and a real store, on
+SQLite and on PostgreSQL (one store per backend for the module)."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from energy_nb.backtest import STAT_NAMES, list_backtests, run_backtest
 from energy_nb.cli import main
-from energy_nb.data.store import PriceStore
-
-SCRIPT = Path(sys.executable).parent / "energy-nb"
+from tests.backends import BACKENDS, StoreHome, module_store
 
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+def run(home: StoreHome, *args: str):
+    return home.cli(*args, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, eia_dir: Path) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    res = run(home, "data", "import", str(eia_dir / "brent-daily.csv"), "--commodity", "BRENT")
-    assert res.returncode == 0, res.stderr
-    return home
+@pytest.fixture(scope="module", params=BACKENDS)
+def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         eia_dir: Path):
+    with module_store(request, tmp_path_factory) as home:
+        res = run(home, "data", "import", str(eia_dir / "brent-daily.csv"), "--commodity",
+                  "BRENT")
+        assert res.returncode == 0, res.stderr
+        yield home
 
 
-def test_sma_cross_json_file_matches_the_library_and_is_stored(home: Path, tmp_path: Path) -> None:
+def test_sma_cross_json_file_matches_the_library_and_is_stored(home: StoreHome,
+                                                               tmp_path: Path) -> None:
     out = tmp_path / "run.json"
     res = run(home, "backtest", "--commodity", "BRENT", "--strategy", "sma-cross", "--fast", "10",
               "--slow", "40", "--capital", "100000", "--commission", "0.001",
@@ -48,7 +45,7 @@ def test_sma_cross_json_file_matches_the_library_and_is_stored(home: Path, tmp_p
     assert len(payload["trades"]) == payload["stats"]["# Trades"] > 10
     assert payload["equity"][0]["Equity"] == 100000
     # the same run through the library on the same store gives the same numbers
-    store = PriceStore(home / "energy_nb.sqlite")
+    store = home.store()
     lib = run_backtest(store.load("BRENT"), "sma-cross", {"fast": 10, "slow": 40},
                        capital=100_000, commission=0.001, slippage_bps=2,
                        start="2015-01-01", end="2020-12-31")
@@ -58,7 +55,7 @@ def test_sma_cross_json_file_matches_the_library_and_is_stored(home: Path, tmp_p
     assert any(r["id"] == payload["id"] and r["strategy"] == "sma-cross" for r in stored)
 
 
-def test_forecast_strategy_json_on_stdout(home: Path) -> None:
+def test_forecast_strategy_json_on_stdout(home: StoreHome) -> None:
     res = run(home, "backtest", "--commodity", "brent", "--strategy", "forecast", "--model",
               "drift", "--horizon", "5", "--threshold", "0.002", "--refit-every", "20",
               "--model-param", "window=250", "--no-short", "--start", "2025-06-01", "--json",
@@ -85,12 +82,12 @@ def test_forecast_strategy_json_on_stdout(home: Path) -> None:
         (["--json", "/nonexistent/dir/out.json"], "folder /nonexistent/dir does not exist"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(home: Path, args: list[str], message: str,
+def test_bad_input_exits_2_with_a_clear_message(home: StoreHome, args: list[str], message: str,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     # in-process through the same dispatcher as the script (the script itself: next test)
-    monkeypatch.setenv("ENERGY_NB_HOME", str(home))
-    store = PriceStore(home / "energy_nb.sqlite")
+    home.use(monkeypatch)
+    store = home.store()
     before = len(list_backtests(store, limit=1000))
     try:
         code = main(["backtest", "--commodity", "BRENT", *args])
@@ -103,16 +100,16 @@ def test_bad_input_exits_2_with_a_clear_message(home: Path, args: list[str], mes
     assert len(list_backtests(store, limit=1000)) == before  # nothing stored
 
 
-def test_no_data_for_the_commodity_through_the_script(home: Path) -> None:
+def test_no_data_for_the_commodity_through_the_script(home: StoreHome) -> None:
     res = run(home, "backtest", "--commodity", "NG")
     assert res.returncode == 2
     assert "no prices stored for NG; import them first" in res.stderr
     assert res.stdout == ""
 
 
-def test_backtest_optimize_json(home: Path, monkeypatch: pytest.MonkeyPatch,
+def test_backtest_optimize_json(home: StoreHome, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("ENERGY_NB_HOME", str(home))
+    home.use(monkeypatch)
     code = main(["backtest-optimize", "--commodity", "BRENT", "--strategy", "sma-cross",
                  "--grid", "fast=5,10", "--grid", "slow=20,60", "--set", "short=false",
                  "--train-days", "252", "--test-days", "252", "--start", "2019-01-01",

@@ -10,7 +10,6 @@ import pty
 import struct
 import termios
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,28 +19,28 @@ from energy_nb.backtest.notes import result_notes
 from energy_nb.backtest.run import DEFAULT_COMMISSION
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
+from tests.backends import BACKENDS, SCRIPT, StoreHome, module_store
 
-SCRIPT = Path(sys.executable).parent / "energy-nb"
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         eia_dir: Path):
+    """NG and WTI on each backend (one store per backend for the module)."""
+    with module_store(request, tmp_path_factory, "ruin-home") as home:
+        store = PriceStore(home.url)
+        store.import_many([read_price_csv(eia_dir / name, commodity=code)
+                           for code, name in (("NG", "henryhub-daily.csv"),
+                                              ("WTI", "wti-daily.csv"))])
+        yield home
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, eia_dir: Path) -> Path:
-    home = tmp_path_factory.mktemp("ruin-home")
-    store = PriceStore(home / "energy_nb.sqlite")
-    for code, name in (("NG", "henryhub-daily.csv"), ("WTI", "wti-daily.csv")):
-        store.import_series(read_price_csv(eia_dir / name, commodity=code))
-    return home
+def store(home: StoreHome) -> PriceStore:
+    return home.store()
 
 
-@pytest.fixture(scope="module")
-def store(home: Path) -> PriceStore:
-    return PriceStore(home / "energy_nb.sqlite")
-
-
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
+def run_cli(home: StoreHome, *args: str) -> subprocess.CompletedProcess[str]:
+    return home.cli(*args, timeout=300)
 
 
 def test_mean_reversion_on_ng_is_ruined_and_stops_at_minus_100(store: PriceStore) -> None:
@@ -74,7 +73,8 @@ def test_forecast_strategy_without_trades_says_why(store: PriceStore) -> None:
     assert len(r.trades) == 0 and "within ±5.0" in result_notes(r)[0][0]
 
 
-def test_one_default_commission_for_library_cli_and_page(home: Path, store: PriceStore) -> None:
+def test_one_default_commission_for_library_cli_and_page(home: StoreHome,
+                                                          store: PriceStore) -> None:
     from energy_nb.cli import build_parser
     from energy_nb.ui.backtest import BacktestPage
 
@@ -93,7 +93,7 @@ def test_one_default_commission_for_library_cli_and_page(home: Path, store: Pric
     assert payload["notes"] == []
 
 
-def test_cli_ruin_note_and_json(home: Path) -> None:
+def test_cli_ruin_note_and_json(home: StoreHome) -> None:
     res = run_cli(home, "backtest", "--commodity", "NG", "--strategy", "mean-reversion",
                   "--start", "2015-01-01", "--no-save")
     assert res.returncode == 0, res.stderr
@@ -101,14 +101,13 @@ def test_cli_ruin_note_and_json(home: Path) -> None:
     assert "-124" not in res.stdout and "-115" not in res.stdout
 
 
-def run_on_terminal(home: Path, *args: str) -> tuple[int, str]:
+def run_on_terminal(home: StoreHome, *args: str) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal; return (exit code, what the terminal got)."""
     master, slave = pty.openpty()
     # a terminal of 24 x 100 characters (a fresh pseudo-terminal has 0 columns)
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
     proc = subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.DEVNULL, stderr=slave,
-                            env=env)
+                            env=home.env)
     os.close(slave)
     chunks = []
     while True:
@@ -127,7 +126,9 @@ BT = ["backtest", "--commodity", "WTI", "--strategy", "forecast", "--model", "dr
       "--rebalance-every", "20", "--start", "2024-01-01", "--no-save"]
 
 
-def test_progress_bar_on_a_terminal_by_default(home: Path) -> None:
+# the bar follows the terminal, not the store: one backend is enough
+@pytest.mark.parametrize("home", ["sqlite"], indirect=True)
+def test_progress_bar_on_a_terminal_by_default(home: StoreHome) -> None:
     code, shown = run_on_terminal(home, *BT)
     assert code == 0, shown
     assert "forecast WTI" in shown and "%|" in shown

@@ -2,15 +2,13 @@
 
 Covers July 4th (NYMEX), Christmas and New Year (NYMEX), Good Friday (ICE for Brent, NYMEX for
 WTI) and the Henry Hub gap of 2005-09-22..10-07 in the Forecast page's table and CSV, the CLI's
-``--json`` and the report's forecast section — all on a real store of the real EIA snapshot.
+``--json`` and the report's forecast section — all on a real store of the real EIA snapshot, on
+SQLite and on PostgreSQL (one store per backend for the module; the calendar alone, once).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,21 +21,28 @@ from energy_nb.data.validation import read_price_csv
 from energy_nb.service.forecasting import ForecastService
 from energy_nb.reports.content import ReportBuilder
 from energy_nb.ui.forecast import ForecastPage
+from tests.backends import BACKENDS, StoreHome, module_store
 
 FILES = {"WTI": "wti-daily.csv", "BRENT": "brent-daily.csv", "NG": "henryhub-daily.csv"}
-SCRIPT = Path(sys.executable).parent / "energy-nb"
 
 
 def iso(index: object) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.DatetimeIndex(index)]
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def home(request: pytest.FixtureRequest, eia_dir: Path,
+         tmp_path_factory: pytest.TempPathFactory):
+    """The three commodities' history on each backend."""
+    with module_store(request, tmp_path_factory, "calendar-home") as home:
+        PriceStore(home.url).import_many([read_price_csv(eia_dir / name, commodity=code)
+                                          for code, name in FILES.items()])
+        yield home
+
+
 @pytest.fixture(scope="module")
-def store(eia_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> PriceStore:
-    store = PriceStore(tmp_path_factory.mktemp("calendar") / "energy_nb.sqlite")
-    for code, name in FILES.items():
-        store.import_series(read_price_csv(eia_dir / name, commodity=code))
-    return store
+def store(home: StoreHome) -> PriceStore:
+    return home.store()
 
 
 @pytest.mark.parametrize(("code", "origin", "expected"), [
@@ -119,22 +124,6 @@ def test_latest_origin_says_the_calendar_cannot_know_the_future(store: PriceStor
     assert run.to_dict()["calendar"]["notes"] == notes
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ENERGY_NB_HOME": str(home)}
-    return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-@pytest.fixture(scope="module")
-def home(store: PriceStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import sqlite3
-
-    folder = tmp_path_factory.mktemp("calendar-home")
-    with sqlite3.connect(store.path) as src, sqlite3.connect(folder / "energy_nb.sqlite") as dst:
-        src.backup(dst)
-    return folder
-
-
 @pytest.mark.parametrize(("args", "dates", "actual_dates"), [
     (["--commodity", "WTI", "--start", "2025-06-30", "--horizon", "5"],
      ["2025-07-01", "2025-07-02", "2025-07-03", "2025-07-07", "2025-07-08"], None),
@@ -147,9 +136,10 @@ def home(store: PriceStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["--commodity", "NG", "--start", "2005-09-30", "--horizon", "2"],
      ["2005-09-23", "2005-09-26"], ["2005-10-07", "2005-10-10"]),
 ])
-def test_cli_json_steps(home: Path, args: list[str], dates: list[str],
+def test_cli_json_steps(home: StoreHome, args: list[str], dates: list[str],
                         actual_dates: list[str] | None) -> None:
-    done = run_cli(home, "forecast", *args, "--model", "random_walk", "--no-record", "--json")
+    done = home.cli("forecast", *args, "--model", "random_walk", "--no-record", "--json",
+                    timeout=120)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert [s["date"] for s in data["steps"]] == dates == data["forecast"]["dates"]
@@ -184,8 +174,8 @@ def test_report_forecast_section_in_the_ng_gap(store: PriceStore) -> None:
     assert actual_x and iso(pd.to_datetime(actual_x[0].x))[0] == "2005-10-07"
 
 
-def test_cli_json_reports_the_model_auto_chose_and_rounded_prices(home: Path) -> None:
-    done = run_cli(home, "forecast", "--commodity", "WTI", "--start", "2025-06-30",
+def test_cli_json_reports_the_model_auto_chose_and_rounded_prices(home: StoreHome) -> None:
+    done = home.cli("forecast", "--commodity", "WTI", "--start", "2025-06-30",
                    "--horizon", "3", "--model", "auto", "--no-record", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -194,6 +184,6 @@ def test_cli_json_reports_the_model_auto_chose_and_rounded_prices(home: Path) ->
     values = (data["forecast"]["mean"] + data["forecast"]["lower"]["80"]
               + [s["mean"] for s in data["steps"]])
     assert all(v == round(v, 4) and len(repr(v)) <= 10 for v in values)  # no 95.28999999999998
-    text = run_cli(home, "forecast", "--commodity", "WTI", "--start", "2025-06-30",
+    text = home.cli("forecast", "--commodity", "WTI", "--start", "2025-06-30",
                    "--horizon", "3", "--model", "auto", "--no-record")
     assert f"model auto -> {data['model_used']}" in text.stdout

@@ -1,11 +1,15 @@
 """The report notebook through papermill, and ``energy-nb report`` through the installed script.
 
-Real kernels, real nbconvert, real Chromium for the PDF (required when ``CI=true``).
+Real kernels, real nbconvert, real Chromium for the PDF (required when ``CI=true``). Whatever
+reads the store runs on SQLite and on PostgreSQL (the session's report store and its copy); the
+checks made before a report runs, the PDF printing and the export of a notebook read no store and
+run once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -22,6 +26,7 @@ from energy_nb.reports.run import (
     list_reports,
     run_report,
 )
+from tests.backends import BACKENDS
 from tests.conftest import IN_CI
 from tests.reports.conftest import SCRIPT, run_cli
 
@@ -61,25 +66,73 @@ def count_drawn_charts(html_path: Path) -> int:
             browser.close()
 
 
-@pytest.fixture(scope="module")
-def custom_run(report_home: Path, tmp_path_factory: pytest.TempPathFactory):
-    import os
+def pg_url_of(store) -> str:
+    """The URL (password included) of a PostgreSQL :class:`PriceStore`, for the environment."""
+    return store.url.render_as_string(hide_password=False).replace("+psycopg", "")
 
+
+def store_environment(backend: str, request: pytest.FixtureRequest,
+                      empty_home: Path) -> dict[str, str]:
+    """The variables naming the report store on a backend: the session's SQLite report home, or
+    its PostgreSQL copy (with an empty home, so that nothing can read SQLite instead)."""
+    if backend == "sqlite":
+        return {"ENERGY_NB_HOME": str(request.getfixturevalue("report_home"))}
+    return {"ENERGY_NB_HOME": str(empty_home),
+            "ENERGY_NB_DATABASE_URL": pg_url_of(request.getfixturevalue("report_store_pg"))}
+
+
+@pytest.fixture(params=BACKENDS)
+def report_env(request: pytest.FixtureRequest, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process (and papermill's kernels) pointed at the report store on each backend; returns
+    the environment for subprocesses."""
+    variables = store_environment(request.param, request, tmp_path / "empty-home")
+    monkeypatch.delenv("ENERGY_NB_DATABASE_URL", raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return {**os.environ, **variables}
+
+
+def _custom_run(backend: str, request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory, formats: tuple[str, ...]):
+    out = tmp_path_factory.mktemp("reports")
+    variables = store_environment(backend, request, tmp_path_factory.mktemp("empty-home"))
+    old = {name: os.environ.get(name) for name in ("ENERGY_NB_HOME", "ENERGY_NB_DATABASE_URL")}
+    os.environ.pop("ENERGY_NB_DATABASE_URL", None)
+    os.environ.update(variables)
+    try:
+        result = run_report(CUSTOM, out_dir=out, formats=formats, keep=5)
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def sqlite_custom_run(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory):
+    """The custom report on the SQLite store, with the PDF when Chromium is there."""
     chromium = find_chromium()
     if chromium is None and IN_CI:
         pytest.fail("Chromium is required in CI for the PDF report")
     formats = ("html", "ipynb", "pdf") if chromium else ("html", "ipynb")
-    out = tmp_path_factory.mktemp("reports")
-    old = os.environ.get("ENERGY_NB_HOME")
-    os.environ["ENERGY_NB_HOME"] = str(report_home)
-    try:
-        result = run_report(CUSTOM, out_dir=out, formats=formats, keep=5)
-    finally:
-        if old is None:
-            os.environ.pop("ENERGY_NB_HOME", None)
-        else:
-            os.environ["ENERGY_NB_HOME"] = old
-    return result, out
+    return _custom_run("sqlite", request, tmp_path_factory, formats)
+
+
+@pytest.fixture(scope="module")
+def postgresql_custom_run(request: pytest.FixtureRequest,
+                          tmp_path_factory: pytest.TempPathFactory):
+    """The custom report on the PostgreSQL copy (no PDF: printing reads no store)."""
+    return _custom_run("postgresql", request, tmp_path_factory, ("html", "ipynb"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def custom_run(request: pytest.FixtureRequest):
+    """The custom report on each backend."""
+    return request.getfixturevalue(f"{request.param}_custom_run")
 
 
 def test_papermill_run_with_non_default_parameters_writes_the_notebook(custom_run) -> None:
@@ -120,8 +173,8 @@ def test_html_report_hides_every_code_cell(custom_run) -> None:
     assert html.index("cdn.plot.ly") < html.index("require.min.js")
 
 
-def test_pdf_is_printed_by_chromium(custom_run) -> None:
-    result, _ = custom_run
+def test_pdf_is_printed_by_chromium(sqlite_custom_run) -> None:
+    result, _ = sqlite_custom_run
     if "pdf" not in result.files:
         if IN_CI:
             pytest.fail("no PDF was printed: Chromium is required in CI")
@@ -130,7 +183,7 @@ def test_pdf_is_printed_by_chromium(custom_run) -> None:
     assert data[:5] == b"%PDF-" and len(data) > 20_000
 
 
-def test_failing_cell_is_named_and_the_partial_notebook_kept(use_report_home: Path,
+def test_failing_cell_is_named_and_the_partial_notebook_kept(report_env: dict[str, str],
                                                              tmp_path: Path) -> None:
     nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
     accuracy = next(c for c in nb.cells if c.source.startswith("# Recent out-of-sample accuracy"))
@@ -156,14 +209,16 @@ def test_failing_cell_is_named_and_the_partial_notebook_kept(use_report_home: Pa
     assert json.loads((err.run_dir / "run.json").read_text())["cell"] == 6
 
 
-def test_cli_rejects_bad_parameters_before_running(report_home: Path, tmp_path: Path) -> None:
+def test_cli_rejects_bad_parameters_before_running(report_env: dict[str, str],
+                                                   tmp_path: Path) -> None:
     out = tmp_path / "out"
     for args, message in [
         (["--commodity", "WTI,COAL"], "commodities: unknown commodity 'COAL'"),
         (["--horizon", "0"], "horizon must be between 1 and 30 trading days, got 0"),
         (["--as-of", "1975-01-02"], "as_of 1975-01-02 is before the first WTI price (1986-01-02)"),
     ]:
-        res = run_cli(report_home, "report", "--out", str(out), *args)
+        res = subprocess.run([str(SCRIPT), "report", "--out", str(out), *args],
+                             capture_output=True, text=True, env=report_env, timeout=300)
         assert res.returncode == 2, res.stderr
         assert f"energy-nb: error: {message}" in res.stderr
         assert not out.exists() or list(out.iterdir()) == []
@@ -182,9 +237,7 @@ def test_formats_and_retention_are_checked_before_running(use_report_home: Path,
 
 
 def test_concurrent_cli_runs_do_not_clobber_and_old_reports_are_pruned(
-        report_home: Path, tmp_path: Path) -> None:
-    import os
-
+        report_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "out"
     old = [out / "2020-01-01T000000Z-0000000a", out / "2020-01-02T000000Z-0000000b"]
     for folder in old:
@@ -193,9 +246,9 @@ def test_concurrent_cli_runs_do_not_clobber_and_old_reports_are_pruned(
     (out / ".running-crashed").mkdir()  # an unfinished run is never pruned or listed
     args = ["report", "--out", str(out), "--commodity", "NG", "--model", "random_walk",
             "--horizon", "2", "--format", "html", "--keep", "3", "--json"]
-    env = {**os.environ, "ENERGY_NB_HOME": str(report_home)}
     procs = [subprocess.Popen([str(SCRIPT), *args, "--title", f"run {k}"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for k in range(2)]
+                              stderr=subprocess.PIPE, text=True, env=report_env)
+             for k in range(2)]
     results = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=300)
@@ -217,10 +270,10 @@ def test_concurrent_cli_runs_do_not_clobber_and_old_reports_are_pruned(
     assert str(old[0]) in pruned
 
 
-def test_export_of_a_notebook_executed_elsewhere(custom_run, tmp_path: Path) -> None:
+def test_export_of_a_notebook_executed_elsewhere(sqlite_custom_run, tmp_path: Path) -> None:
     import shutil
 
-    result, _ = custom_run
+    result, _ = sqlite_custom_run
     executed = tmp_path / "from-airflow.ipynb"
     shutil.copy(result.files["ipynb"], executed)
     res = run_cli(tmp_path, "report", "--export", str(executed), "--format", "html", "--json")
@@ -254,9 +307,7 @@ def test_report_from_a_postgresql_store(report_store_pg, report_home: Path,
                                         tmp_path: Path) -> None:
     """``energy-nb report`` (papermill, the kernel inherits ENERGY_NB_DATABASE_URL) reads the
     PostgreSQL store; the password appears in no output, file or record."""
-    import os
-
-    url = report_store_pg.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    url = pg_url_of(report_store_pg)
     password = report_store_pg.url.password
     empty_home = tmp_path / "home"  # no SQLite store there: the report must read PostgreSQL
     out = tmp_path / "out"
