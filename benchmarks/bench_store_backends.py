@@ -44,6 +44,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import sys
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: --runs 1 --browser-visits 1 (noisy figures)")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work folder (the stores, the apps' logs) and print it")
     args = parser.parse_args(argv)
     began = time.monotonic()
     if args.quick:
@@ -228,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster = PgCluster.start(durable=True)
     except PgUnavailable as exc:
+        shutil.rmtree(folder, ignore_errors=True)
         print(f"bench_store_backends: cannot measure, PostgreSQL cannot start: {exc} "
               "(`make test` installs Debian's postgresql)", file=sys.stderr)
         return 1
@@ -278,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
 
         dispose_engines()
         cluster.stop()
+        if args.keep:
+            print(f"work folder kept: {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
     labels = {"history": "History first chart, in-process (open + build)",
               "import": "import 40-year WTI (10,226 rows)",
