@@ -29,12 +29,14 @@ nor the crowd's warm kernels, which would only add background load to both serve
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_store_backends.py                 # about 6 min
-    .venv/bin/python benchmarks/bench_store_backends.py --quick         # smoke: 1 run, 1 visit
+    .venv/bin/python benchmarks/bench_store_backends.py                 # about 4 min
+    .venv/bin/python benchmarks/bench_store_backends.py --quick         # smoke: ~70 s, noisy
     .venv/bin/python benchmarks/bench_store_backends.py --browser-visits 0   # in-process only
 
 Exit code 0 when it measured (PASS/FAIL in the table and the JSON rows for ``run_all.py``),
-non-zero when it could not (PostgreSQL or Chromium missing).
+non-zero when it could not (PostgreSQL or Chromium missing, an app did not start). The default
+run takes about 4 minutes on a quiet 2-core machine (``--quick``: about 70 s), plus up to
+``--browser-timeout`` for each failed visit.
 """
 
 from __future__ import annotations
@@ -338,7 +340,8 @@ def browser_row(visits: dict[str, Visits], count: int) -> dict:
     failed = sum(len(v.failures) for v in visits.values())
     ratio = pg / lite if math.isfinite(pg) and math.isfinite(lite) else math.nan
     ok = not failed and ratio <= TARGETS["browser"]
-    label = f"History first chart, Chromium via energy-nb app ({count} visits)"
+    label = (f"History first chart, Chromium via energy-nb app ({count} visit"
+             f"{'' if count == 1 else 's'})")
 
     def cell(seconds: float, width: int) -> str:
         return f"{seconds:{width - 1}.2f}s" if math.isfinite(seconds) else f"{'never':>{width}}"
