@@ -233,11 +233,22 @@ def start_stock_voila(work: Path) -> Served:
     return Served("voila", process, {page: url for page in PAGES}, log)
 
 
-def start_app(work: Path, home: Path, extra: list[str]) -> Served:
-    """``energy-nb app`` exactly as a user runs it (plus ``extra`` arguments), on free ports."""
+def start_app(work: Path, home: Path, extra: list[str],
+              env: dict[str, str] | None = None) -> Served:
+    """``energy-nb app`` exactly as a user runs it (plus ``extra`` arguments), on free ports.
+
+    Args:
+        work: folder for its log (``app.log``) and the environment's stub (one per server).
+        home: its ``ENERGY_NB_HOME``.
+        extra: more ``energy-nb app`` arguments (a repeated option overrides the defaults here).
+        env: more environment variables, e.g. ``ENERGY_NB_DATABASE_URL``.
+
+    Returns:
+        The running server (stop it with :meth:`Served.stop`).
+    """
     script = Path(sys.executable).with_name("energy-nb")
     log = work / "app.log"
-    env = as_installed({**os.environ, "ENERGY_NB_HOME": str(home)}, work)
+    env = as_installed({**os.environ, "ENERGY_NB_HOME": str(home), **(env or {})}, work)
     port = free_port()
     process = subprocess.Popen(
         [str(script), "app", "--port", str(port), "--live-port", "0", "--no-browser", "--json",
