@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Table, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from energy_nb.data.database import fetch_rows
-from energy_nb.data.schema import TABLES, prices, series_versions
+from energy_nb.data.schema import TABLES, metadata, prices, series_versions
 from energy_nb.data.store_check import JSON_COLUMNS, StoreProblem
 
 #: examples shown per problem
@@ -72,10 +72,6 @@ def content_problems(conn: Connection, tables: Collection[str]) -> list[StorePro
             if problem not in problems:
                 problems.append(problem)
     return problems
-
-
-def _table(name: str) -> Table:
-    return next(t for t in TABLES if t.name == name)
 
 
 def key_problems(conn: Connection, table: Table) -> list[StoreProblem]:
@@ -165,7 +161,7 @@ def json_problems(conn: Connection, name: str, columns: tuple[str, ...]) -> list
     Returns:
         One problem per column with invalid JSON: how many rows, and the first id.
     """
-    table = _table(name)
+    table = metadata.tables[name]
     problems = []
     for column in columns:
         col = table.c[column]
