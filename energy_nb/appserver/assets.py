@@ -9,9 +9,11 @@ one plotly chart. Two copies of plotly.js make the difference:
   the kernels so (:data:`~energy_nb.viz.widget_bundle.BUNDLE_ENV`); the charts then import it
   by URL: one compile per page, cacheable (4.0 s);
 * Voilà loads every installed JupyterLab extension, and ``jupyterlab-plotly`` (plotly's mime
-  renderer, another 4.8 MB plotly.js) loads eagerly on every page, though only pages that show
-  static figures (:class:`~energy_nb.viz.charts.StaticChart`) use it. :func:`page_config_hook`
-  leaves it out of the other pages (3.2-3.6 s).
+  renderer, another 4.8 MB plotly.js) loads eagerly on every page. :func:`page_config_hook`
+  leaves it out of every page not in :data:`MIME_RENDERER_PAGES` (3.2-3.6 s). Static charts
+  (:class:`~energy_nb.viz.charts.StaticChart`) do not need it under the app: they draw with the
+  served bundle (:mod:`energy_nb.viz.static_figure`). With the renderer, Models and Backtest
+  took 3.4 s and 4.0 s to their first chart on a preheated kernel, History 2.7 s.
 
 Usage (the app server does this; see :mod:`energy_nb.appserver.server`)::
 
@@ -31,15 +33,16 @@ from tornado.web import StaticFileHandler
 from energy_nb.viz.widget_bundle import BUNDLE_ENV
 
 __all__ = ["BUNDLE_ENV", "BUNDLE_ROUTE", "MIME_RENDERER", "BundleHandler", "bundle_handler_args",
-           "bundle_url", "page_config_hook", "STATIC_CHART_PAGES"]
+           "bundle_url", "page_config_hook", "MIME_RENDERER_PAGES"]
 
 #: Route (below the base URL) of plotly's widget bundle.
 BUNDLE_ROUTE = r"/energy_nb/static/plotly/(widgetbundle\.js)"
 #: The JupyterLab extension holding plotly's mime renderer.
 MIME_RENDERER = "jupyterlab-plotly"
-#: Dashboards that show static figures through plotly's mime renderer (``StaticChart``);
-#: ``tests/ui/test_static_chart_pages.py`` checks that this list is complete.
-STATIC_CHART_PAGES = frozenset({"models.ipynb", "backtest.ipynb"})
+#: Dashboards that display figures through plotly's mime renderer (a ``figure_mimebundle``
+#: shown as output): none, under the app (``StaticChart`` draws with the served bundle);
+#: ``tests/ui/test_mime_renderer_pages.py`` checks that this list is complete.
+MIME_RENDERER_PAGES: frozenset[str] = frozenset()
 
 
 def _plotly() -> tuple[Path, str]:
@@ -76,7 +79,7 @@ def bundle_handler_args() -> dict[str, Any]:
 
 
 def page_config_hook(page_config: dict[str, Any], *, notebook_path: str | None = None,
-                     static_chart_pages: Collection[str] = STATIC_CHART_PAGES,
+                     mime_renderer_pages: Collection[str] = MIME_RENDERER_PAGES,
                      **_: Any) -> dict[str, Any]:
     """Voilà's ``page_config_hook``: drop plotly's mime renderer from pages that never use it.
 
@@ -84,13 +87,13 @@ def page_config_hook(page_config: dict[str, Any], *, notebook_path: str | None =
         page_config: the page configuration Voilà built (``federated_extensions``: a list of
             ``{"name": ...}`` entries the page will load).
         notebook_path: the page's notebook (a name or a path; only its file name counts).
-        static_chart_pages: notebooks that keep the renderer.
+        mime_renderer_pages: notebooks that keep the renderer.
 
     Returns:
         The same configuration, without :data:`MIME_RENDERER` unless the page needs it.
     """
     name = Path(notebook_path or "").name
-    if name in static_chart_pages:
+    if name in mime_renderer_pages:
         return page_config
     extensions = page_config.get("federated_extensions")
     if isinstance(extensions, list):

@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "ipywidgets",
     "plotly.graph_objects",
     "plotly.basewidget",
+    "energy_nb.viz.static_figure",
     "energy_nb.ui.landing",
     "energy_nb.ui.history",
     "energy_nb.ui.forecast",

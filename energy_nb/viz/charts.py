@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from energy_nb.viz.theme import PLOTLY_TEMPLATE, commodity_color, commodity_unit
+from energy_nb.viz.widget_bundle import served_bundle_path
 
 #: Above this many points per trace the history chart switches from SVG ``Scatter`` to WebGL
 #: ``Scattergl`` unless the range slider is requested (plotly's slider does not draw gl traces).
@@ -730,6 +731,21 @@ def residual_histogram_figure(histogram: pd.DataFrame, *, title: str = "Residual
     )
 
 
+def figure_spec(fig: go.Figure) -> dict:
+    """A figure as plotly.js draws it: ``{"data", "layout", "config"}``, JSON-safe.
+
+    Args:
+        fig: the figure.
+
+    Returns:
+        The figure's JSON (numpy arrays and dates as plain lists and text) with
+        ``config = {"responsive": True}`` (redraw at the new width when the window resizes).
+    """
+    spec = json.loads(pio.to_json(fig, validate=False))
+    spec["config"] = {"responsive": True}
+    return spec
+
+
 def figure_mimebundle(fig: go.Figure) -> dict:
     """The notebook display bundle of a static figure (rendered by plotly's mime renderer).
 
@@ -740,23 +756,26 @@ def figure_mimebundle(fig: go.Figure) -> dict:
         ``{"application/vnd.plotly.v1+json": ..., "text/plain": ...}``.
     """
     title = fig.layout.title.text or "plotly figure"
-    spec = json.loads(pio.to_json(fig, validate=False))
-    spec["config"] = {"responsive": True}  # redraw at the new width when the window resizes
     return {
-        "application/vnd.plotly.v1+json": spec,
+        "application/vnd.plotly.v1+json": figure_spec(fig),
         "text/plain": f"<{title}>",
     }
 
 
 class StaticChart:
-    """A static plotly chart inside an ``Output`` widget.
+    """A static plotly chart: cheaper than a ``FigureWidget``, for secondary charts.
 
-    Cheaper than a ``FigureWidget`` (no per-widget copy of plotly.js travels to the browser) and
-    its content is part of the widget state, so it shows in Voilà however late the page
-    connects. Use it for secondary charts; keep ``FigureWidget`` for the interactive one.
+    Its content is widget state, so it shows in Voilà however late the page connects, and it
+    may be replaced from any thread. Keep ``FigureWidget`` for the interactive chart.
+
+    * Under the app server (plotly's widget bundle served, :func:`served_bundle_path`), the
+      widget is a :class:`~energy_nb.viz.static_figure.StaticFigure` drawn with that bundle:
+      the page loads one plotly.js, whatever mix of charts it shows.
+    * Elsewhere (JupyterLab, nbval), an ``Output`` widget holding the figure's mime bundle,
+      drawn by ``jupyterlab-plotly``'s renderer.
 
     Attributes:
-        widget: the ``Output`` widget.
+        widget: the ``StaticFigure`` or ``Output`` widget.
         figure: the figure currently shown.
 
     Usage::
@@ -768,20 +787,30 @@ class StaticChart:
     def __init__(self, fig: go.Figure, css_class: str | None = None) -> None:
         import ipywidgets as widgets
 
-        self.widget = widgets.Output()
+        bundle = served_bundle_path()
+        self._drawn_by_bundle = bool(bundle)
+        if bundle:
+            from energy_nb.viz.static_figure import StaticFigure
+
+            self.widget: widgets.DOMWidget = StaticFigure(bundle=bundle)
+        else:
+            self.widget = widgets.Output()
         if css_class:
             self.widget.add_class(css_class)
         self.figure = fig
         self.update(fig)
 
     def update(self, fig: go.Figure) -> None:
-        """Show ``fig`` instead of the current figure.
+        """Show ``fig`` instead of the current figure (one state update).
 
-        The ``Output`` widget's ``outputs`` are set directly (one state update) rather than
-        captured with ``with output: display(...)``: capturing makes the browser swallow every
-        kernel message of the current request while it lasts, including other widgets' updates.
+        An ``Output`` widget's ``outputs`` are set directly rather than captured with
+        ``with output: display(...)``: capturing makes the browser swallow every kernel message
+        of the current request while it lasts, including other widgets' updates.
         """
         self.figure = fig
+        if self._drawn_by_bundle:
+            self.widget.spec = figure_spec(fig)
+            return
         self.widget.outputs = (
             {"output_type": "display_data", "data": figure_mimebundle(fig), "metadata": {}},
         )

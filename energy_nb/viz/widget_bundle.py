@@ -47,6 +47,19 @@ def loader_source(path: str) -> str:
             "const bundle = await import(url.href);\nexport default bundle.default;\n")
 
 
+def served_bundle_path(environ: dict[str, str] | None = None) -> str:
+    """URL path of plotly's widget bundle when the app server serves it, else ``""``.
+
+    Args:
+        environ: the environment to read :data:`BUNDLE_ENV` from (default ``os.environ``).
+
+    Returns:
+        E.g. ``/energy_nb/static/plotly/widgetbundle.js?v=7.1.0``; ``""`` in JupyterLab, nbval
+        or any kernel the app server did not start.
+    """
+    return (os.environ if environ is None else environ).get(BUNDLE_ENV, "").strip()
+
+
 def use_served_bundle(environ: dict[str, str] | None = None) -> bool:
     """Make every FigureWidget created from now on load plotly's bundle from the app server.
 
@@ -56,7 +69,7 @@ def use_served_bundle(environ: dict[str, str] | None = None) -> bool:
     Returns:
         ``True`` when the loader is in place, ``False`` when the variable is unset (nothing done).
     """
-    path = (os.environ if environ is None else environ).get(BUNDLE_ENV, "").strip()
+    path = served_bundle_path(environ)
     if not path:
         return False
     from plotly.basewidget import BaseFigureWidget

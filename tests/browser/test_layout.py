@@ -79,7 +79,7 @@ def test_page_fits_every_width_and_stays_on_the_machine(voila_server, page, note
     page.goto(render_url(voila_server, notebook), wait_until="commit")
     _ready(page, notebook)
     chart = PAGES[notebook][0]
-    widths = {}
+    widths, statics = {}, {}
     for width in (1400, *WIDTHS, 1000):  # every width, reached by a resize, down and up
         _fit(page, width)
         page.screenshot(path=str(tmp_path / f"layout-{notebook[:-6]}-{width}.png"),
@@ -90,9 +90,13 @@ def test_page_fits_every_width_and_stays_on_the_machine(voila_server, page, note
             svg = page.evaluate(SVG_WIDTH, chart)
             assert svg is not None and svg <= width, f"{notebook}: chart {svg} px at {width} px"
             widths[width] = svg
+        if notebook == "backtest.ipynb":
+            statics[width] = page.evaluate(SVG_WIDTH, ".enb-bt-drawdown")
     if chart:  # the chart follows the window, both ways
         assert widths[800] <= 800 - 20 and widths[1920] > widths[1280] + 300, widths
         assert widths[1000] < widths[1920] - 300 and widths[1400] > widths[800], widths
+    if notebook == "backtest.ipynb":  # its static chart (drawn with the same plotly) follows too
+        assert statics[800] <= 800 - 20 and statics[1920] > statics[1280] + 150, statics
     # the navigation bar: real links to the landing page and the four dashboards
     nav = page.locator("nav.enb-nav a")
     hrefs = [nav.nth(i).get_attribute("href") for i in range(nav.count())]
@@ -107,6 +111,10 @@ def test_page_fits_every_width_and_stays_on_the_machine(voila_server, page, note
            if not u.startswith(("data:", "blob:")) and urlparse(u).netloc != host]
     assert off == []
     assert len(requests) > 5  # the recording saw the page's own requests
+    # one plotly.js per page: the served widget bundle, never jupyterlab-plotly's second copy
+    assert [u for u in requests if "jupyterlab-plotly" in u] == []
+    if chart:
+        assert len([u for u in requests if "widgetbundle.js" in u]) >= 1
 
 
 def test_backtest_optimise_keeps_money_inputs_on_screen(voila_server, page, tmp_path):

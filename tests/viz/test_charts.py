@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -57,6 +59,25 @@ def test_static_chart_state_holds_the_figure():
     assert data[0]["name"] == "WTI" and len(data[0]["x"]) <= 1502
     chart.update(rolling_volatility_figure({}))
     assert chart.widget.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"] == []
+
+
+def test_static_chart_draws_with_the_served_bundle_under_the_app(monkeypatch):
+    """Under the app (bundle served), a static chart is a StaticFigure drawn with the page's one
+    plotly.js: no Output holding a mime bundle for jupyterlab-plotly's second copy."""
+    from energy_nb.viz.static_figure import StaticFigure
+    from energy_nb.viz.widget_bundle import BUNDLE_ENV
+
+    monkeypatch.setenv(BUNDLE_ENV, "/energy_nb/static/plotly/widgetbundle.js?v=7.1.0")
+    vol = pd.Series(np.linspace(0.1, 0.5, 50), index=pd.bdate_range("2000-01-03", periods=50))
+    chart = StaticChart(rolling_volatility_figure({"WTI": vol}), "enb-vol-chart")
+    assert isinstance(chart.widget, StaticFigure) and "enb-vol-chart" in chart.widget._dom_classes
+    assert chart.widget.bundle == "/energy_nb/static/plotly/widgetbundle.js?v=7.1.0"
+    state = chart.widget.get_state()
+    assert state["spec"]["data"][0]["name"] == "WTI" and len(state["spec"]["data"][0]["x"]) == 50
+    assert state["spec"]["config"] == {"responsive": True}
+    assert "import(" in state["_esm"] and "application/vnd.plotly" not in json.dumps(state)
+    chart.update(rolling_volatility_figure({}))
+    assert chart.widget.spec["data"] == [] and chart.figure.data == ()
 
 
 def test_residuals_figure_is_one_line_of_every_residual():

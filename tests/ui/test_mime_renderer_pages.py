@@ -1,9 +1,10 @@
-"""Pages that show static plotly figures keep plotly's mime renderer; the others drop it.
+"""Pages that display plotly mime bundles keep plotly's mime renderer; the others drop it.
 
 The app server leaves the ``jupyterlab-plotly`` extension (4.8 MB of plotly.js loaded eagerly) out
-of every page not in :data:`energy_nb.appserver.assets.STATIC_CHART_PAGES`. A page that shows a
-``StaticChart`` without being listed would show empty charts, so this test derives the list from
-the code: each dashboard notebook's page module and the ``energy_nb.ui`` modules it imports.
+of every page not in :data:`energy_nb.appserver.assets.MIME_RENDERER_PAGES`. A page that displays
+a ``figure_mimebundle`` without being listed would show empty charts, so this test derives the
+list from the code: each dashboard notebook's page module and the ``energy_nb.ui`` modules it
+imports. (``StaticChart`` needs no renderer under the app: it draws with the served bundle.)
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import json
 import re
 from pathlib import Path
 
-from energy_nb.appserver.assets import MIME_RENDERER, STATIC_CHART_PAGES, page_config_hook
+from energy_nb.appserver.assets import MIME_RENDERER, MIME_RENDERER_PAGES, page_config_hook
 
 REPO = Path(__file__).resolve().parents[2]
 UI = REPO / "energy_nb" / "ui"
 RESEARCH = {"explore.ipynb", "report.ipynb"}
-USES_MIME = re.compile(r"\bStaticChart\(|\bfigure_mimebundle\(")
+USES_MIME = re.compile(r"\bfigure_mimebundle\(")
 
 
 def _ui_modules(source: str) -> set[str]:
@@ -46,8 +47,8 @@ def _needs_renderer() -> set[str]:
     return pages
 
 
-def test_static_chart_pages_is_exactly_the_pages_that_show_static_figures():
-    assert _needs_renderer() == set(STATIC_CHART_PAGES)
+def test_mime_renderer_pages_is_exactly_the_pages_that_display_mime_bundles():
+    assert _needs_renderer() == set(MIME_RENDERER_PAGES)
 
 
 def test_hook_drops_the_renderer_only_where_unused():
@@ -59,6 +60,8 @@ def test_hook_drops_the_renderer_only_where_unused():
     assert MIME_RENDERER not in names(page_config_hook(config(), notebook_path="history.ipynb"))
     assert names(page_config_hook(config(), notebook_path="history.ipynb")) == [
         "@jupyter-widgets/jupyterlab-manager", "anywidget"]
-    assert MIME_RENDERER in names(page_config_hook(config(),
-                                                   notebook_path="sub/models.ipynb"))
-    assert MIME_RENDERER in names(page_config_hook(config(), notebook_path="backtest.ipynb"))
+    # under the app no dashboard keeps it: static charts draw with the served bundle
+    for page in ("models.ipynb", "backtest.ipynb", "forecast.ipynb", "index.ipynb"):
+        assert MIME_RENDERER not in names(page_config_hook(config(), notebook_path=page))
+    assert MIME_RENDERER in names(page_config_hook(config(), notebook_path="sub/models.ipynb",
+                                                   mime_renderer_pages={"models.ipynb"}))
