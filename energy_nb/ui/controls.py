@@ -3,8 +3,8 @@
 * :func:`commodity_picker` — one or several commodities;
 * :class:`DateRange` — start / end date pickers;
 * :class:`MessageArea` — errors and notes shown in the page (never a traceback);
-* :class:`CsvDownloadLink` — a download link carrying the CSV in a ``data:`` URL, so it works
-  in Voilà and in JupyterLab alike (no server round trip, no JavaScript execution);
+* :class:`~energy_nb.ui.csv_download.CsvDownloadLink` — a download link whose CSV travels only
+  when clicked (re-exported here);
 * :func:`freshness_text` / :class:`FreshnessLine` — "data through YYYY-MM-DD, source ...";
 * :func:`page_root` — what every ``build_*_page`` returns.
 
@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 import re
@@ -30,6 +29,11 @@ import ipywidgets as widgets
 
 from energy_nb.commodities import CODES, get_commodity
 from energy_nb.data.repositories import PriceSummaryRepository
+from energy_nb.ui.csv_download import CsvDownloadLink
+
+__all__ = ["CsvDownloadLink", "DateRange", "FreshnessLine", "MessageArea", "commodity_picker",
+           "freshness_text", "labelled", "load_current", "open_page_store", "page_root",
+           "store_freshness"]
 
 log = logging.getLogger(__name__)
 
@@ -163,48 +167,6 @@ def labelled(label: str, widget: widgets.Widget) -> widgets.HBox:
     """
     return widgets.HBox([widgets.Label(label, layout=widgets.Layout(margin="0 6px 0 4px")),
                          widget], layout=widgets.Layout(align_items="center"))
-
-
-class CsvDownloadLink:
-    """A "Download CSV" link whose target is the CSV itself (``data:text/csv;base64,...``).
-
-    Attributes:
-        widget: the ``HTML`` widget holding the ``<a download=...>`` anchor.
-        csv_text, filename: what the link currently downloads (``None`` when disabled).
-    """
-
-    def __init__(self, label: str = "Download CSV") -> None:
-        self.label = label
-        self.widget = widgets.HTML(value="")
-        self.widget.add_class("enb-download")
-        self.csv_text: str | None = None
-        self.filename: str | None = None
-        self.disable("nothing to download yet")
-
-    def set_csv(self, csv_text: str, filename: str) -> None:
-        """Point the link at new CSV content.
-
-        Args:
-            csv_text: the CSV.
-            filename: the suggested file name (``.csv``).
-        """
-        self.csv_text, self.filename = csv_text, filename
-        payload = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
-        self.widget.value = (
-            f'<a class="enb-csv-link" download="{html.escape(filename)}" '
-            f'href="data:text/csv;base64,{payload}" '
-            'style="padding:4px 10px;border:1px solid #888;border-radius:4px;'
-            f'text-decoration:none">{html.escape(self.label)}</a>'
-            f' <span style="color:#666">{html.escape(filename)}</span>'
-        )
-
-    def disable(self, reason: str) -> None:
-        """Show the link greyed out with the reason, downloading nothing."""
-        self.csv_text, self.filename = None, None
-        self.widget.value = (
-            f'<span class="enb-csv-disabled" style="color:#999">{html.escape(self.label)} '
-            f"({html.escape(reason)})</span>"
-        )
 
 
 def freshness_text(status_rows: Sequence[dict[str, Any]],

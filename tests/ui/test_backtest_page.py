@@ -7,7 +7,6 @@ are real runs of :func:`energy_nb.backtest.run_backtest` (no mocks).
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 import threading
@@ -20,6 +19,7 @@ import pytest
 
 from energy_nb.backtest import STAT_NAMES, list_backtests, run_backtest
 from energy_nb.data.store import PriceStore
+from energy_nb.ui.csv_download import CsvDownloadLink
 from energy_nb.data.validation import read_price_csv
 from energy_nb.models import MODEL_NAMES
 from energy_nb.ui.backtest import BacktestPage, build_backtest_page
@@ -51,11 +51,9 @@ def stored_count(store: PriceStore) -> int:
         return conn.exec_driver_sql("SELECT COUNT(*) FROM backtests").scalar()
 
 
-def link_text(link_widget_value: str) -> str:
-    """Decode the CSV a download anchor really carries."""
-    match = re.search(r'href="data:text/csv;base64,([^"]+)"', link_widget_value)
-    assert match, link_widget_value
-    return base64.b64decode(match.group(1)).decode("utf-8")
+def link_text(link: CsvDownloadLink) -> str:
+    """The CSV a download link answers a click with."""
+    return link.answer({"type": "csv"})["text"]
 
 
 def set_forecast(page: BacktestPage, start: date, **params) -> None:
@@ -139,14 +137,14 @@ def test_run_shows_equity_drawdown_stats_trades_and_csv(page, real_store):
 
     n_trades = len(result.trades)
     assert page.trades_table.value.count('class="enb-trade"') == n_trades
-    trades = pd.read_csv(io.StringIO(link_text(page.trades_download.widget.value)))
+    trades = pd.read_csv(io.StringIO(link_text(page.trades_download)))
     assert len(trades) == n_trades
     assert trades["EntryTime"].iloc[0] == f"{result.trades['EntryTime'].iloc[0]:%Y-%m-%d}"
     assert trades["PnL"].sum() == pytest.approx(result.trades["PnL"].sum())
     assert page.trades_download.filename.endswith("_BRENT_sma-cross_2015-01-02_"
                                                   f"{result.end:%Y-%m-%d}_trades.csv")
 
-    equity = pd.read_csv(io.StringIO(link_text(page.equity_download.widget.value)),
+    equity = pd.read_csv(io.StringIO(link_text(page.equity_download)),
                          parse_dates=["date"], index_col="date")
     assert list(equity.columns) == list(result.equity.columns)
     np.testing.assert_allclose(equity["Equity"].to_numpy(), result.equity["Equity"].to_numpy())

@@ -166,9 +166,9 @@ def test_metrics_csv_download_holds_every_step_of_every_model(evaluated_store):
         np.testing.assert_allclose(rows["rmae"], steps["rmae"], rtol=1e-5)
         assert set(rows["run_id"]) == {run.id}
     page.commodity.value = "NG"  # nothing evaluated: the link is disabled and says why
-    assert page.download.csv_text is None and "no evaluation" in page.download.widget.value
+    assert page.download.csv_text is None and "no evaluation" in page.download.reason
     page.commodity.value = "ALL"
-    assert page.download.csv_text is None and "choose one commodity" in page.download.widget.value
+    assert page.download.csv_text is None and "choose one commodity" in page.download.reason
 
 
 def test_filters_by_commodity_and_kind(evaluated_store):
