@@ -26,7 +26,9 @@ Per load and server: time from navigation to the first drawn chart (median, p95,
 that failed (no chart within ``--timeout`` s, or an error page), CPU seconds of the whole server
 process tree (Voilà, every kernel, the live server) per visitor, the same for the visitors'
 Chromium (where the time goes on a machine the browsers share), and the tree's peak RSS divided
-by the most visitors open at once.
+by the most visitors open at once. Beside it, the tree's peak PSS per open visitor: RSS summed
+over processes counts each kernel's copy of the shared libraries (numpy, pandas, Python's own)
+once per kernel, about 60 MiB each; PSS shares them out, so it is what the machine holds.
 
 Targets (issue 12, this 2-core machine): 16 at once on one page and 32 at once over four pages:
 p95 ≤ 2× the floor's p95 and ≤ 0.25× stock Voilà's; the stream: p95 ≤ 1.5× the floor's; no
@@ -287,6 +289,7 @@ class TreeMonitor:
         self.cpu_by_pid: dict[tuple[int, float], float] = {}
         self.browser_cpu_by_pid: dict[tuple[int, float], float] = {}
         self.peak_rss = 0
+        self.peak_pss = 0
         self.peak_open = 0
         self.samples = 0
         self._stop = threading.Event()
@@ -319,14 +322,16 @@ class TreeMonitor:
             self._sample()
 
     def _sample(self) -> None:
-        rss = 0
+        rss = pss = 0
         for proc in tree(self.pid):
             try:
                 with proc.oneshot():
                     t = proc.cpu_times()
                     key = (proc.pid, proc.create_time())
                     self.cpu_by_pid[key] = t.user + t.system
-                    rss += proc.memory_info().rss
+                    memory = proc.memory_full_info()  # smaps_rollup: RSS and PSS
+                    rss += memory.rss
+                    pss += memory.pss
             except Exception:  # noqa: BLE001 - gone between listing and reading
                 pass
         server = {p.pid for p in tree(self.pid)}
@@ -341,6 +346,7 @@ class TreeMonitor:
         visitors = self.open_visitors()
         self.samples += 1
         self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
         self.peak_open = max(self.peak_open, visitors)
 
 
@@ -358,6 +364,7 @@ class LoadResult:
     peak_rss_mib: float = 0.0
     peak_open: int = 0
     mib_per_open: float = 0.0
+    pss_mib_per_open: float = 0.0
     wall_s: float = 0.0
 
     def stat(self, name: str) -> float:
@@ -381,7 +388,8 @@ class LoadResult:
             "cpu_s_per_visitor": _r(self.cpu_s / max(self.visitors, 1)),
             "browser_cpu_s_per_visitor": _r(self.browser_cpu_s / max(self.visitors, 1)),
             "peak_rss_mib": _r(self.peak_rss_mib), "peak_open": self.peak_open,
-            "mib_per_open_visitor": _r(self.mib_per_open), "wall_s": _r(self.wall_s),
+            "mib_per_open_visitor": _r(self.mib_per_open),
+            "pss_mib_per_open_visitor": _r(self.pss_mib_per_open), "wall_s": _r(self.wall_s),
             "failures": self.failures[:5], "times": [_r(t) for t in self.times],
         }
 
@@ -451,6 +459,7 @@ async def run_load(served: Served, load: str, timeout: float) -> LoadResult:
     result.peak_rss_mib = monitor.peak_rss / 2**20
     result.peak_open = monitor.peak_open
     result.mib_per_open = monitor.peak_rss / max(monitor.peak_open, 1) / 2**20
+    result.pss_mib_per_open = monitor.peak_pss / max(monitor.peak_open, 1) / 2**20
     return result
 
 
@@ -518,7 +527,7 @@ def print_table(results: list[LoadResult], verdicts: list[dict], machine: dict) 
           f"load average at start {machine['load_avg_1m']}")
     head = (f"{'load':<12} {'server':<6} {'n':>3} {'median s':>9} {'p95 s':>7} {'worst s':>8} "
             f"{'failed':>6} {'CPU s/vis':>9} {'browser':>7} {'peak RSS MiB':>12} {'open':>4} "
-            f"{'MiB/open':>8}")
+            f"{'MiB/open':>8} {'PSS/open':>8}")
     print(head)
     for r in results:
         row = r.row()
@@ -528,7 +537,7 @@ def print_table(results: list[LoadResult], verdicts: list[dict], machine: dict) 
               f"{f(row['p95_s']):>7} {f(row['worst_s']):>8} {len(r.failures):>6} "
               f"{row['cpu_s_per_visitor']:>9.1f} {row['browser_cpu_s_per_visitor']:>7.1f} "
               f"{r.peak_rss_mib:>12.0f} {r.peak_open:>4} "
-              f"{r.mib_per_open:>8.0f}")
+              f"{r.mib_per_open:>8.0f} {r.pss_mib_per_open:>8.0f}")
     print()
     print(f"{'target':<44} {'value':>8} {'baseline':>9} {'ratio':>6}  {'bound':<10} result")
     for v in verdicts:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from energy_nb.data.store import (
+    SCHEMA_VERSION,
     PriceStore,
     StoreDamagedError,
     StoreMissingError,
     StoreVersionError,
 )
-from energy_nb.data.store_check import check_store, expected_schema
+from energy_nb.data.store_check import check_store, expected_schema, migrated_schema
 from tests.cli.damaged_stores import DAMAGE, build_healthy_store
 
 
@@ -83,3 +86,24 @@ def test_expected_schema_follows_the_migrations() -> None:
     schema = expected_schema()
     assert schema["prices"] == ("commodity", "date", "price", "source", "ingested_at")
     assert {"imports", "model_runs", "forecasts", "backtests", "series_versions"} <= set(schema)
+
+
+def test_expected_schema_of_the_current_version_is_what_the_migrations_build() -> None:
+    """The current version's schema is read from schema.py (no Alembic in a page's kernel); it
+    must list the same tables and columns, in the same order, as the migrations create."""
+    assert expected_schema(SCHEMA_VERSION) == migrated_schema(SCHEMA_VERSION)
+
+
+def test_opening_and_checking_a_store_imports_no_migration_tooling(tmp_path) -> None:
+    """A dashboard kernel opens and checks its store on every page; Alembic (with Mako and
+    Pygments) stays out of it unless the store needs migrating."""
+    PriceStore(tmp_path / "store.sqlite")  # created (and migrated) here, in the test's process
+    code = ("import sys\n"
+            "from energy_nb.data.store import PriceStore\n"
+            f"store = PriceStore({str(tmp_path / 'store.sqlite')!r}, create=False)\n"
+            "store.verify()\n"
+            "store.status()\n"
+            "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "[]", out
