@@ -167,6 +167,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":  # a new store's migrations: Alembic's progress lines are noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     server, feed = build(args)
 
     def announce(info: dict[str, Any]) -> None:
