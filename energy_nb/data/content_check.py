@@ -30,7 +30,13 @@ from sqlalchemy.exc import DBAPIError
 
 from energy_nb.data.database import fetch_rows
 from energy_nb.data.schema import TABLES, metadata, prices, series_versions
-from energy_nb.data.store_check import JSON_COLUMNS, StoreProblem
+from energy_nb.data.store_check import (
+    BAD_PRICE_DATE,
+    BAD_PRICE_VALUE,
+    JSON_COLUMNS,
+    StoreProblem,
+    price_rows_problem,
+)
 
 #: examples shown per problem
 EXAMPLES = 3
@@ -127,8 +133,7 @@ def price_row_problems(conn: Connection) -> list[StoreProblem]:
     c = prices.c
     rows = fetch_rows(conn, select(c.commodity, c.date, c.price).order_by(c.commodity, c.date))
     dates: dict[Any, bool] = {}
-    bad: dict[str, list[tuple]] = {"a date that is not a valid YYYY-MM-DD date": [],
-                                   "a price that is not a number": []}
+    bad: dict[str, list[tuple]] = {BAD_PRICE_DATE: [], BAD_PRICE_VALUE: []}
     bad_dates, bad_prices = bad.values()
     for row in rows:
         day, price = row[1], row[2]
@@ -139,15 +144,8 @@ def price_row_problems(conn: Connection) -> list[StoreProblem]:
             bad_dates.append(row)
         if price is not None and type(price) not in (float, int):
             bad_prices.append(row)
-    problems = []
-    for what, found in bad.items():
-        if found:
-            shown = "; ".join(f"{code} date {day!r} price {price!r}"
-                              for code, day, price in found[:EXAMPLES])
-            problems.append(StoreProblem(
-                "rows", f"{len(found)} price row{'s' if len(found) != 1 else ''} with {what}, "
-                        f"e.g. {shown}"))
-    return problems
+    return [price_rows_problem(what, len(found), found[:EXAMPLES])
+            for what, found in bad.items() if found]
 
 
 def json_problems(conn: Connection, name: str, columns: tuple[str, ...]) -> list[StoreProblem]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -305,11 +306,34 @@ def _integrity(conn: sqlite3.Connection, full: bool) -> list[StoreProblem]:
     return problems
 
 
+#: The two kinds of bad price row, as both price-row checks name them (this SQLite quick check
+#: and :func:`energy_nb.data.content_check.price_row_problems`, the portable full one).
+BAD_PRICE_DATE = "a date that is not a valid YYYY-MM-DD date"
+BAD_PRICE_VALUE = "a price that is not a number"
+
+
+def price_rows_problem(what: str, count: int, examples: Iterable[tuple]) -> StoreProblem:
+    """The problem both price-row checks report for one kind of bad row.
+
+    Args:
+        what: :data:`BAD_PRICE_DATE` or :data:`BAD_PRICE_VALUE`.
+        count: how many rows.
+        examples: a few ``(commodity, date, price)`` rows.
+
+    Returns:
+        E.g. ``2 price rows with a price that is not a number, e.g. WTI date '2020-01-02' ...``.
+    """
+    shown = "; ".join(f"{code} date {day!r} price {price!r}" for code, day, price in examples)
+    return StoreProblem("rows", f"{count} price row{'s' if count != 1 else ''} with {what}, "
+                                f"e.g. {shown}")
+
+
 def _price_rows(conn: sqlite3.Connection) -> list[StoreProblem]:
+    """The price-row rule in SQL, one pass over the table (the quick check of every page open)."""
     problems: list[StoreProblem] = []
     checks = (
-        ("a date that is not a valid YYYY-MM-DD date", "date(date, '+0 days') IS NOT date"),
-        ("a price that is not a number", "typeof(price) NOT IN ('real', 'integer', 'null')"),
+        (BAD_PRICE_DATE, "date(date, '+0 days') IS NOT date"),
+        (BAD_PRICE_VALUE, "typeof(price) NOT IN ('real', 'integer', 'null')"),
     )
     # one pass over the table counts both kinds of bad row; examples only when there are some
     sums = ", ".join(f"SUM({condition})" for _, condition in checks)
@@ -319,9 +343,7 @@ def _price_rows(conn: sqlite3.Connection) -> list[StoreProblem]:
             continue
         examples = _query(conn, f"SELECT commodity, date, price FROM prices WHERE {condition} "
                                 "LIMIT 3", problems)
-        shown = "; ".join(f"{code} date {day!r} price {price!r}" for code, day, price in examples)
-        problems.append(StoreProblem(
-            "rows", f"{n} price row{'s' if n != 1 else ''} with {what}, e.g. {shown}"))
+        problems.append(price_rows_problem(what, n, examples))
     return problems
 
 
