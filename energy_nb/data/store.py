@@ -267,7 +267,7 @@ class PriceStore:
             raise result.error()
 
     def _verify_server(self) -> None:
-        from energy_nb.data.schema import metadata
+        from energy_nb.data.store_check import expected_schema, schema_problems
 
         with self.read() as conn:
             rows = conn.execute(text(
@@ -276,13 +276,7 @@ class PriceStore:
         found: dict[str, set[str]] = {}
         for table, column in rows:
             found.setdefault(table, set()).add(column)
-        problems = []
-        for table in metadata.sorted_tables:
-            missing = [c.name for c in table.columns if c.name not in found.get(table.name, ())]
-            if table.name not in found:
-                problems.append(f"table {table.name} is missing")
-            elif missing:
-                problems.append(f"table {table.name} lacks column(s) {', '.join(missing)}")
+        problems = [p.detail for p in schema_problems(found, expected_schema())[0]]
         if problems:
             more = f"; and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
             raise StoreDamagedError(self.location, problems[0] + more)
