@@ -122,8 +122,7 @@ class CsvDownloadLink:
 
     Attributes:
         widget: the :class:`CsvDownload` widget (class ``enb-download``).
-        csv_text, filename: what the link downloads (``None`` when disabled).
-        reason: why it is disabled (``""`` when active).
+        csv_text: what the link downloads (``None`` when disabled).
     """
 
     def __init__(self, label: str = "Download CSV") -> None:
@@ -132,9 +131,17 @@ class CsvDownloadLink:
         self.widget.add_class("enb-download")
         self.widget.on_msg(self._answer)
         self.csv_text: str | None = None
-        self.filename: str | None = None
-        self.reason = ""
         self.disable("nothing to download yet")
+
+    @property
+    def filename(self) -> str | None:
+        """The suggested file name (``None`` when disabled)."""
+        return self.widget.filename or None
+
+    @property
+    def reason(self) -> str:
+        """Why the link is disabled (``""`` when active)."""
+        return self.widget.reason
 
     def set_csv(self, csv_text: str, filename: str) -> None:
         """Point the link at new CSV content.
@@ -145,14 +152,14 @@ class CsvDownloadLink:
         """
         if not filename:
             raise ValueError("a CSV download needs a file name")
-        self.csv_text, self.filename, self.reason = csv_text, filename, ""
+        self.csv_text = csv_text
         with self.widget.hold_sync():
             self.widget.reason = ""
             self.widget.filename = filename
 
     def disable(self, reason: str) -> None:
         """Show the link greyed out with the reason, downloading nothing."""
-        self.csv_text, self.filename, self.reason = None, None, reason
+        self.csv_text = None
         with self.widget.hold_sync():
             self.widget.filename = ""
             self.widget.reason = reason
@@ -171,7 +178,7 @@ class CsvDownloadLink:
             log.warning("CSV download: ignored a message that is not a CSV request: %.200r",
                         request)
             return None
-        if self.csv_text is None or self.filename is None:
+        if self.csv_text is None:
             return None
         return {"type": "csv", "filename": self.filename, "text": self.csv_text}
 
