@@ -1,4 +1,5 @@
-"""Importing the dashboard pages does not load the slow, unused ``rfc3987_syntax`` module."""
+"""Importing the dashboard pages, or a warm kernel's preload, does not load the slow, unused
+``rfc3987_syntax`` module."""
 
 from __future__ import annotations
 
@@ -6,9 +7,18 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+#: What a kernel imports first: a dashboard notebook's page, or the warm pool's preload (which
+#: imports plotly itself before any page).
+FIRST_IMPORTS = {
+    "page": "import energy_nb.ui.history",
+    "warm preload": "from energy_nb.ui.preload import preload; preload()",
+}
+
 SCRIPT = """
 import json, sys
-import energy_nb.ui.history  # what a dashboard notebook imports first
+{first}
 import plotly.graph_objects as go
 go.FigureWidget()
 import jsonschema, nbformat
@@ -21,8 +31,10 @@ print(json.dumps({"loaded": sys.modules.get("rfc3987_syntax") is not None,
 """
 
 
-def test_figure_widget_without_rfc3987_syntax() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+@pytest.mark.parametrize("first", list(FIRST_IMPORTS))
+def test_figure_widget_without_rfc3987_syntax(first: str) -> None:
+    script = SCRIPT.replace("{first}", FIRST_IMPORTS[first])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
