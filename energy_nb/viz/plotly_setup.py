@@ -11,8 +11,10 @@ Two settings, both for the dashboards' kernels and harmless elsewhere:
   URL when the app server serves it.
 
 :mod:`energy_nb.viz` runs :func:`prepare` when it is first imported, so every module drawing
-plotly figures (pages and reports) gets it before ``plotly.io``; no other package touches
-``sys.modules``.
+plotly figures (pages and reports) gets it before ``plotly.io``. The app server
+(``python -m energy_nb.appserver``) calls :func:`skip_rfc3987_syntax` before importing
+jupyter_server, which loads jsonschema's format checkers for its event schemas; no other code
+touches ``sys.modules``.
 
 Usage::
 

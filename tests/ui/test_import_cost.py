@@ -1,5 +1,5 @@
-"""Importing the dashboard pages, or a warm kernel's preload, does not load the slow, unused
-``rfc3987_syntax`` module."""
+"""Importing the dashboard pages, a warm kernel's preload or the app server does not load the
+slow, unused ``rfc3987_syntax`` module."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pytest
 FIRST_IMPORTS = {
     "page": "import energy_nb.ui.history",
     "warm preload": "from energy_nb.ui.preload import preload; preload()",
+    # the Voilà server process: jupyter_server imports jsonschema for its event schemas
+    "app server": "import energy_nb.appserver.__main__",
 }
 
 SCRIPT = """
