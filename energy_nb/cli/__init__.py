@@ -1,7 +1,9 @@
 """The ``energy-nb`` command line.
 
 Every module in this package that defines ``register(subparsers)`` contributes subcommands, so a
-feature adds its commands without touching this file.
+feature adds its commands without touching this file. A command named like its module (``app``,
+``serve``, ``data``, ...) imports only that module: ``energy-nb app`` stays a small process that
+starts and watches the servers (it does not load pandas or SQLAlchemy, about 75 MiB).
 
 Usage::
 
@@ -18,15 +20,50 @@ from collections.abc import Sequence
 
 from energy_nb import __version__
 from energy_nb.cli._common import CliError, store_error_text
-from energy_nb.data.store import StoreError
+from energy_nb.data.errors import StoreError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules() -> list[str]:
+    """Names of the modules that may contribute commands (found without importing them).
+
+    Returns:
+        Sorted module names, e.g. ``["app", "backtest", ...]``.
+    """
+    return sorted(info.name for info in pkgutil.iter_modules(__path__)
+                  if not info.name.startswith("_"))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the top-level parser with every command module's subcommands.
+
+    Args:
+        only: register the commands of this module only (see :func:`parser_for`).
 
     Returns:
         The argument parser.
     """
+    return _build(only)[0]
+
+
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser for ``argv``: its command's own module only, when the command is named like
+    the module that defines it; else every command (help, errors and unknown commands list them
+    all).
+
+    Args:
+        argv: arguments without the program name.
+
+    Returns:
+        The argument parser.
+    """
+    if argv and argv[0] in command_modules():
+        parser, commands = _build(argv[0])
+        if argv[0] in commands:
+            return parser
+    return build_parser()
+
+
+def _build(only: str | None) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="energy-nb",
         description="Forecast, compare, backtest and stream energy prices (WTI, BRENT, NG).",
@@ -34,14 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"energy-nb {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+    for name in command_modules():
+        if only is not None and name != only:
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if callable(register):
             register(subparsers)
-    return parser
+    return parser, subparsers.choices
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit code: 0 on success, 2 on a usage or input error, 1 on any other failure.
     """
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = parser_for(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

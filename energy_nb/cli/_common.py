@@ -18,9 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 
 class CliError(Exception):
     """An error the user can fix; printed as ``energy-nb: error: <message>``, exit code 2."""
@@ -102,6 +99,9 @@ def to_jsonable(value: Any) -> Any:
     Returns:
         A structure ``json.dumps`` accepts.
     """
+    import numpy as np  # here, not at the top: the launcher (energy-nb app) never loads them
+    import pandas as pd
+
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):

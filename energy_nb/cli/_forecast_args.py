@@ -18,13 +18,14 @@ import os
 import tempfile
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from energy_nb.cli._common import CliError, to_jsonable
 from energy_nb.commodities import CODES
 from energy_nb.service import requests as rules
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 

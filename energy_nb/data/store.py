@@ -60,6 +60,12 @@ from energy_nb.data.database import (
     pg_error_text,
     table_names,
 )
+from energy_nb.data.errors import (  # noqa: F401 - defined there, raised and re-exported here
+    StoreDamagedError,
+    StoreError,
+    StoreMissingError,
+    StoreVersionError,
+)
 from energy_nb.data.schema import backtests, imports, model_runs, prices, series_versions
 from energy_nb.data.validation import Flag, PriceSeries, find_flags
 
@@ -67,48 +73,6 @@ from energy_nb.data.validation import Flag, PriceSeries, find_flags
 #: :mod:`energy_nb.data.migrations` (``0001`` -> 1; a test keeps the two equal). The first release
 #: counted it in ``PRAGMA user_version``, which SQLite stores still mirror.
 SCHEMA_VERSION = 1
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or used (e.g. a newer schema, a locked or corrupt file)."""
-
-
-class StoreMissingError(StoreError):
-    """A command that only reads was pointed at a store that does not exist.
-
-    Attributes:
-        path: the missing file, or the (masked) URL of a database without an energy_nb store.
-    """
-
-    def __init__(self, path: Path | str):
-        self.path = path
-        if isinstance(path, Path):
-            folder = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
-            where = f"there is no store at {path}{folder}"
-        else:
-            where = f"there is no energy_nb store in the database {path}"
-        super().__init__(
-            f"{where}. Create one with `energy-nb data init` "
-            "(downloads the prices, or --offline-dir FOLDER) or `energy-nb data import FILE`, "
-            "or give the right store with --db")
-
-
-class StoreDamagedError(StoreError):
-    """The store file is damaged: unreadable pages, a missing table or column, impossible rows.
-
-    Attributes:
-        path: the store file.
-        what: the (first) problem.
-        problems: every problem found (:class:`energy_nb.data.store_check.StoreProblem`).
-    """
-
-    def __init__(self, path: Path | str, what: str, problems: Sequence[Any] = ()):
-        self.path, self.what, self.problems = path, what, list(problems)
-        super().__init__(f"the store at {path} is damaged ({what})")
-
-
-class StoreVersionError(StoreError):
-    """The store was written by a newer energy_nb (its schema version is higher than ours)."""
 
 
 class ImportConflictError(StoreError):

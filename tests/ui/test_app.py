@@ -100,6 +100,10 @@ def test_cli_serves_notebooks_and_live_server_and_stops_both_on_sigterm(tmp_path
         live_port = int(live.split(":")[2].split("/")[0])
         with urllib.request.urlopen(f"http://127.0.0.1:{live_port}/healthz", timeout=30) as resp:
             assert resp.status == 200
+        # the launcher only starts and watches the servers: numpy and pandas (about 75 MiB
+        # with SQLAlchemy) are never mapped into it
+        maps = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "/numpy/" not in maps and "/pandas/" not in maps
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
