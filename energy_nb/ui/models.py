@@ -12,7 +12,10 @@ The page reads the model registry (:mod:`energy_nb.service.registry`) and displa
   metrics of every step as a CSV download;
 * one run's details: parameters, training window, data version, library versions, and residual
   diagnostics of the model refitted on its training window (residuals over time, ACF with the
-  white-noise band, histogram against the normal, Ljung-Box test).
+  white-noise band, histogram against the normal, Ljung-Box test). They are cached per run
+  (:mod:`energy_nb.service.diagnostics_cache`, ``$ENERGY_NB_HOME/cache/diagnostics``): only the
+  first page to show a run refits it; later pages and visitors read the saved result at once,
+  without importing the model libraries.
 
 When no evaluation is recorded for the commodity, the page says so and offers a button that runs a
 small walk-forward evaluation (progress bar) and records it.
@@ -49,6 +52,7 @@ from energy_nb.service.diagnostics import (
     runs_table,
     step_metrics_long,
 )
+from energy_nb.service.diagnostics_cache import DiagnosticsCache, DiagnosticsKey
 from energy_nb.service.registry import ModelRegistry, ModelRun
 from energy_nb.viz.charts import (
     StaticChart,
@@ -103,6 +107,8 @@ class ModelsPage:
         diagnostics: compute residual diagnostics of the selected run at once (else on the
             ``Residual diagnostics`` button).
         background: refit for the diagnostics in a thread so the page stays usable.
+        diagnostics_cache: where diagnostics are saved and read per run; default
+            ``DiagnosticsCache.from_settings()`` (``$ENERGY_NB_HOME/cache/diagnostics``).
 
     Attributes:
         commodity, kind, run_picker, coverage_level, compare_axis (``"step"`` or ``"time"``):
@@ -113,7 +119,8 @@ class ModelsPage:
         rmae_chart, coverage_chart, residual_chart, acf_chart, histogram_chart:
         :class:`~energy_nb.viz.charts.StaticChart` (``.figure`` is the figure shown).
         details: ``HTML`` of the selected run; diagnostics: the last
-        :class:`ResidualDiagnostics` (``None`` when none).
+        :class:`ResidualDiagnostics` (``None`` when none); diagnostics_cache: the
+        :class:`~energy_nb.service.diagnostics_cache.DiagnosticsCache`.
         messages, freshness: see :mod:`energy_nb.ui.controls`; widget: the whole page.
 
     Usage::
@@ -132,8 +139,10 @@ class ModelsPage:
         quick_settings: dict[str, Any] | None = None,
         diagnostics: bool = True,
         background: bool = True,
+        diagnostics_cache: DiagnosticsCache | None = None,
     ) -> None:
         self.store = store
+        self.diagnostics_cache = diagnostics_cache or DiagnosticsCache.from_settings()
         self.registry: ModelRegistry | None = None
         self.quick_models = tuple(quick_models)
         self.quick_settings = dict(quick_settings or {})
@@ -470,10 +479,12 @@ class ModelsPage:
         self.histogram_chart.update(residual_histogram_figure(pd.DataFrame()))
 
     def show_diagnostics(self) -> None:
-        """Refit the selected run's model and show its residual diagnostics (cached per run).
+        """Show the selected run's residual diagnostics: saved ones at once, else refit.
 
-        With ``background=True`` the refit runs in a thread (the page stays usable; the
-        indicator shows meanwhile); :meth:`wait_for_diagnostics` waits for it.
+        The page's own results come first, then the diagnostics cache on disk (drawn at once,
+        no refit); on a miss the run's model is refitted and the result saved there. With
+        ``background=True`` the refit runs in a thread (the page stays usable; the indicator
+        shows meanwhile); :meth:`wait_for_diagnostics` waits for it.
         """
         run_id = self.run_picker.value
         if run_id is None:
@@ -482,6 +493,12 @@ class ModelsPage:
             self._draw_diagnostics(self._diag_cache[run_id])
             return
         run = self.registry.get(run_id)
+        key = self._diagnostics_key(run)
+        saved = self.diagnostics_cache.load(key) if key is not None else None
+        if saved is not None:
+            self._diag_cache[run_id] = saved
+            self._draw_diagnostics(saved)
+            return
         self._diag_token += 1
         token = self._diag_token
         self.diagnostics_progress.value = (
@@ -491,11 +508,19 @@ class ModelsPage:
         self.diagnostics_progress.layout.display = ""
         if self.background:
             self._diag_thread = threading.Thread(
-                target=self._compute_diagnostics, args=(run, token), daemon=True,
+                target=self._compute_diagnostics, args=(run, token, key), daemon=True,
                 name=f"diagnostics-{run_id}")
             self._diag_thread.start()
         else:
-            self._compute_diagnostics(run, token)
+            self._compute_diagnostics(run, token, key)
+
+    def _diagnostics_key(self, run: ModelRun) -> DiagnosticsKey | None:
+        """The run's key in the diagnostics cache; ``None`` (logged) when the store fails."""
+        try:
+            return self.diagnostics_cache.key(self.store, run)
+        except Exception:  # no cache then: the refit reports what is wrong with the store
+            log.warning("cannot key the residual diagnostics of run %s", run.id, exc_info=True)
+            return None
 
     def wait_for_diagnostics(self, timeout: float = 120.0) -> None:
         """Block until a background diagnostics refit has finished (for tests and scripts)."""
@@ -503,7 +528,7 @@ class ModelsPage:
         if thread is not None:
             thread.join(timeout)
 
-    def _compute_diagnostics(self, run: ModelRun, token: int) -> None:
+    def _compute_diagnostics(self, run: ModelRun, token: int, key: DiagnosticsKey | None) -> None:
         try:
             result: ResidualDiagnostics | str = residual_diagnostics(
                 fit_run_model(self.store, run))
@@ -513,6 +538,8 @@ class ModelsPage:
             log.exception("residual diagnostics of run %s failed", run.id)
             result = f"unexpected error: {exc}"
         self._diag_cache[run.id] = result
+        if key is not None and not isinstance(result, str):
+            self._save_diagnostics(key, result)
         if token != self._diag_token:
             return  # the user picked another run meanwhile
         self.diagnostics_progress.layout.display = "none"
@@ -521,6 +548,13 @@ class ModelsPage:
         except Exception as exc:
             log.exception("drawing residual diagnostics failed")
             self.messages.show(f"Cannot draw the residual diagnostics: {exc}", "error")
+
+    def _save_diagnostics(self, key: DiagnosticsKey, result: ResidualDiagnostics) -> None:
+        """Save a refit's diagnostics for later pages; a failure is logged, never shown."""
+        try:
+            self.diagnostics_cache.save(key, result)
+        except Exception:  # the page has its result; only the next visitor refits again
+            log.exception("saving the residual diagnostics of run %s failed", key.run_id)
 
     def _draw_diagnostics(self, result: ResidualDiagnostics | str) -> None:
         # the button has done its work for this run: say where the result is

@@ -4,12 +4,17 @@ Every open page holds a kernel, and every module it imports is memory held per v
 pooled kernel). statsmodels, scipy and scikit-learn (about 100 MiB together) are needed to fit
 models, never to show a page: the warm pool's preload and the first paint of every page must not
 load them. Each case runs in a fresh interpreter on a store of the real snapshot.
+
+The Models page shows the residual diagnostics of a recorded run, which need a refit the first
+time: later visitors read them from ``$ENERGY_NB_HOME/cache/diagnostics`` and import no model
+library either.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +23,7 @@ import pytest
 
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
+from energy_nb.service.diagnostics import quick_evaluation
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_LIBRARIES = ("statsmodels", "scipy", "sklearn")
@@ -44,13 +50,48 @@ def home(eia_dir, tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_first_paint_imports_no_model_library(home: Path, case: str) -> None:
+#: A Models page showing the selected run's residual diagnostics (the app's default).
+MODELS_WITH_DIAGNOSTICS = (
+    "from energy_nb.ui.models import build_models_page\n"
+    "page = build_models_page().page\n"
+    "page.wait_for_diagnostics()\n"
+    "assert page.diagnostics is not None, page.diagnostics_summary.value\n"
+    "print('ENBRUN', page.run_picker.value)\n"
+)
+
+
+def imported_model_libraries(home: Path, code: str) -> tuple[list[str], str]:
+    """Run ``code`` then the probe in a fresh interpreter on ``home``: (libraries, stdout)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "VOILA_"))}
     env["ENERGY_NB_HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-    done = subprocess.run([sys.executable, "-c", CASES[case] + PROBE], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", code + PROBE], capture_output=True,
                           text=True, timeout=180, env=env, cwd=str(REPO / "notebooks"))
     assert done.returncode == 0, done.stderr[-2000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("ENB"))
-    assert json.loads(line[3:]) == [], f"{case} imported {line[3:]}"
+    line = next(x for x in done.stdout.splitlines() if x.startswith("ENB["))
+    return json.loads(line[3:]), done.stdout
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_first_paint_imports_no_model_library(home: Path, case: str) -> None:
+    imported, _ = imported_model_libraries(home, CASES[case])
+    assert imported == [], f"{case} imported {imported}"
+
+
+@pytest.mark.slow
+def test_models_page_reads_saved_diagnostics_without_model_libraries(
+        home: Path, tmp_path: Path) -> None:
+    """The first visitor refits the run and saves its diagnostics; the next imports no model."""
+    evaluated = tmp_path / "home"
+    evaluated.mkdir()
+    shutil.copy(home / "energy_nb.sqlite", evaluated / "energy_nb.sqlite")
+    quick_evaluation(PriceStore(evaluated / "energy_nb.sqlite"), "WTI", ("random_walk", "theta"),
+                     n_origins=2, horizon=5, step=10)
+    first, out = imported_model_libraries(evaluated, MODELS_WITH_DIAGNOSTICS)
+    assert "statsmodels" in first  # the refit (the probe sees the libraries it needs)
+    run = next(x for x in out.splitlines() if x.startswith("ENBRUN"))
+    again, out = imported_model_libraries(evaluated, MODELS_WITH_DIAGNOSTICS)
+    assert again == [], f"the second Models page imported {again}"
+    assert run in out  # the same run's diagnostics, drawn from its file
+    saved = list((evaluated / "cache" / "diagnostics").glob(f"*-run{run.split()[1]}-*.json"))
+    assert len(saved) == 1, saved

@@ -1,12 +1,14 @@
 """The Models page driven from Python against a real store and a real model registry.
 
 The store holds the real EIA snapshot; evaluations are real (small) walk-forward runs recorded by
-the page's own button or by :func:`energy_nb.service.diagnostics.quick_evaluation`.
+the page's own button or by :func:`energy_nb.service.diagnostics.quick_evaluation`. Every test has
+its own ``ENERGY_NB_HOME``, so the residual diagnostics one page saves are not another test's.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 from energy_nb.data.store import PriceStore
 from energy_nb.data.validation import read_price_csv
 from energy_nb.service.diagnostics import quick_evaluation
+from energy_nb.service.diagnostics_cache import DiagnosticsCache
 from energy_nb.models.intervals import DEFAULT_WINDOW
 from energy_nb.service.registry import ModelRegistry
 from energy_nb.ui.models import ModelsPage, build_models_page
@@ -23,6 +26,13 @@ from energy_nb.ui.models import ModelsPage, build_models_page
 FILES = {"WTI": "wti-daily.csv", "NG": "henryhub-daily.csv"}
 SMALL = {"n_origins": 3, "horizon": 10, "step": 10}
 FAST_MODELS = ("random_walk", "drift", "theta")
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    """A fresh ``ENERGY_NB_HOME``: an empty diagnostics cache for every test."""
+    monkeypatch.setenv("ENERGY_NB_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +267,55 @@ def test_broken_store_shows_a_message(tmp_path, monkeypatch):
     page = build_models_page().page
     assert page.messages.level == "error" and "Cannot open the price store" in page.messages.text
     assert page.runs_frame.empty
+
+
+def test_a_second_page_draws_the_saved_diagnostics_without_refitting(evaluated_store, own_home):
+    first = ModelsPage(evaluated_store)  # the app's defaults: refit in the background
+    first.wait_for_diagnostics()
+    run_id = first.run_picker.value
+    assert first._diag_thread is not None and first.diagnostics is not None
+    saved = list((own_home / "cache" / "diagnostics").glob(f"*-run{run_id}-*.json"))
+    assert len(saved) == 1
+
+    second = ModelsPage(evaluated_store)
+    # drawn during construction, from the file: no refit thread, no progress indicator
+    assert second._diag_thread is None and second.diagnostics_progress.layout.display == "none"
+    assert second.run_picker.value == run_id and second.diagnostics is not first.diagnostics
+    pd.testing.assert_series_equal(second.diagnostics.residuals, first.diagnostics.residuals)
+    pd.testing.assert_frame_equal(second.diagnostics.histogram, first.diagnostics.histogram)
+    assert second.diagnostics_summary.value == first.diagnostics_summary.value
+    for chart in ("residual_chart", "acf_chart", "histogram_chart"):
+        assert (getattr(second, chart).figure.to_json()
+                == getattr(first, chart).figure.to_json()), chart
+    assert second.diagnostics_charts.layout.display == ""
+    assert second.diagnostics_button.description == "Diagnostics shown below"
+
+    # a damaged file: the next page refits and writes it again
+    saved[0].write_text("{ not json")
+    third = ModelsPage(evaluated_store)
+    third.wait_for_diagnostics()
+    assert third._diag_thread is not None and third.diagnostics is not None
+    assert json.loads(saved[0].read_text())["key"]["run_id"] == run_id
+    assert ModelsPage(evaluated_store)._diag_thread is None
+
+
+def test_unavailable_diagnostics_are_not_saved(evaluated_store, tmp_path):
+    registry = ModelRegistry(evaluated_store)
+    bad = registry.record("drift", "WTI", params={}, train_start="1981-01-01",
+                          train_end="1981-06-30", data_version="x", metrics={"kind": "fit"})
+    cache = DiagnosticsCache(tmp_path / "saved")
+    page = ModelsPage(evaluated_store, diagnostics=False, background=False,
+                      diagnostics_cache=cache)
+    page.run_picker.value = bad
+    page.diagnostics_button.click()
+    assert "Residual diagnostics unavailable" in page.diagnostics_summary.value
+    assert not cache.folder.exists()
+
+
+def test_an_unwritable_cache_folder_does_not_break_the_page(evaluated_store, tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    page = ModelsPage(evaluated_store, background=False,
+                      diagnostics_cache=DiagnosticsCache(blocker / "diagnostics"))
+    assert page.diagnostics is not None and "Ljung-Box" in page.diagnostics_summary.value
+    assert page.messages.level is None
