@@ -6,7 +6,9 @@ The residual diagnostics of a recorded run
 reads: the store, the run (id, model, parameters, training window, data version), the stored
 prices of its training window and the installed libraries. :class:`DiagnosticsCache` keeps them
 under ``$ENERGY_NB_HOME/cache/diagnostics/``, one file per run and key, so that only the first
-visitor of a run pays for the refit (and for importing statsmodels, scipy and scikit-learn).
+visitor of a run pays for the refit. The Models page never refits in its own kernel: on a miss
+:mod:`energy_nb.service.diagnostics_worker` refits in a short-lived worker process (which alone
+imports statsmodels, scipy and scikit-learn) that saves the file the page then loads.
 
 * :meth:`DiagnosticsCache.key` — what the result depends on; its digest names the file, so the
   file changes when any of it does (a revised price inside the window, other parameters, another

@@ -14,8 +14,9 @@ The page reads the model registry (:mod:`energy_nb.service.registry`) and displa
   diagnostics of the model refitted on its training window (residuals over time, ACF with the
   white-noise band, histogram against the normal, Ljung-Box test). They are cached per run
   (:mod:`energy_nb.service.diagnostics_cache`, ``$ENERGY_NB_HOME/cache/diagnostics``): only the
-  first page to show a run refits it; later pages and visitors read the saved result at once,
-  without importing the model libraries.
+  first page to show a run refits it, in a short-lived worker process
+  (:mod:`energy_nb.service.diagnostics_worker`) so that the page's kernel never imports the model
+  libraries; later pages and visitors read the saved result at once.
 
 When no evaluation is recorded for the commodity, the page says so and offers a button that runs a
 small walk-forward evaluation (progress bar) and records it.
@@ -44,15 +45,18 @@ from energy_nb.service.diagnostics import (
     ResidualDiagnostics,
     comparison_table,
     evaluation_levels,
-    fit_run_model,
     metric_by_step,
     metric_over_time,
     quick_evaluation,
-    residual_diagnostics,
     runs_table,
     step_metrics_long,
 )
 from energy_nb.service.diagnostics_cache import DiagnosticsCache, DiagnosticsKey
+from energy_nb.service.diagnostics_worker import (
+    DEFAULT_TIMEOUT,
+    DiagnosticsTimeout,
+    diagnostics_in_worker,
+)
 from energy_nb.service.registry import ModelRegistry, ModelRun
 from energy_nb.viz.charts import (
     StaticChart,
@@ -106,9 +110,10 @@ class ModelsPage:
             (``n_origins``, ``horizon``, ``step``, ``refit_every``, ``levels``).
         diagnostics: compute residual diagnostics of the selected run at once (else on the
             ``Residual diagnostics`` button).
-        background: refit for the diagnostics in a thread so the page stays usable.
+        background: wait for the diagnostics refit in a thread so the page stays usable.
         diagnostics_cache: where diagnostics are saved and read per run; default
             ``DiagnosticsCache.from_settings()`` (``$ENERGY_NB_HOME/cache/diagnostics``).
+        diagnostics_timeout: seconds a refit's worker process may run before it is killed.
 
     Attributes:
         commodity, kind, run_picker, coverage_level, compare_axis (``"step"`` or ``"time"``):
@@ -140,9 +145,11 @@ class ModelsPage:
         diagnostics: bool = True,
         background: bool = True,
         diagnostics_cache: DiagnosticsCache | None = None,
+        diagnostics_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.store = store
         self.diagnostics_cache = diagnostics_cache or DiagnosticsCache.from_settings()
+        self.diagnostics_timeout = diagnostics_timeout
         self.registry: ModelRegistry | None = None
         self.quick_models = tuple(quick_models)
         self.quick_settings = dict(quick_settings or {})
@@ -482,9 +489,11 @@ class ModelsPage:
         """Show the selected run's residual diagnostics: saved ones at once, else refit.
 
         The page's own results come first, then the diagnostics cache on disk (drawn at once,
-        no refit); on a miss the run's model is refitted and the result saved there. With
-        ``background=True`` the refit runs in a thread (the page stays usable; the indicator
-        shows meanwhile); :meth:`wait_for_diagnostics` waits for it.
+        no refit); on a miss the run's model is refitted in a worker process
+        (:mod:`energy_nb.service.diagnostics_worker`: the model libraries never load into this
+        kernel), which saves the result there. With ``background=True`` a thread waits for the
+        worker (the page stays usable; the indicator shows meanwhile);
+        :meth:`wait_for_diagnostics` waits for it.
         """
         run_id = self.run_picker.value
         if run_id is None:
@@ -530,16 +539,18 @@ class ModelsPage:
 
     def _compute_diagnostics(self, run: ModelRun, token: int, key: DiagnosticsKey | None) -> None:
         try:
-            result: ResidualDiagnostics | str = residual_diagnostics(
-                fit_run_model(self.store, run))
+            result: ResidualDiagnostics | str = diagnostics_in_worker(
+                self.store, run, self.diagnostics_cache, key, timeout=self.diagnostics_timeout)
+        except DiagnosticsTimeout as exc:  # not kept: picking the run again retries
+            result = str(exc)
         except DiagnosticsError as exc:
             result = str(exc)
+            self._diag_cache[run.id] = result
         except Exception as exc:  # a failing refit must not leave the indicator spinning
             log.exception("residual diagnostics of run %s failed", run.id)
             result = f"unexpected error: {exc}"
-        self._diag_cache[run.id] = result
-        if key is not None and not isinstance(result, str):
-            self._save_diagnostics(key, result)
+        else:
+            self._diag_cache[run.id] = result  # the worker saved it for later pages
         if token != self._diag_token:
             return  # the user picked another run meanwhile
         self.diagnostics_progress.layout.display = "none"
@@ -548,13 +559,6 @@ class ModelsPage:
         except Exception as exc:
             log.exception("drawing residual diagnostics failed")
             self.messages.show(f"Cannot draw the residual diagnostics: {exc}", "error")
-
-    def _save_diagnostics(self, key: DiagnosticsKey, result: ResidualDiagnostics) -> None:
-        """Save a refit's diagnostics for later pages; a failure is logged, never shown."""
-        try:
-            self.diagnostics_cache.save(key, result)
-        except Exception:  # the page has its result; only the next visitor refits again
-            log.exception("saving the residual diagnostics of run %s failed", key.run_id)
 
     def _draw_diagnostics(self, result: ResidualDiagnostics | str) -> None:
         # the button has done its work for this run: say where the result is

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -237,6 +238,52 @@ def test_diagnostics_on_demand_and_unavailable_run(evaluated_store):
     assert page.diagnostics is None
     assert "Residual diagnostics unavailable" in page.diagnostics_summary.value
     assert "no stored WTI prices" in page.diagnostics_summary.value
+
+
+def test_diagnostics_show_when_the_cache_folder_is_unwritable(evaluated_store, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder's parent should be")
+    cache = DiagnosticsCache(blocker / "diagnostics")
+    page = ModelsPage(evaluated_store, background=False, diagnostics_cache=cache)
+    # the worker could not save them: it sent them back, and the page draws them
+    assert page.diagnostics is not None, page.diagnostics_summary.value
+    assert len(page.residual_chart.figure.data[0].y) == DEFAULT_WINDOW
+    assert "Residuals of" in page.diagnostics_summary.value
+    assert blocker.read_text().startswith("a file")
+
+
+def test_a_refit_worker_past_its_timeout_is_stopped_with_a_clear_message(evaluated_store,
+                                                                         own_home):
+    page = ModelsPage(evaluated_store, background=False, diagnostics_timeout=0.05)
+    assert page.diagnostics is None
+    summary = page.diagnostics_summary.value
+    assert "Residual diagnostics unavailable" in summary
+    assert "took longer than 0.05 s and was stopped" in summary
+    assert page.diagnostics_progress.layout.display == "none"
+    assert not list((own_home / "cache" / "diagnostics").glob("*.json"))
+    # not remembered as the run's answer: with time enough, showing the run again refits it
+    page.diagnostics_timeout = 300.0
+    run_id = page.run_picker.value
+    page.run_picker.value = next(v for _, v in page.run_picker.options if v != run_id)
+    page.run_picker.value = run_id
+    assert page.diagnostics is not None, page.diagnostics_summary.value
+
+
+def test_a_crashing_worker_shows_an_unexpected_error(base_store_path, tmp_path):
+    path = tmp_path / "energy_nb.sqlite"
+    shutil.copy(base_store_path, path)
+    store = PriceStore(path)
+    run_id = ModelRegistry(store).record("drift", "WTI", params={}, train_start="2020-01-01",
+                                         train_end="2021-06-30", data_version="x",
+                                         metrics={"kind": "fit"})
+    with sqlite3.connect(path) as conn:  # as if recorded by an energy_nb with more commodities
+        conn.execute("UPDATE model_runs SET commodity = 'XYZ' WHERE id = ?", (run_id,))
+    page = ModelsPage(store, commodity="ALL", diagnostics=False, background=False)
+    page.run_picker.value = run_id
+    page.diagnostics_button.click()  # the refit crashes in the worker, not in the page
+    summary = page.diagnostics_summary.value
+    assert "unexpected error: the diagnostics worker failed (exit code 1)" in summary
+    assert "unknown commodity" in summary and page.diagnostics is None
 
 
 def test_diagnostics_refit_in_the_background_keeps_the_page_usable(evaluated_store):
