@@ -531,11 +531,16 @@ class ModelsPage:
             log.warning("cannot key the residual diagnostics of run %s", run.id, exc_info=True)
             return None
 
-    def wait_for_diagnostics(self, timeout: float = 120.0) -> None:
-        """Block until a background diagnostics refit has finished (for tests and scripts)."""
+    def wait_for_diagnostics(self, timeout: float | None = None) -> None:
+        """Block until a background diagnostics refit has finished (for tests and scripts).
+
+        Args:
+            timeout: seconds to wait at most (default: the worker's own timeout,
+                ``diagnostics_timeout``, plus 10 s, by when the thread has reported either way).
+        """
         thread = self._diag_thread
         if thread is not None:
-            thread.join(timeout)
+            thread.join(self.diagnostics_timeout + 10.0 if timeout is None else timeout)
 
     def _compute_diagnostics(self, run: ModelRun, token: int, key: DiagnosticsKey | None) -> None:
         try:
