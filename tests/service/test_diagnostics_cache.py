@@ -10,14 +10,13 @@ import json
 import logging
 import shutil
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from energy_nb.config import Settings
 from energy_nb.data.store import PriceStore
-from energy_nb.data.validation import PriceSeries, read_price_csv
+from energy_nb.data.validation import PriceSeries
 from energy_nb.service.diagnostics import (
     ResidualDiagnostics,
     fit_run_model,
@@ -27,24 +26,6 @@ from energy_nb.service.diagnostics_cache import DiagnosticsCache
 from energy_nb.service.registry import ModelRegistry, ModelRun
 from energy_nb.ui.models import diagnostics_html
 from energy_nb.viz.charts import acf_figure, residual_histogram_figure, residuals_figure
-
-WINDOW = ("2019-01-02", "2024-12-31")
-
-
-@pytest.fixture(scope="module")
-def store_path(eia_dir, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("diagcache") / "energy_nb.sqlite"
-    store = PriceStore(path)
-    store.import_series(read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"))
-    ModelRegistry(store).record("drift", "WTI", params={"calibration_window": 200},
-                                train_start=WINDOW[0], train_end=WINDOW[1],
-                                data_version=store.data_version("WTI"), metrics={"kind": "fit"})
-    return path
-
-
-@pytest.fixture(scope="module")
-def store(store_path) -> PriceStore:
-    return PriceStore(store_path)
 
 
 @pytest.fixture(scope="module")

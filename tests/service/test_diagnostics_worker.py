@@ -14,7 +14,6 @@ import pytest
 
 from energy_nb.data.copy import copy_store
 from energy_nb.data.store import PriceStore
-from energy_nb.data.validation import read_price_csv
 from energy_nb.service.diagnostics import DiagnosticsError, fit_run_model, residual_diagnostics
 from energy_nb.service.diagnostics_cache import DiagnosticsCache
 from energy_nb.service.diagnostics_worker import (
@@ -24,18 +23,6 @@ from energy_nb.service.diagnostics_worker import (
     worker_environment,
 )
 from energy_nb.service.registry import ModelRegistry, ModelRun
-
-WINDOW = ("2019-01-02", "2024-12-31")
-
-
-@pytest.fixture(scope="module")
-def store(eia_dir, tmp_path_factory) -> PriceStore:
-    store = PriceStore(tmp_path_factory.mktemp("diagworker") / "energy_nb.sqlite")
-    store.import_series(read_price_csv(eia_dir / "wti-daily.csv", commodity="WTI"))
-    ModelRegistry(store).record("drift", "WTI", params={"calibration_window": 200},
-                                train_start=WINDOW[0], train_end=WINDOW[1],
-                                data_version=store.data_version("WTI"), metrics={"kind": "fit"})
-    return store
 
 
 def only_run(store: PriceStore) -> ModelRun:
