@@ -35,12 +35,15 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import inspect
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,6 +189,33 @@ class DiagnosticsCache:
         except Exception as exc:  # any damage (bad JSON, shape, dtype) is a miss, not an error
             log.warning("ignoring the saved residual diagnostics %s: %s", path, exc)
             return None
+
+    @contextlib.contextmanager
+    def refit_lock(self, run_id: int) -> Iterator[None]:
+        """Hold the run's refit lock (an ``flock`` on ``run<ID>.lock`` in the folder).
+
+        Visitors opening a run nobody has refitted yet each start a worker; the workers take
+        this lock in turn, and each one looks in the cache again once it holds it, so the run
+        is refitted once. Without a writable folder there is no lock (each refits).
+
+        Args:
+            run_id: the run.
+
+        Usage::
+
+            with cache.refit_lock(run.id):
+                diag = cache.load(key) or refit()
+        """
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / f"run{int(run_id)}.lock", "a+b")  # noqa: SIM115
+        except OSError as exc:
+            log.warning("refitting run %s without a lock (%s)", run_id, exc)
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def save(self, key: DiagnosticsKey, diagnostics: ResidualDiagnostics) -> Path | None:
         """Save ``diagnostics`` under ``key`` atomically; older files of the run are removed.

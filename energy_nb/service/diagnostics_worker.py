@@ -10,7 +10,9 @@ reads them with :meth:`~energy_nb.service.diagnostics_cache.DiagnosticsCache.loa
 
 The protocol is one JSON line on the worker's stdout:
 
-* ``{"ok": true, "saved": "<file>"}`` — saved in the cache under the key the kernel expects;
+* ``{"ok": true, "saved": "<file>", "refitted": true}`` — saved in the cache under the key the
+  kernel expects (``refitted`` is false when another worker had just saved them: workers of one
+  run take :meth:`~energy_nb.service.diagnostics_cache.DiagnosticsCache.refit_lock` in turn);
 * ``{"ok": true, "saved": null, "diagnostics": {...}}`` — not saved there (the folder is not
   writable, or the key differs, e.g. prices revised meanwhile): the diagnostics themselves
   (:func:`~energy_nb.service.diagnostics_cache.diagnostics_to_json`);
@@ -198,14 +200,19 @@ def refit_and_save(store: PriceStore, run_id: int, cache: DiagnosticsCache,
     from energy_nb.service.diagnostics import fit_run_model, residual_diagnostics
     from energy_nb.service.registry import ModelRegistry, RegistryError
 
-    try:
-        run = ModelRegistry(store).get(run_id)
-        diagnostics = residual_diagnostics(fit_run_model(store, run))
-    except (DiagnosticsError, RegistryError) as exc:
-        return {"error": str(exc)}
-    key = cache.key(store, run)
-    path = cache.save(key, diagnostics)
-    answer: dict[str, Any] = {"ok": True, "saved": str(path) if path else None}
+    with cache.refit_lock(run_id):  # visitors of the same new run: one refit, the rest read it
+        try:
+            run = ModelRegistry(store).get(run_id)
+            key = cache.key(store, run)
+            diagnostics = cache.load(key)
+            refitted = diagnostics is None
+            if diagnostics is None:
+                diagnostics = residual_diagnostics(fit_run_model(store, run))
+        except (DiagnosticsError, RegistryError) as exc:
+            return {"error": str(exc)}
+        path = cache.save(key, diagnostics) if refitted else cache.path(key)
+    answer: dict[str, Any] = {"ok": True, "saved": str(path) if path else None,
+                              "refitted": refitted}
     if path is None or key.digest != expected:
         answer["diagnostics"] = diagnostics_to_json(diagnostics)
     return answer

@@ -7,6 +7,8 @@ URL carries a password that must never reach the worker's command line).
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +48,24 @@ def test_without_a_key_the_worker_answers_the_diagnostics_themselves(store,
     run = only_run(store)
     diag = diagnostics_in_worker(store, run, DiagnosticsCache(tmp_path / "d"), None)
     assert len(diag.residuals) > 0 and diag.model == "drift"
+
+
+def test_workers_of_one_new_run_refit_it_once(store, tmp_path: Path) -> None:
+    """Three visitors open a run nobody has refitted: one worker refits, the others read it."""
+    run = only_run(store)
+    cache = DiagnosticsCache(tmp_path / "diagnostics")
+    key = cache.key(store, run)
+    workers = [subprocess.Popen(worker_command(run.id, cache.folder, key.digest),
+                                env=worker_environment(store), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    answers = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err[-2000:]
+        answers.append(json.loads(out.strip().splitlines()[-1]))
+    assert sorted(a["refitted"] for a in answers) == [False, False, True]
+    assert {a["saved"] for a in answers} == {str(cache.path(key))}
+    assert cache.load(key) is not None
 
 
 def test_a_missing_run_is_a_readable_reason(store, tmp_path: Path) -> None:

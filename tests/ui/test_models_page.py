@@ -356,7 +356,7 @@ def test_unavailable_diagnostics_are_not_saved(evaluated_store, tmp_path):
     page.run_picker.value = bad
     page.diagnostics_button.click()
     assert "Residual diagnostics unavailable" in page.diagnostics_summary.value
-    assert not cache.folder.exists()
+    assert not list(cache.folder.glob("*.json"))  # (the refit lock file may be there)
 
 
 def test_an_unwritable_cache_folder_does_not_break_the_page(evaluated_store, tmp_path):
