@@ -102,23 +102,27 @@ def to_jsonable(value: Any) -> Any:
     import numpy as np  # here, not at the top: the launcher (energy-nb app) never loads them
     import pandas as pd
 
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (pd.Timestamp, datetime)):
-        if isinstance(value, pd.Timestamp) and value == value.normalize() and value.tz is None:
-            return value.strftime("%Y-%m-%d")
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    def convert(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): convert(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set)):
+            return [convert(v) for v in value]
+        if isinstance(value, (pd.Timestamp, datetime)):
+            if (isinstance(value, pd.Timestamp) and value == value.normalize()
+                    and value.tz is None):
+                return value.strftime("%Y-%m-%d")
+            return value.isoformat()
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return convert(value)
 
 
 def emit(args: argparse.Namespace, payload: Any, text: str) -> None:
