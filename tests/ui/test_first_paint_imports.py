@@ -88,6 +88,12 @@ def evaluated_home(home: Path, folder: Path) -> Path:
     return folder
 
 
+def saved_diagnostics(home: Path, out: str) -> tuple[str, list[Path]]:
+    """The run a Models page showed (its ``ENBRUN`` line) and its files in ``home``'s cache."""
+    run = next(x for x in out.splitlines() if x.startswith("ENBRUN")).split()[1]
+    return run, list((home / "cache" / "diagnostics").glob(f"*-run{run}-*.json"))
+
+
 def test_models_page_refits_diagnostics_in_a_worker_not_in_its_kernel(
         home: Path, tmp_path: Path) -> None:
     """An empty cache: the diagnostics are drawn, refitted by a worker; no model in the kernel."""
@@ -95,8 +101,7 @@ def test_models_page_refits_diagnostics_in_a_worker_not_in_its_kernel(
     assert not (evaluated / "cache").exists()
     imported, out = imported_model_libraries(evaluated, MODELS_WITH_DIAGNOSTICS)
     assert imported == [], f"the Models page's kernel imported {imported} for its refit"
-    run = next(x for x in out.splitlines() if x.startswith("ENBRUN")).split()[1]
-    saved = list((evaluated / "cache" / "diagnostics").glob(f"*-run{run}-*.json"))
+    _, saved = saved_diagnostics(evaluated, out)
     assert len(saved) == 1, saved  # the worker saved them for the next visitors
 
 
@@ -107,11 +112,11 @@ def test_models_page_reads_saved_diagnostics_without_model_libraries(
     evaluated = evaluated_home(home, tmp_path / "home")
     first, out = imported_model_libraries(evaluated, MODELS_WITH_DIAGNOSTICS)
     assert first == [], f"the first Models page imported {first}"
-    run = next(x for x in out.splitlines() if x.startswith("ENBRUN"))
-    saved = list((evaluated / "cache" / "diagnostics").glob(f"*-run{run.split()[1]}-*.json"))
+    run, saved = saved_diagnostics(evaluated, out)
     assert len(saved) == 1, saved
     written = saved[0].stat().st_mtime_ns
     again, out = imported_model_libraries(evaluated, MODELS_WITH_DIAGNOSTICS)
     assert again == [], f"the second Models page imported {again}"
-    assert run in out  # the same run's diagnostics, drawn from its file (not written again)
+    # the same run's diagnostics, drawn from its file (not written again)
+    assert f"ENBRUN {run}" in out
     assert saved[0].stat().st_mtime_ns == written
